@@ -1,0 +1,94 @@
+"""Optuna samplers and pruners named in a study file, checked and built.
+
+Optuna stores neither the sampler nor the pruner, so a study's are rebuilt
+from its file every time the study is loaded.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+from optuna.pruners import BasePruner
+
+from tuner.errors import BadInput, check_keys, did_you_mean
+from tuner.spaces import SearchSpace
+
+SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
+    "tpe": optuna.samplers.TPESampler,
+    "random": optuna.samplers.RandomSampler,
+    "grid": optuna.samplers.GridSampler,
+    "qmc": optuna.samplers.QMCSampler,
+    "cmaes": optuna.samplers.CmaEsSampler,
+}
+
+PRUNERS: dict[str, type[BasePruner]] = {
+    "none": optuna.pruners.NopPruner,
+    "median": optuna.pruners.MedianPruner,
+    "percentile": optuna.pruners.PercentilePruner,
+    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+    "hyperband": optuna.pruners.HyperbandPruner,
+    "patient": optuna.pruners.PatientPruner,
+}
+
+# Arguments we fill in ourselves, never from the study file.
+_SAMPLER_OWN = {"seed", "search_space"}
+_PRUNER_OWN = {"wrapped_pruner"}
+
+
+def _options_of(cls: type, own: set[str]) -> list[str]:
+    return [name for name in inspect.signature(cls).parameters if name not in own]
+
+
+def _checked_type(config: Mapping[str, Any], table: Mapping[str, type], where: str, key_path: str) -> str:
+    kind = config.get("type")
+    if kind not in table:
+        raise BadInput(where, f"{key_path}.type", "one of " + ", ".join(table), kind, did_you_mean(str(kind), table))
+    return kind
+
+
+def _construct(cls: type, kwargs: dict[str, Any], where: str, key_path: str) -> Any:
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as error:
+        raise BadInput(where, key_path, f"valid {cls.__name__} options", str(error).splitlines()[0]) from None
+
+
+def build_sampler(config: Mapping[str, Any], space: SearchSpace, seed: int | None, where: str, key_path: str = "sampler") -> optuna.samplers.BaseSampler:
+    """Build the sampler ``{type: tpe, seed: 1, ...options}`` describes, with ``seed`` for this run."""
+    kind = _checked_type(config, SAMPLERS, where, key_path)
+    cls = SAMPLERS[kind]
+    options = {k: v for k, v in config.items() if k not in ("type", "seed")}
+    check_keys(where, key_path, options, _options_of(cls, _SAMPLER_OWN))
+    kwargs: dict[str, Any] = dict(options, seed=seed)
+    if kind == "grid":
+        grid: dict[str, list[Any]] = {}
+        for param in space.params:
+            values = param.finite_values()
+            if values is None:
+                raise BadInput(where, f"{key_path}.type", f"a space of finite parameters for grid search ({param.name} is a continuous range: give it a step or choices)", kind)
+            if param.distribution() is not None:
+                grid[param.name] = list(values)
+        kwargs["search_space"] = grid
+    return _construct(cls, kwargs, where, key_path)
+
+
+def build_pruner(config: Mapping[str, Any], where: str, key_path: str = "pruner", max_epochs: int | None = None) -> BasePruner:
+    """Build the pruner ``{type: median, ...options}`` describes; ``patient`` may wrap another."""
+    kind = _checked_type(config, PRUNERS, where, key_path)
+    cls = PRUNERS[kind]
+    options = {k: v for k, v in config.items() if k not in ("type", "wrapped")}
+    check_keys(where, key_path, options, _options_of(cls, _PRUNER_OWN))
+    if kind == "hyperband":
+        options.setdefault("max_resource", max_epochs or "auto")
+    if kind == "patient":
+        wrapped = config.get("wrapped")
+        if wrapped is not None and not isinstance(wrapped, dict):
+            raise BadInput(where, f"{key_path}.wrapped", "a pruner mapping such as {type: median}", wrapped)
+        options["wrapped_pruner"] = build_pruner(wrapped, where, f"{key_path}.wrapped", max_epochs) if wrapped else None
+        options.setdefault("patience", 1)
+    elif "wrapped" in config:
+        raise BadInput(where, f"{key_path}.wrapped", "no wrapped pruner (only type: patient wraps one)", config["wrapped"])
+    return _construct(cls, options, where, key_path)

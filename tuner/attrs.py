@@ -1,0 +1,33 @@
+"""Names of what we store on Optuna trials and studies (user attrs), and why a trial stopped.
+
+Kept torch- and ray-free: the trainer, the driver, the CLI and the dashboard all read these.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class StopReason(StrEnum):
+    FINISHED = "finished"  # ran every epoch it was given
+    EARLY_STOPPED = "early_stopped"  # validation loss stopped improving (patience)
+    PRUNED = "pruned"  # the study's pruner stopped it
+    FAILED = "failed"  # raised an error (traceback stored)
+    DIVERGED = "diverged"  # NaN or infinite loss
+    INTERRUPTED = "interrupted"  # its driver died or was stopped; re-run on resume
+    WORKER_DIED = "worker_died"  # its process was killed (out of memory, SIGKILL)
+
+
+# Trial user attrs
+HYPERPARAMETERS = "hyperparameters"  # every knob, searched or not: what export writes
+SEED = "seed"  # the torch seed the trial trained with
+STOP = "stop_reason"
+ERROR = "error"  # traceback or message of a failed trial
+EPOCHS_RUN = "epochs_run"
+BEST_EPOCH = "best_epoch"
+PARAMETER_COUNT = "parameter_count"
+RETRY_OF = "retry_of"  # number of the interrupted trial this one re-runs
+
+# Study user attrs
+SETTINGS = "settings"  # task, metric, epochs, early stopping, seed: what a trial needs besides its knobs
+SPACE = "space"  # the search space's distributions, to refuse a changed space on resume

@@ -1,0 +1,50 @@
+"""One root exception type, and the user-input error the CLI turns into exit code 2."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class TunerError(Exception):
+    """Root of every error rnn-tuner raises on purpose."""
+
+
+class BadInput(TunerError):
+    """A mistake in something the user gave us: a file, a flag, a URL or data.
+
+    The message is one line: where (file or flag), which key, what was
+    expected and what was found.
+    """
+
+    def __init__(self, where: str, key: str | None, expected: str, found: object, hint: str = ""):
+        self.where = where
+        self.key = key
+        self.expected = expected
+        self.found = found
+        location = f"{where}: {key}" if key else where
+        message = f"{location}: expected {expected}, found {found!r}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """Return a 'did you mean ...?' hint for a misspelt name, or ''."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def check_keys(where: str, key_path: str, mapping: dict, allowed: Iterable[str]) -> None:
+    """Raise BadInput for the first key of ``mapping`` not in ``allowed``."""
+    allowed = list(allowed)
+    for key in mapping:
+        if key not in allowed:
+            path = f"{key_path}.{key}" if key_path else str(key)
+            raise BadInput(
+                where, path, "one of " + ", ".join(sorted(allowed)), key, did_you_mean(str(key), allowed)
+            )
+
+
+class Diverged(TunerError):
+    """Training produced a NaN or infinite loss; the trial stops at once."""

@@ -1,0 +1,1 @@
+"""Orchestration: Optuna decides what to try, Ray Tune runs it, the driver records it."""

@@ -1,0 +1,169 @@
+"""The bridge between Ray Tune and one Optuna study: Optuna decides, Tune runs.
+
+Ray's stock ``OptunaSearch`` cannot prune and tells Optuna COMPLETE for a
+trial a scheduler stopped. Here one driver-side ``StudyBridge`` holds the
+Optuna trial of every Tune trial and the set of pruned ones; the searcher
+asks and tells, the scheduler reports each epoch and consults the study's
+own pruner. Tune calls a scheduler's ``on_trial_result`` before the
+searcher's, and stops a trial without telling the searcher why, hence the
+shared object.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.search import Searcher
+
+from tuner import attrs
+from tuner.attrs import StopReason
+from tuner.hyperparams import Hyperparameters
+from tuner.orchestration.trainable import EPOCH
+from tuner.spaces import SearchSpace
+
+
+@dataclass
+class TrialRecord:
+    """What the driver knows about one running trial."""
+
+    trial: optuna.Trial
+    epochs: int = 0
+    pruned: bool = False
+
+
+@dataclass
+class Outcomes:
+    """Counts for the progress bar and the final summary."""
+
+    by_state: collections.Counter = field(default_factory=collections.Counter)
+    best_value: float | None = None
+    best_number: int | None = None
+
+
+class StudyBridge:
+    """Driver-side state shared by the searcher, the pruning scheduler and the metrics sink."""
+
+    def __init__(self, study: optuna.Study, space: SearchSpace, settings: dict[str, Any], cpus: float, gpus: float):
+        self.study = study
+        self.space = space
+        self.settings = settings
+        self.cpus, self.gpus = cpus, gpus
+        self.records: dict[str, TrialRecord] = {}
+        self.outcomes = Outcomes()
+        self._minimize = settings["direction"] == "minimize"
+
+    def __getstate__(self) -> dict:
+        # Tune pickles its searcher and scheduler into its experiment folder; the live
+        # study (an open database) stays in the driver. We resume from the database.
+        return {}
+
+    def ask(self, tune_trial_id: str) -> dict[str, Any]:
+        """Ask Optuna for a trial and turn it into the config the worker trains."""
+        trial = self.study.ask()
+        values = self.space.suggest(trial)
+        hyperparameters = Hyperparameters.from_dict(values, "search space", "").to_dict()
+        seed = int(self.settings["seed"]) + trial.number
+        trial.set_user_attr(attrs.HYPERPARAMETERS, hyperparameters)
+        trial.set_user_attr(attrs.SEED, seed)
+        self.records[tune_trial_id] = TrialRecord(trial)
+        return {
+            "settings": self.settings,
+            "hyperparameters": hyperparameters,
+            "seed": seed,
+            "cpus": self.cpus,
+            "gpus": self.gpus,
+            "trial_number": trial.number,
+        }
+
+    def report_epoch(self, tune_trial_id: str, result: dict[str, Any]) -> bool:
+        """Hand one epoch's value to Optuna; True when the study's pruner says stop."""
+        record = self.records[tune_trial_id]
+        record.epochs = int(result["epoch"])
+        value = float(result["objective"])
+        if not math.isfinite(value):
+            return False
+        record.trial.report(value, step=record.epochs)
+        if record.trial.should_prune():
+            record.pruned = True
+            return True
+        return False
+
+    def optuna_trial_id(self, tune_trial_id: str) -> tuple[int, int] | None:
+        """(Optuna trial_id, trial number) of a Tune trial, for the metrics sink."""
+        record = self.records.get(tune_trial_id)
+        return (record.trial._trial_id, record.trial.number) if record else None
+
+    def finish(self, tune_trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
+        """Tell Optuna how the trial ended: PRUNED, FAIL (with the reason) or COMPLETE."""
+        record = self.records.pop(tune_trial_id, None)
+        if record is None:
+            return
+        trial, summary = record.trial, (result or {})
+        trial.set_user_attr(attrs.EPOCHS_RUN, record.epochs)
+        if record.pruned:
+            trial.set_user_attr(attrs.STOP, str(StopReason.PRUNED))
+            self._tell(trial, TrialState.PRUNED)
+            return
+        if error or summary.get("kind") != "summary":
+            trial.set_user_attr(attrs.STOP, str(StopReason.WORKER_DIED))
+            trial.set_user_attr(attrs.ERROR, "the trial's worker process died before it reported a result")
+            self._tell(trial, TrialState.FAIL)
+            return
+        trial.set_user_attr(attrs.STOP, summary["stop_reason"])
+        if "error" in summary:
+            trial.set_user_attr(attrs.ERROR, summary["error"])
+            self._tell(trial, TrialState.FAIL)
+            return
+        trial.set_user_attr(attrs.BEST_EPOCH, summary["best_epoch"])
+        trial.set_user_attr(attrs.PARAMETER_COUNT, summary["parameter_count"])
+        value = float(summary["best_objective"])
+        self._tell(trial, TrialState.COMPLETE, value)
+        best = self.outcomes.best_value
+        if best is None or (value < best if self._minimize else value > best):
+            self.outcomes.best_value, self.outcomes.best_number = value, trial.number
+
+    def _tell(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
+        self.study.tell(trial, value if state is TrialState.COMPLETE else None, state=state)
+        self.outcomes.by_state[state.name] += 1
+
+
+class OptunaSearcher(Searcher):
+    """A Tune searcher over Optuna ask/tell through a StudyBridge."""
+
+    def __init__(self, bridge: StudyBridge, metric: str, mode: str):
+        super().__init__(metric=metric, mode=mode)
+        self.bridge = bridge
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        return self.bridge.ask(trial_id)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self.bridge.finish(trial_id, result, error)
+
+    def save(self, checkpoint_path: str) -> None:  # state lives in the database
+        pass
+
+    def restore(self, checkpoint_path: str) -> None:
+        pass
+
+
+class OptunaPruningScheduler(FIFOScheduler):
+    """Reports every epoch to Optuna and stops the trials the study's pruner prunes."""
+
+    def __init__(self, bridge: StudyBridge):
+        super().__init__()
+        self.bridge = bridge
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return True
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        if result.get("kind") != EPOCH:
+            return TrialScheduler.CONTINUE
+        return TrialScheduler.STOP if self.bridge.report_epoch(trial.trial_id, result) else TrialScheduler.CONTINUE

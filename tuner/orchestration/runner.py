@@ -1,0 +1,157 @@
+"""run_study(): open the study, reconcile what a dead driver left, run the rest of the budget on Ray Tune."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import ray
+from optuna.distributions import distribution_to_json
+from optuna.trial import TrialState
+from ray import tune
+
+from tuner import attrs
+from tuner.algorithms import build_pruner, build_sampler
+from tuner.attrs import StopReason
+from tuner.errors import BadInput
+from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge
+from tuner.orchestration.progress import ProgressBar
+from tuner.orchestration.sink import EpochSink
+from tuner.orchestration.trainable import run_trial
+from tuner.storage.engine import get_engine, optuna_storage
+from tuner.storage.tables import create_tables
+from tuner.studies import StudySpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    study_name: str
+    storage_url: str
+    ran: int  # trials started by this run
+    outcomes: Outcomes
+    best: optuna.trial.FrozenTrial | None
+    interrupted: int  # trials a previous driver left RUNNING, now FAIL and queued again
+
+
+def _space_json(spec: StudySpec) -> str:
+    return json.dumps({name: distribution_to_json(d) for name, d in spec.space.distributions().items()}, sort_keys=True)
+
+
+def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
+    """Create the study (storing its settings and space) or load it, refusing a changed search space."""
+    storage = optuna_storage(storage_url)
+    create_tables(get_engine(storage_url))
+    existing = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    finished = 0
+    if spec.name in existing:
+        study = optuna.load_study(study_name=spec.name, storage=storage)
+        stored_space = study.user_attrs.get(attrs.SPACE)
+        if stored_space is not None and stored_space != _space_json(spec):
+            raise BadInput(spec.source, "space", f"the search space study {spec.name!r} was started with", "a changed space (give the study a new name)")
+        finished = len(study.get_trials(deepcopy=False))
+    sampler = build_sampler(spec.sampler, spec.space, spec.seed + finished, spec.source)
+    pruner = build_pruner(spec.pruner, spec.source, max_epochs=spec.max_epochs)
+    study = optuna.create_study(
+        study_name=spec.name, storage=storage, direction=spec.direction, sampler=sampler, pruner=pruner, load_if_exists=True
+    )
+    if spec.name not in existing:
+        study.set_user_attr(attrs.SETTINGS, spec.settings())
+        study.set_user_attr(attrs.SPACE, _space_json(spec))
+        if spec.baseline:
+            study.enqueue_trial(spec.baseline, user_attrs={"baseline": True})
+    return study
+
+
+def reconcile(study: optuna.Study) -> int:
+    """Trials left RUNNING by a dead driver become FAIL (interrupted) and are queued to run again."""
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in stale:
+        study._storage.set_trial_user_attr(trial._trial_id, attrs.STOP, str(StopReason.INTERRUPTED))
+        study.tell(trial.number, state=TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={attrs.RETRY_OF: trial.number})
+    return len(stale)
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """Trials that use up the budget: finished ones, not counting interrupted runs (they re-run)."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    return sum(1 for t in done if t.user_attrs.get(attrs.STOP) != StopReason.INTERRUPTED)
+
+
+def _start_ray(address: str | None) -> bool:
+    """Join ``address`` or start a local Ray; True when this call started it (and should stop it)."""
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            configure_logging=True,
+        )
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        raise BadInput("--address", None, "the address of a running Ray cluster (HOST:PORT)", f"{address} ({str(error).splitlines()[0]})") from None
+    return True
+
+
+def run_study(
+    spec: StudySpec,
+    storage_url: str,
+    trials: int,
+    workers: int,
+    address: str | None = None,
+    show_progress: bool = True,
+) -> RunSummary:
+    """Run ``spec`` until the study holds ``trials`` counted trials; returns what happened."""
+    study = open_study(spec, storage_url)
+    interrupted = reconcile(study)
+    remaining = max(0, trials - counted_trials(study))
+    bridge = StudyBridge(study, spec.space, spec.settings(), spec.resources.cpu, spec.resources.gpu)
+    if remaining:
+        started_ray = _start_ray(address)
+        results_dir = tempfile.mkdtemp(prefix="tuner-ray-")
+        try:
+            _fit(bridge, spec, storage_url, remaining, workers, results_dir, show_progress)
+        finally:
+            shutil.rmtree(results_dir, ignore_errors=True)
+            if started_ray:
+                ray.shutdown()
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    best = study.best_trial if complete else None
+    return RunSummary(spec.name, storage_url, remaining, bridge.outcomes, best, interrupted)
+
+
+def _fit(bridge: StudyBridge, spec: StudySpec, storage_url: str, remaining: int, workers: int, results_dir: str, show_progress: bool) -> None:
+    # Tune's own console output (a config table, its results folder) would talk over our progress bar.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    mode = "min" if spec.direction == "minimize" else "max"
+    resources: dict[str, Any] = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
+    callbacks: list[Any] = [EpochSink(bridge, storage_url, spec.name)]
+    progress = ProgressBar(bridge, remaining) if show_progress else None
+    if progress:
+        callbacks.append(progress)
+    tuner = tune.Tuner(
+        tune.with_resources(run_trial, resources),
+        tune_config=tune.TuneConfig(
+            search_alg=OptunaSearcher(bridge, metric="objective", mode=mode),
+            scheduler=OptunaPruningScheduler(bridge),
+            num_samples=remaining,
+            max_concurrent_trials=workers,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(name=spec.name, storage_path=results_dir, verbose=0, callbacks=callbacks),
+    )
+    if progress:
+        with progress:
+            tuner.fit()
+    else:
+        tuner.fit()

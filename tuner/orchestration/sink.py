@@ -1,0 +1,42 @@
+"""Driver-side Tune callback that writes one row per trial epoch into our table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.tune import Callback
+from sqlalchemy.orm import Session
+
+from tuner.orchestration.bridge import StudyBridge
+from tuner.orchestration.trainable import EPOCH
+from tuner.storage.engine import get_engine
+from tuner.storage.tables import EPOCH_METRICS, EpochRow
+
+
+class EpochSink(Callback):
+    """Stores every epoch result as it arrives, so curves show while a study runs."""
+
+    def __init__(self, bridge: StudyBridge, storage_url: str, study_name: str):
+        self.bridge = bridge
+        self.storage_url = storage_url
+        self.study_name = study_name
+
+    def __getstate__(self) -> dict:
+        return {"storage_url": self.storage_url, "study_name": self.study_name}
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if result.get("kind") != EPOCH:
+            return
+        ids = self.bridge.optuna_trial_id(trial.trial_id)
+        if ids is None:
+            return
+        trial_id, number = ids
+        row = EpochRow(
+            trial_id=trial_id,
+            study_name=self.study_name,
+            trial_number=number,
+            epoch=int(result["epoch"]),
+            **{name: float(result[name]) for name in EPOCH_METRICS},
+        )
+        with Session(get_engine(self.storage_url)) as session, session.begin():
+            session.add(row)

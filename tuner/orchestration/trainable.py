@@ -1,0 +1,53 @@
+"""The function Ray Tune runs in a worker for one trial.
+
+It trains, reports one result per epoch through ``ray.tune.report``, then one
+summary result (``kind: summary``) with how the trial ended. Errors are caught
+and reported as a summary, so the driver can store the traceback on the
+Optuna trial; the worker never touches the database.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from typing import Any
+
+from ray import tune
+
+from tuner.attrs import StopReason
+from tuner.errors import Diverged
+from tuner.trialrun import objective_of, run_training
+
+EPOCH, SUMMARY = "epoch", "summary"
+
+
+def run_trial(config: dict[str, Any]) -> None:
+    """Ray Tune function trainable; ``config`` comes from the searcher (see bridge)."""
+    settings = config["settings"]
+    metric = settings["metric"]
+    better = min if settings["direction"] == "minimize" else max
+    best = math.nan
+
+    def report_epoch(metrics) -> None:  # noqa: ANN001 (EpochMetrics)
+        nonlocal best
+        value = objective_of(metrics, metric)
+        best = value if math.isnan(best) else better(best, value)
+        tune.report({"kind": EPOCH, **metrics.as_dict(), "objective": value, "best_objective": best})
+
+    summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best}
+    try:
+        result = run_training(
+            settings, config["hyperparameters"], config["seed"], config["cpus"], config["gpus"], [report_epoch]
+        )
+        summary.update(
+            stop_reason=str(result.stop_reason),
+            best_epoch=result.best_epoch,
+            epochs_run=len(result.epochs),
+            parameter_count=result.parameter_count,
+            best_objective=best,
+        )
+    except Diverged as error:
+        summary.update(stop_reason=str(StopReason.DIVERGED), error=str(error))
+    except Exception:  # a crashing trial must never take the study down
+        summary.update(stop_reason=str(StopReason.FAILED), error=traceback.format_exc())
+    tune.report(summary)

@@ -1,0 +1,1 @@
+"""Storage: our SQLAlchemy tables beside Optuna's, and queries that return pandas frames."""

@@ -1,0 +1,77 @@
+"""Opening a storage URL: one engine per URL, SQLite in WAL mode, clear errors, masked passwords."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import optuna
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from tuner.errors import BadInput
+
+SQLITE_TIMEOUT_S = 60  # a reader or the driver waits this long on a lock instead of failing
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***, safe to print or log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    return {"pool_pre_ping": True}
+
+
+@functools.cache
+def get_engine(url: str) -> Engine:
+    """One engine per URL for this process. SQLite gets WAL so the dashboard never blocks the driver."""
+    engine = sa.create_engine(url, **_engine_kwargs(url))
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _wal(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API object)
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    return engine
+
+
+def check_storage(url: str, flag: str = "--storage", must_exist: bool = False) -> None:
+    """Raise BadInput (one line, password masked) unless ``url`` can be connected to.
+
+    ``must_exist``: for commands that only read, a missing SQLite file is an
+    error rather than an empty database created by accident.
+    """
+    shown = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInput(flag, None, "an SQLAlchemy URL such as sqlite:///tuner.db", url) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if must_exist and not path.is_file():
+            raise BadInput(flag, None, "an existing SQLite database file", f"{shown} (no such file)")
+        if not path.parent.is_dir():
+            raise BadInput(flag, None, "an SQLite file in an existing folder", f"{shown} (no folder {path.parent})")
+    try:
+        with get_engine(url).connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except NoSuchModuleError:
+        raise BadInput(flag, None, "a database driver that is installed", f"{shown} (no driver for {parsed.drivername})") from None
+    except ModuleNotFoundError as error:
+        raise BadInput(flag, None, "a database driver that is installed", f"{shown} ({error})") from None
+    except (OperationalError, SQLAlchemyError) as error:
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        raise BadInput(flag, None, "a reachable database", f"{shown} ({reason})") from None
+
+
+def optuna_storage(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage on the same URL (creates Optuna's tables if they are missing)."""
+    return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))

@@ -1,0 +1,209 @@
+"""Study files: YAML -> a validated, frozen StudySpec.
+
+Everything a study file can get wrong is found here, before a database is
+opened, so bad input never leaves half a study behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuner.algorithms import build_pruner, build_sampler
+from tuner.errors import BadInput, check_keys
+from tuner.hyperparams import Hyperparameters
+from tuner.spaces import SearchSpace, parse_space
+from tuner.taskspec import TaskSpec, parse_task
+from tuner.yamlfile import load_mapping
+
+DEFAULT_STORAGE = "sqlite:///tuner.db"
+
+_TOP_KEYS = {
+    "name", "description", "task", "space", "objective", "sampler", "pruner", "trials",
+    "max_epochs", "early_stopping", "resources", "storage", "seed", "baseline",
+}
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop a trial when validation loss has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    patience: int = 3
+    min_delta: float = 0.0
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one trial reserves from Ray: CPUs (also its torch threads) and a GPU share."""
+
+    cpu: float = 1.0
+    gpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """One study, validated. ``source`` is the file it came from."""
+
+    name: str
+    source: str
+    task: TaskSpec
+    space: SearchSpace
+    metric: str
+    direction: str
+    sampler: dict[str, Any]
+    pruner: dict[str, Any]
+    trials: int
+    max_epochs: int
+    early_stopping: EarlyStopping
+    resources: Resources
+    storage: str
+    seed: int
+    baseline: dict[str, Any] | None = None
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self) -> dict[str, Any]:
+        """What a trial needs besides its hyperparameters; stored with the study and in exports."""
+        return {
+            "task": self.task.to_dict(),
+            "metric": self.metric,
+            "direction": self.direction,
+            "max_epochs": self.max_epochs,
+            "early_stopping": {"patience": self.early_stopping.patience, "min_delta": self.early_stopping.min_delta},
+            "seed": self.seed,
+        }
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """Read and check a study file; raises BadInput naming the file and key on any mistake."""
+    path = Path(path)
+    where = str(path)
+    raw = load_mapping(path)
+    check_keys(where, "", raw, _TOP_KEYS)
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadInput(where, "name", "a non-empty study name", name)
+    task = parse_task(raw.get("task", {}), where, path.parent)
+    space = _parse_space_entry(raw.get("space"), where, path.parent)
+    metric, direction = _parse_objective(raw.get("objective", {}), task, where)
+    max_epochs = _positive_int(raw, "max_epochs", 10, where)
+    sampler = _mapping(raw, "sampler", {"type": "tpe"}, where)
+    pruner = _mapping(raw, "pruner", {"type": "none"}, where)
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise BadInput(where, "seed", "an integer", seed)
+    build_sampler(sampler, space, seed, where)  # built now only to check the options
+    build_pruner(pruner, where, max_epochs=max_epochs)
+    storage = raw.get("storage", DEFAULT_STORAGE)
+    if not isinstance(storage, str) or "://" not in storage:
+        raise BadInput(where, "storage", "an SQLAlchemy URL such as sqlite:///tuner.db", storage)
+    baseline = raw.get("baseline")
+    if baseline is not None:
+        baseline = _parse_baseline(baseline, space, where)
+    return StudySpec(
+        name=name.strip(),
+        source=where,
+        task=task,
+        space=space,
+        metric=metric,
+        direction=direction,
+        sampler=sampler,
+        pruner=pruner,
+        trials=_positive_int(raw, "trials", 20, where),
+        max_epochs=max_epochs,
+        early_stopping=_parse_early_stopping(raw.get("early_stopping", {}), where),
+        resources=_parse_resources(raw.get("resources", {}), where),
+        storage=storage,
+        seed=seed,
+        baseline=baseline,
+        description=str(raw.get("description", "")),
+    )
+
+
+def _mapping(raw: dict, key: str, default: dict, where: str) -> dict[str, Any]:
+    value = raw.get(key, default)
+    if isinstance(value, str):  # `pruner: median` is short for `pruner: {type: median}`
+        value = {"type": value}
+    if not isinstance(value, dict):
+        raise BadInput(where, key, "a mapping with a type", value)
+    return dict(value)
+
+
+def _positive_int(raw: dict, key: str, default: int, where: str, key_path: str | None = None) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise BadInput(where, key_path or key, "an integer >= 1", value)
+    return value
+
+
+def _parse_space_entry(raw: Any, where: str, base_dir: Path) -> SearchSpace:
+    """``space`` is a path, or a mapping with ``path`` and/or inline ``parameters`` and ``overrides``."""
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    if not isinstance(raw, dict):
+        raise BadInput(where, "space", "a space file path or a mapping with path, parameters or overrides", raw)
+    check_keys(where, "space", raw, {"path", "parameters", "overrides"})
+    if "path" in raw:
+        if "parameters" in raw:
+            raise BadInput(where, "space", "either path or parameters, not both", sorted(raw))
+        space_file = (base_dir / str(raw["path"])).resolve()
+        if not space_file.is_file():
+            raise BadInput(where, "space.path", "an existing search-space file", str(space_file))
+        space = parse_space(load_mapping(space_file), str(space_file))
+    else:
+        space = parse_space({"parameters": raw.get("parameters")}, where, "space")
+    overrides = raw.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise BadInput(where, "space.overrides", "a mapping of parameter name to spec", overrides)
+    return space.with_overrides(overrides, where, "space.overrides") if overrides else space
+
+
+def _parse_objective(raw: Any, task: TaskSpec, where: str) -> tuple[str, str]:
+    if not isinstance(raw, dict):
+        raise BadInput(where, "objective", "a mapping with metric and direction", raw)
+    check_keys(where, "objective", raw, {"metric", "direction"})
+    metrics = task.metrics()
+    metric = raw.get("metric", next(iter(metrics)))
+    if metric not in metrics:
+        raise BadInput(where, "objective.metric", f"a validation metric of task {task.name}: " + ", ".join(metrics), metric)
+    direction = raw.get("direction", metrics[metric])
+    if direction != metrics[metric]:
+        raise BadInput(where, "objective.direction", f"{metrics[metric]} for {metric}", direction)
+    return metric, direction
+
+
+def _parse_early_stopping(raw: Any, where: str) -> EarlyStopping:
+    if not isinstance(raw, dict):
+        raise BadInput(where, "early_stopping", "a mapping with patience and min_delta", raw)
+    check_keys(where, "early_stopping", raw, {"patience", "min_delta"})
+    patience = _positive_int(raw, "patience", 3, where, "early_stopping.patience")
+    min_delta = raw.get("min_delta", 0.0)
+    if not isinstance(min_delta, (int, float)) or min_delta < 0:
+        raise BadInput(where, "early_stopping.min_delta", "a number >= 0", min_delta)
+    return EarlyStopping(patience, float(min_delta))
+
+
+def _parse_resources(raw: Any, where: str) -> Resources:
+    if not isinstance(raw, dict):
+        raise BadInput(where, "resources", "a mapping with cpu and gpu", raw)
+    check_keys(where, "resources", raw, {"cpu", "gpu"})
+    cpu, gpu = raw.get("cpu", 1), raw.get("gpu", 0)
+    if not isinstance(cpu, (int, float)) or cpu <= 0:
+        raise BadInput(where, "resources.cpu", "a number > 0", cpu)
+    if not isinstance(gpu, (int, float)) or gpu < 0 or (gpu > 1 and gpu != int(gpu)):
+        raise BadInput(where, "resources.gpu", "0, a fraction in (0, 1] or a whole number of GPUs", gpu)
+    return Resources(float(cpu), float(gpu))
+
+
+def _parse_baseline(raw: Any, space: SearchSpace, where: str) -> dict[str, Any]:
+    """The baseline must name only knobs, with legal values inside the space's ranges."""
+    if not isinstance(raw, dict):
+        raise BadInput(where, "baseline", "a mapping of hyperparameter to value", raw)
+    Hyperparameters.from_dict(raw, where, "baseline")
+    distributions = space.distributions()
+    for name, value in raw.items():
+        distribution = distributions.get(name)
+        if distribution is not None and not distribution._contains(distribution.to_internal_repr(value)):
+            raise BadInput(where, f"baseline.{name}", f"a value inside the space ({distribution})", value)
+    return dict(raw)

@@ -1,0 +1,75 @@
+"""A stacked recurrent network with a softmax output, small enough to hold in your head.
+
+tanh layers are torch's own (``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN``, cuDNN on a
+GPU); softsign layers are ``ActivationRecurrentLayer``. One layer per module
+keeps initialisation and state handling the same for both.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from tuner.hyperparams import Activation, Cell, Hyperparameters, WeightInit
+from tuner.training.cells import ActivationRecurrentLayer, State
+
+_TORCH_LAYERS = {Cell.LSTM: nn.LSTM, Cell.GRU: nn.GRU, Cell.RNN: nn.RNN}
+
+
+def make_layer(cell: Cell, input_size: int, hidden_size: int, activation: Activation) -> nn.Module:
+    if activation is Activation.TANH:
+        return _TORCH_LAYERS[cell](input_size, hidden_size, batch_first=True)
+    return ActivationRecurrentLayer(cell, input_size, hidden_size, activation)
+
+
+class RecurrentNet(nn.Module):
+    """Input (one-hot or features) -> depth x recurrent layer (dropout between) -> linear output."""
+
+    def __init__(self, input_size: int, output_size: int, hp: Hyperparameters):
+        super().__init__()
+        self.hp = hp
+        sizes = [input_size] + [hp.hidden_size] * hp.depth
+        self.layers = nn.ModuleList(
+            make_layer(hp.cell, sizes[k], sizes[k + 1], hp.activation) for k in range(hp.depth)
+        )
+        self.dropout = nn.Dropout(hp.dropout)
+        self.head = nn.Linear(hp.hidden_size, output_size)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Xavier (or orthogonal recurrent) weights, zero biases, the LSTM forget slice at forget_bias."""
+        hidden = self.hp.hidden_size
+        for name, param in self.named_parameters():
+            if "bias" in name:
+                nn.init.zeros_(param)
+            elif "weight_hh" in name and self.hp.weight_init is WeightInit.ORTHOGONAL:
+                nn.init.orthogonal_(param)
+            else:
+                nn.init.xavier_uniform_(param)
+        if self.hp.cell is Cell.LSTM:
+            # bias_ih and bias_hh are summed inside the cell: put the whole
+            # forget bias on bias_ih's forget slice [H:2H] and leave bias_hh's at 0.
+            for layer in self.layers:
+                bias_ih = layer.bias_ih_l0 if isinstance(layer, nn.LSTM) else layer.bias_ih
+                bias_ih.data[hidden : 2 * hidden].fill_(self.hp.forget_bias)
+
+    def forward(self, x: Tensor, states: list[State] | None = None) -> tuple[Tensor, list[State]]:
+        """x: (B, T, I) -> logits (B, T, O) and the new state of every layer."""
+        new_states: list[State] = []
+        for k, layer in enumerate(self.layers):
+            if k > 0:
+                x = self.dropout(x)
+            x, state = layer(x, None if states is None else states[k])
+            new_states.append(state)
+        return self.head(self.dropout(x)), new_states
+
+    def weights(self) -> list[nn.Parameter]:
+        """Weight matrices only: L1 and L2 apply to these, never to biases."""
+        return [p for name, p in self.named_parameters() if "bias" not in name]
+
+    def biases(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if "bias" in name]
+
+
+def detach_states(states: list[State]) -> list[State]:
+    """Cut the graph between TBPTT windows while carrying the values across."""
+    return [tuple(s.detach() for s in st) if isinstance(st, tuple) else st.detach() for st in states]

@@ -1,0 +1,1 @@
+"""Tasks: the data a study trains on. One module per task."""

@@ -1,0 +1,58 @@
+"""Turning a stored trial description (settings + hyperparameters + seed) into a training run.
+
+Shared by Ray Tune workers and by ``tuner train``, so an exported trial
+retrains exactly the way it was trained during the study. Torch-side only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import torch
+
+from tuner.hyperparams import Hyperparameters
+from tuner.taskspec import TaskSpec
+from tuner.training import EpochMetrics, TrainResult, TrainSettings, train
+from tuner.training.tasks.char_lm import CharCorpus, load_corpus
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_corpus(task_json: str) -> CharCorpus:
+    # Reused Ray actors run many trials: read and encode the text once per process.
+    return load_corpus(TaskSpec(**json.loads(task_json)))
+
+
+def corpus_for(task: dict[str, Any]) -> CharCorpus:
+    return _cached_corpus(json.dumps(task, sort_keys=True))
+
+
+def train_settings(settings: dict[str, Any], seed: int, cpus: float, gpus: float = 0.0) -> TrainSettings:
+    early = settings["early_stopping"]
+    use_gpu = gpus > 0 and torch.cuda.is_available()
+    return TrainSettings(
+        max_epochs=settings["max_epochs"],
+        patience=early["patience"],
+        min_delta=early["min_delta"],
+        seed=seed,
+        num_threads=max(1, int(cpus)),
+        device="cuda" if use_gpu else "cpu",
+    )
+
+
+def run_training(
+    settings: dict[str, Any],
+    hyperparameters: dict[str, Any],
+    seed: int,
+    cpus: float = 1.0,
+    gpus: float = 0.0,
+    on_epoch: list[Any] | None = None,
+) -> TrainResult:
+    """Train one configuration as a study trial would."""
+    hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
+    return train(hp, corpus_for(settings["task"]), train_settings(settings, seed, cpus, gpus), on_epoch)
+
+
+def objective_of(metrics: EpochMetrics, metric: str) -> float:
+    return float(getattr(metrics, metric))
