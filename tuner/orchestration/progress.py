@@ -1,4 +1,7 @@
-"""A live progress bar for `tuner run`: trials done, pruned and failed, and the best value so far."""
+"""Live progress for `tuner run`: trials done, pruned and failed, and the best value so far.
+
+On a terminal it is a rich progress bar; in a log or a pipe, one line per finished trial.
+"""
 
 from __future__ import annotations
 
@@ -12,30 +15,31 @@ from tuner.orchestration.bridge import StudyBridge
 
 
 class ProgressBar(Callback):
-    """Redrawn as each trial ends; works as a context manager around ``Tuner.fit``."""
+    """Redrawn as each trial ends; a context manager around ``Tuner.fit``."""
 
     def __init__(self, bridge: StudyBridge, total: int, console: Console | None = None):
         self.bridge = bridge
-        self.progress = Progress(
-            TextColumn("[bold]trials"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console or Console(stderr=True),
-            transient=False,
-        )
-        self.task = self.progress.add_task(self._describe(), total=total)
+        self.total = total
+        self.console = console or Console(stderr=True)
+        self.progress: Progress | None = None
+        if self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console,
+            )
+            self.task = self.progress.add_task(self._describe(), total=total)
 
     def __getstate__(self) -> dict:
-        return {}
+        return {}  # Tune pickles callbacks; a live display stays in the driver
 
     def __enter__(self) -> ProgressBar:
-        self.progress.start()
+        if self.progress:
+            self.progress.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
+        if self.progress:
+            self.progress.stop()
 
     def _describe(self) -> str:
         counts = self.bridge.outcomes.by_state
@@ -45,7 +49,10 @@ class ProgressBar(Callback):
 
     def _update(self) -> None:
         done = sum(self.bridge.outcomes.by_state.values())
-        self.progress.update(self.task, completed=done, description=self._describe())
+        if self.progress:
+            self.progress.update(self.task, completed=done, description=self._describe())
+        else:
+            self.console.print(f"trials {done}/{self.total}  {self._describe()}", highlight=False)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._update()

@@ -1,0 +1,214 @@
+"""The ``tuner`` command. Thin: parses flags, calls the package, prints.
+
+Heavy imports (torch, ray, optuna) happen inside each command, so
+``tuner --help`` is instant and ``tuner train`` never loads ray or optuna.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tuner.errors import BadInput, TunerError
+from tuner.studies import DEFAULT_STORAGE
+
+STORAGE_ENV = "TUNER_STORAGE"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise BadInput(self.prog, None, "valid arguments (see --help)", message)
+
+
+def _storage(args: argparse.Namespace, study_storage: str | None = None) -> str:
+    """--storage, else $TUNER_STORAGE, else the study file's storage, else sqlite:///tuner.db."""
+    return args.storage or os.environ.get(STORAGE_ENV) or study_storage or DEFAULT_STORAGE
+
+
+def _positive(flag: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise BadInput(flag, None, "an integer >= 1", value)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tuner.studies import load_study
+
+    spec = load_study(args.study_file)
+    _positive("--trials", args.trials)
+    _positive("--workers", args.workers)
+    storage = _storage(args, spec.storage)
+    import optuna
+
+    from tuner.orchestration.runner import run_study
+    from tuner.storage.engine import check_storage, mask_url
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
+
+    check_storage(storage)
+    summary = run_study(spec, storage, args.trials or spec.trials, args.workers, args.address, show_progress=not args.quiet)
+    counts = summary.outcomes.by_state
+    print(f"study {spec.name}: ran {summary.ran} trials (complete {counts['COMPLETE']}, pruned {counts['PRUNED']}, failed {counts['FAIL']})")
+    if summary.interrupted:
+        print(f"{summary.interrupted} trials left running by an earlier run were marked FAIL (interrupted) and run again")
+    if summary.best is not None:
+        best = summary.best
+        params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
+        print(f"best trial {best.number}: {spec.metric} {best.value:.4f}  {params}")
+    flag = "" if storage == DEFAULT_STORAGE else f" --storage '{mask_url(storage)}'"
+    print(f"results: {mask_url(storage)} (study {spec.name!r})")
+    print("next:")
+    print(f"  tuner status{flag}")
+    print(f"  tuner trials {spec.name}{flag}")
+    print(f"  tuner export {spec.name} --out best.yaml{flag}")
+    print(f"  tuner dashboard{flag}")
+    return 0
+
+
+def _short(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tuner.storage.engine import check_storage, mask_url
+    from tuner.storage.queries import studies_frame
+
+    storage = _storage(args)
+    check_storage(storage, must_exist=True)
+    frame = studies_frame(storage)
+    print(f"studies in {mask_url(storage)}")
+    if frame.empty:
+        print("  none yet: start one with tuner run STUDY_FILE")
+        return 0
+    frame["elapsed_s"] = frame["elapsed_s"].round().astype(int)
+    print(frame.drop(columns=["started"]).to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-"))
+    return 0
+
+
+def cmd_trials(args: argparse.Namespace) -> int:
+    from tuner.storage.engine import check_storage
+    from tuner.storage.queries import load_study, trials_frame
+
+    storage = _storage(args)
+    check_storage(storage, must_exist=True)
+    frame = trials_frame(load_study(storage, args.study))
+    if args.state:
+        frame = frame[frame["state"] == args.state]
+    if frame.empty:
+        print(f"no trials{' in state ' + args.state if args.state else ''} in study {args.study}")
+        return 0
+    shown = frame.drop(columns=["error"]).rename(columns=lambda c: c.removeprefix("param_"))
+    print(shown.to_string(index=False, float_format=_short, na_rep=""))
+    for row in frame[frame["error"] != ""].to_dict("records"):
+        error = row["error"].rstrip()
+        print(f"trial {row['number']} {row['stop_reason']}: {error if args.errors else error.splitlines()[-1]}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tuner.export import export_text
+    from tuner.storage.engine import check_storage
+    from tuner.trainfile import FileFormat
+
+    storage = _storage(args)
+    check_storage(storage, must_exist=True)
+    text = export_text(storage, args.study, args.trial, FileFormat(args.format))
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}; retrain it with: tuner train {args.out} --out model.pt")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tuner.trainfile import read_train_file
+
+    train_file = read_train_file(args.config)
+    _positive("--threads", args.threads)
+    from tuner.training.checkpoint import save_checkpoint
+    from tuner.trialrun import run_training
+
+    def show(m) -> None:  # noqa: ANN001 (EpochMetrics)
+        print(f"epoch {m.epoch:3d}  train {m.train_loss:.4f}  val {m.val_loss:.4f} ({m.val_bpc:.3f} bpc)  "
+              f"grad {m.grad_norm:.3f}  {m.seconds:.1f}s  {m.chars_per_sec:,.0f} chars/s", flush=True)
+
+    threads = args.threads or os.cpu_count() or 1
+    result = run_training(train_file.settings, train_file.hyperparameters, train_file.seed, cpus=threads, on_epoch=[show])
+    print(f"best {train_file.settings['metric']} {result.best_val_loss:.4f} at epoch {result.best_epoch} ({result.stop_reason})")
+    if train_file.expected_value is not None and train_file.settings["metric"] == "val_loss":
+        drift = (result.best_val_loss - train_file.expected_value) / train_file.expected_value
+        print(f"the study's trial reached {train_file.expected_value:.4f} ({drift:+.2%})")
+    save_checkpoint(args.out, result, train_file)
+    print(f"saved {args.out}")
+    return 0
+
+
+_EXAMPLES = {
+    "run": "example:\n  tuner run studies/quickstart.yaml --workers 2\n  tuner run studies/shakespeare.yaml --trials 8 --workers 2 --storage sqlite:///shakespeare.db",
+    "status": "example:\n  tuner status\n  tuner status --storage postgresql+psycopg://user:pw@db/tuner",
+    "trials": "example:\n  tuner trials quickstart\n  tuner trials quickstart --state FAIL --errors",
+    "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --trial 3 --format json --out trial3.json",
+    "train": "example:\n  tuner train best.yaml --out model.pt",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tuner", description="Tune recurrent networks: Optuna decides, Ray Tune runs, torch trains, SQL remembers.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, help_text: str, handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=_EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--storage", help=f"SQLAlchemy URL of the study database (default: ${STORAGE_ENV}, the study file's, or {DEFAULT_STORAGE})")
+        return sub
+
+    run = command("run", "Run a study file: new, or continue an existing study up to its budget.", cmd_run)
+    run.add_argument("study_file", help="a study YAML, e.g. studies/quickstart.yaml")
+    run.add_argument("--trials", type=int, help="total trials the study should hold (default: the study file's)")
+    run.add_argument("--workers", type=int, default=2, help="most trials running at once (default 2)")
+    run.add_argument("--address", help="join an existing Ray cluster at HOST:PORT instead of starting Ray here")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    command("status", "List the studies in the storage with trial counts and best values.", cmd_status)
+
+    trials = command("trials", "Table of a study's trials: state, value, epochs, why it stopped, parameters.", cmd_trials)
+    trials.add_argument("study", help="study name")
+    trials.add_argument("--state", choices=["COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"], type=str.upper, help="only trials in this state")
+    trials.add_argument("--errors", action="store_true", help="print failed trials' full tracebacks")
+
+    export = command("export", "Write a trial's complete training config (best by default) as YAML or JSON.", cmd_export)
+    export.add_argument("study", help="study name")
+    export.add_argument("--trial", type=int, help="trial number (default: the best COMPLETE trial)")
+    export.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    export.add_argument("--out", help="file to write (default: standard output)")
+
+    train = command("train", "Retrain an exported config alone: no Ray, no Optuna.", cmd_train)
+    train.add_argument("config", help="a file written by tuner export")
+    train.add_argument("--out", default="model.pt", help="checkpoint to write (default model.pt)")
+    train.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 for bad input, with one line on stderr)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.handler(args)
+    except BadInput as error:
+        print(f"tuner: error: {error}", file=sys.stderr)
+        return 2
+    except TunerError as error:
+        print(f"tuner: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tuner: interrupted; run the same command again to resume the study", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Checkpoints that load with ``torch.load(weights_only=True)``: tensors and plain values only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from tuner.hyperparams import Hyperparameters
+from tuner.training.models import RecurrentNet
+
+if TYPE_CHECKING:
+    from tuner.trainfile import TrainFile
+    from tuner.training.loop import TrainResult
+
+CHECKPOINT_FORMAT = "rnn-tuner/checkpoint/v1"
+
+
+def save_checkpoint(path: str | Path, result: TrainResult, train_file: TrainFile) -> None:
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "hyperparameters": train_file.hyperparameters,
+            "settings": train_file.settings,
+            "vocab": result.vocab,
+            "best_epoch": result.best_epoch,
+            "best_val_loss": result.best_val_loss,
+            "state_dict": result.model.state_dict(),
+        },
+        path,
+    )
+
+
+def load_checkpoint(path: str | Path) -> tuple[RecurrentNet, dict[str, Any]]:
+    """The model with its best weights, and the checkpoint's other fields."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    hp = Hyperparameters.from_dict(checkpoint["hyperparameters"], str(path), "hyperparameters")
+    size = len(checkpoint["vocab"])
+    model = RecurrentNet(size, size, hp)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model, checkpoint
