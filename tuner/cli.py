@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tuner.errors import BadInput, TunerError
-from tuner.studies import DEFAULT_STORAGE
+from tuner.storage import DEFAULT_STORAGE
 
 STORAGE_ENV = "TUNER_STORAGE"
 

@@ -14,10 +14,10 @@ from tuner.algorithms import build_pruner, build_sampler
 from tuner.errors import BadInput, check_keys
 from tuner.hyperparams import Hyperparameters
 from tuner.spaces import SearchSpace, parse_space
+from tuner.storage import DEFAULT_STORAGE
 from tuner.taskspec import TaskSpec, parse_task
 from tuner.yamlfile import load_mapping
 
-DEFAULT_STORAGE = "sqlite:///tuner.db"
 
 _TOP_KEYS = {
     "name", "description", "task", "space", "objective", "sampler", "pruner", "trials",

@@ -1,1 +1,4 @@
 """Storage: our SQLAlchemy tables beside Optuna's, and queries that return pandas frames."""
+
+# Relative to the working folder, like Optuna's own examples; `--storage` or $TUNER_STORAGE change it.
+DEFAULT_STORAGE = "sqlite:///tuner.db"

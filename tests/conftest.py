@@ -1,0 +1,65 @@
+"""Shared fixtures: fixed seeds, one small Ray instance for the session, study-file helpers."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _fixed_seeds() -> None:
+    import torch
+
+    random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def ray_session(tmp_path_factory: pytest.TempPathFactory):
+    """One local Ray for the whole session: 2 CPUs, no dashboard, temp files under pytest's tmp."""
+    import ray
+
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    temp_dir = tmp_path_factory.mktemp("ray")
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(temp_dir), logging_level="ERROR", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def write_yaml(path: Path, document: object) -> Path:
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def tiny_study(tmp_path: Path, **overrides: object) -> dict:
+    """A study document small enough to run in seconds: a few hundred characters, hidden 8-16."""
+    document = {
+        "name": "tiny",
+        "task": {"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": 600, "seq_length": 50}},
+        "space": {
+            "parameters": {
+                "learning_rate": {"type": "float", "low": 0.005, "high": 0.05, "log": True},
+                "cell": {"type": "categorical", "choices": ["lstm", "gru"]},
+                "forget_bias": {"type": "float", "low": 0.0, "high": 5.0, "condition": {"cell": "lstm"}},
+                "hidden_size": {"type": "int", "low": 8, "high": 16, "step": 8},
+                "depth": 1,
+                "batch_size": 4,
+                "tbptt_length": 25,
+            }
+        },
+        "sampler": {"type": "tpe", "seed": 1},
+        "pruner": {"type": "none"},
+        "trials": 4,
+        "max_epochs": 2,
+        "early_stopping": {"patience": 2},
+        "resources": {"cpu": 1},
+        "seed": 0,
+    }
+    document.update(overrides)
+    return document

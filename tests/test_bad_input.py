@@ -1,0 +1,135 @@
+"""Every bad input named in the spec: one line on stderr, exit code 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, tiny_study, write_yaml
+from tuner.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("tuner: error: ")
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def study_file(tmp_path: Path, **overrides: object) -> Path:
+    return write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, **overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needles"),
+    [
+        ({"sampler": {"type": "bayes"}}, ["sampler.type", "tpe", "'bayes'"]),
+        ({"pruner": {"type": "mediam"}}, ["pruner.type", "did you mean 'median'"]),
+        ({"pruner": {"type": "median", "n_warmup": 1}}, ["pruner.n_warmup", "did you mean 'n_warmup_steps'"]),
+        ({"trails": 3}, ["trails", "did you mean 'trials'"]),
+        ({"task": {"name": "char_lm", "data": "missing.txt"}}, ["task.data", "an existing data file", "missing.txt"]),
+        ({"task": {"name": "speech"}}, ["task.name", "char_lm"]),
+        ({"max_epochs": 0}, ["max_epochs", "an integer >= 1", "0"]),
+        ({"sampler": {"type": "grid"}}, ["sampler.type", "finite parameters for grid", "learning_rate"]),
+        ({"baseline": {"learning_rate": 5.0}}, ["baseline.learning_rate", "inside the space"]),
+        ({"baseline": {"updater": "adamax"}}, ["baseline.updater", "did you mean"]),
+        ({"objective": {"metric": "train_loss"}}, ["objective.metric", "val_loss"]),
+    ],
+)
+def test_bad_study_file(tmp_path, capsys, overrides, needles):
+    path = study_file(tmp_path, **overrides)
+    db = tmp_path / "s.db"
+    code, err = run_cli(capsys, "run", str(path), "--storage", f"sqlite:///{db}")
+    assert_one_line_error(code, err, str(path), *needles)
+    assert not db.exists()  # nothing was written anywhere
+
+
+def test_bad_space_inside_a_study_names_the_study_file_and_key_path(tmp_path, capsys):
+    document = tiny_study(tmp_path)
+    document["space"]["parameters"]["learning_rate"] = {"type": "float", "low": 0.1, "high": 0.01}
+    code, err = run_cli(capsys, "run", str(write_yaml(tmp_path / "s.yaml", document)))
+    assert_one_line_error(code, err, "s.yaml: space.parameters.learning_rate", "low <= high", "low=0.1, high=0.01")
+
+
+def test_malformed_yaml_names_line_and_column(tmp_path, capsys):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\ntask: {name: char_lm\n  trials: 3\n")
+    code, err = run_cli(capsys, "run", str(path))
+    assert_one_line_error(code, err, "broken.yaml", "well-formed YAML", "line")
+
+
+def test_missing_study_file(tmp_path, capsys):
+    code, err = run_cli(capsys, "run", str(tmp_path / "nope.yaml"))
+    assert_one_line_error(code, err, "nope.yaml", "an existing YAML file")
+
+
+def test_missing_space_file(tmp_path, capsys):
+    code, err = run_cli(capsys, "run", str(study_file(tmp_path, space="spaces/none.yaml")))
+    assert_one_line_error(code, err, "space.path", "an existing search-space file")
+
+
+@pytest.mark.parametrize("flag", ["--trials", "--workers"])
+def test_zero_trials_or_workers(tmp_path, capsys, flag):
+    db = tmp_path / "s.db"
+    code, err = run_cli(capsys, "run", str(study_file(tmp_path)), flag, "0", "--storage", f"sqlite:///{db}")
+    assert_one_line_error(code, err, flag, "an integer >= 1", "0")
+    assert not db.exists()
+
+
+def test_unreachable_storage_masks_the_password(tmp_path, capsys):
+    url = "postgresql+psycopg://tuner:s3cret@127.0.0.1:9/tuner"
+    code, err = run_cli(capsys, "run", str(study_file(tmp_path)), "--storage", url)
+    assert_one_line_error(code, err, "--storage", "a reachable database", "tuner:***@127.0.0.1:9")
+    assert "s3cret" not in err
+
+
+def test_storage_in_a_folder_that_does_not_exist(tmp_path, capsys):
+    code, err = run_cli(capsys, "run", str(study_file(tmp_path)), "--storage", f"sqlite:///{tmp_path}/no/such/dir/x.db")
+    assert_one_line_error(code, err, "--storage", "existing folder")
+
+
+@pytest.mark.parametrize("command", [["status"], ["trials", "tiny"], ["export", "tiny"]])
+def test_reading_commands_do_not_create_a_missing_database(tmp_path, capsys, command):
+    db = tmp_path / "absent.db"
+    code, err = run_cli(capsys, *command, "--storage", f"sqlite:///{db}")
+    assert_one_line_error(code, err, "--storage", "an existing SQLite database file")
+    assert not db.exists()
+
+
+def test_export_of_a_study_that_is_not_in_the_storage(tmp_path, capsys):
+    import optuna
+
+    db = tmp_path / "s.db"
+    optuna.create_study(study_name="real-study", storage=f"sqlite:///{db}")
+    code, err = run_cli(capsys, "export", "real-stdy", "--storage", f"sqlite:///{db}")
+    assert_one_line_error(code, err, "a study in the storage (there: real-study)", "'real-stdy'", "did you mean 'real-study'")
+
+
+def test_unknown_flag_is_one_line_too(capsys):
+    code, err = run_cli(capsys, "run", "x.yaml", "--trails", "3")
+    assert_one_line_error(code, err, "unrecognized arguments: --trails 3")
+
+
+def test_train_rejects_a_file_that_is_not_an_export(tmp_path, capsys):
+    path = write_yaml(tmp_path / "best.yaml", {"format": "something-else"})
+    code, err = run_cli(capsys, "train", str(path))
+    assert_one_line_error(code, err, "best.yaml: format", "rnn-tuner/train-config/v1")
+
+
+def test_the_installed_command_exits_2_with_one_line(tmp_path):
+    bad = write_yaml(tmp_path / "bad.yaml", tiny_study(tmp_path, sampler={"type": "annealing"}))
+    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(bad)], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert "sampler.type" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,150 @@
+"""The whole path for real: the quickstart study on Ray Tune with 2 workers, a real Optuna
+study in SQLite, real torch training; then export and a retrain without Ray or Optuna."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import sqlalchemy as sa
+import yaml
+from optuna.trial import TrialState
+
+from tests.conftest import REPO, tiny_study, write_yaml
+from tuner.cli import main
+from tuner.storage.queries import epochs_frame
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+@pytest.fixture(scope="module")
+def quickstart(ray_session, tmp_path_factory):
+    """Runs studies/quickstart.yaml once for this module; yields its storage URL."""
+    folder = tmp_path_factory.mktemp("quickstart")
+    url = f"sqlite:///{folder / 'tuner.db'}"
+    assert main(["run", str(REPO / "studies/quickstart.yaml"), "--workers", "2", "--storage", url, "--quiet"]) == 0
+    return url, folder
+
+
+def test_every_trial_finished_with_a_truthful_state(quickstart):
+    url, _ = quickstart
+    study = optuna.load_study(study_name="quickstart", storage=url)
+    trials = study.get_trials()
+    assert len(trials) == yaml.safe_load((REPO / "studies/quickstart.yaml").read_text())["trials"]
+    assert all(t.state in FINISHED for t in trials)
+    assert any(t.state is TrialState.COMPLETE for t in trials)
+    for trial in trials:
+        steps = sorted(trial.intermediate_values)
+        assert steps == list(range(1, len(steps) + 1))  # epochs numbered from 1, none missing
+        assert trial.user_attrs["epochs_run"] == len(steps)
+        if trial.state is TrialState.COMPLETE:
+            # the objective is the best validation value seen, not the last one
+            assert trial.value == pytest.approx(min(trial.intermediate_values.values()))
+            assert trial.user_attrs["stop_reason"] in ("finished", "early_stopped")
+        if trial.state is TrialState.PRUNED:
+            assert trial.user_attrs["stop_reason"] == "pruned"
+
+
+def test_our_table_has_one_row_per_epoch_each_trial_ran(quickstart):
+    url, _ = quickstart
+    study = optuna.load_study(study_name="quickstart", storage=url)
+    epochs = epochs_frame(url, "quickstart")
+    for trial in study.get_trials():
+        rows = epochs[epochs["trial_number"] == trial.number]
+        assert list(rows["epoch"]) == sorted(trial.intermediate_values)
+        assert set(rows["trial_id"]) == {trial._trial_id}  # linked to Optuna's trials table
+        assert list(rows["val_loss"]) == pytest.approx([trial.intermediate_values[e] for e in rows["epoch"]])
+        assert (rows["train_loss"] > 0).all() and (rows["chars_per_sec"] > 0).all()
+
+
+def test_optuna_own_cli_reads_the_study_unchanged(quickstart):
+    url, _ = quickstart
+    done = subprocess.run(["optuna", "studies", "--storage", url], capture_output=True, text=True, check=True)
+    assert "quickstart" in done.stdout
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        tables = set(sa.inspect(connection).get_table_names())
+    assert {"studies", "trials", "trial_values", "trial_intermediate_values", "tuner_epochs"} <= tables
+
+
+def test_status_and_trials_commands_show_the_study(quickstart, capsys):
+    url, _ = quickstart
+    assert main(["status", "--storage", url]) == 0
+    status = capsys.readouterr().out
+    assert "quickstart" in status and "best_value" in status
+    assert main(["trials", "quickstart", "--storage", url]) == 0
+    table = capsys.readouterr().out
+    assert "stop_reason" in table and "learning_rate" in table
+    assert len(table.strip().splitlines()) == 1 + len(optuna.load_study(study_name="quickstart", storage=url).trials)
+
+
+def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart, capsys):
+    url, folder = quickstart
+    best_yaml, best_json = folder / "best.yaml", folder / "best.json"
+    assert main(["export", "quickstart", "--out", str(best_yaml), "--storage", url]) == 0
+    assert main(["export", "quickstart", "--format", "json", "--out", str(best_json), "--storage", url]) == 0
+    exported = yaml.safe_load(best_yaml.read_text())
+    assert yaml.safe_load(best_json.read_text()) == exported
+    study = optuna.load_study(study_name="quickstart", storage=url)
+    assert exported["trial"] == study.best_trial.number
+    assert exported["result"]["value"] == study.best_value
+    assert set(exported["hyperparameters"]) >= {"learning_rate", "updater", "cell", "depth", "hidden_size", "forget_bias", "activation"}
+    # Retrain in a fresh interpreter and prove ray and optuna were never imported.
+    script = (
+        "import sys; from tuner.cli import main; code = main(sys.argv[1:]); "
+        "assert 'ray' not in sys.modules and 'optuna' not in sys.modules, 'train imported ray or optuna'; sys.exit(code)"
+    )
+    model = folder / "model.pt"
+    done = subprocess.run([sys.executable, "-c", script, "train", str(best_yaml), "--out", str(model), "--threads", "1"],
+                          capture_output=True, text=True, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    best_line = next(line for line in done.stdout.splitlines() if line.startswith("best val_loss"))
+    retrained = float(best_line.split()[2])
+    assert retrained == pytest.approx(exported["result"]["value"], rel=0.02)
+    import torch
+
+    checkpoint = torch.load(model, weights_only=True)
+    assert checkpoint["hyperparameters"] == exported["hyperparameters"]
+
+
+def test_a_failing_trial_is_stored_fail_with_its_error_and_the_study_goes_on(ray_session, tmp_path, capsys):
+    text = tmp_path / "corpus.txt"
+    text.write_text("to be or not to be, that is the question. " * 20)
+    study_file = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, name="fails", trials=3,
+                                                                task={"name": "char_lm", "data": "corpus.txt", "options": {"seq_length": 40}}))
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    from tuner.orchestration.runner import run_study
+    from tuner.studies import load_study
+
+    spec = load_study(study_file)
+    text.unlink()  # the data vanishes after the study was checked: every trial's training raises
+    summary = run_study(spec, url, trials=3, workers=2, show_progress=False)
+    assert summary.outcomes.by_state["FAIL"] == 3
+    trials = optuna.load_study(study_name="fails", storage=url).trials
+    assert [t.state for t in trials] == [TrialState.FAIL] * 3
+    assert all("corpus.txt" in t.user_attrs["error"] and t.user_attrs["stop_reason"] == "failed" for t in trials)
+    assert main(["trials", "fails", "--storage", url]) == 0
+    assert "corpus.txt" in capsys.readouterr().out
+
+
+def test_running_again_continues_the_study_up_to_the_new_total(ray_session, tmp_path):
+    study_file = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, name="grow", trials=2, max_epochs=1))
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
+    assert main(["run", str(study_file), "--storage", url, "--trials", "3", "--quiet"]) == 0
+    trials = optuna.load_study(study_name="grow", storage=url).trials
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 3  # the resumed sampler did not replay
+
+
+def test_baseline_config_runs_as_the_first_trial(ray_session, tmp_path):
+    baseline = {"learning_rate": 0.01, "cell": "lstm", "forget_bias": 1.0, "hidden_size": 16}
+    study_file = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, name="base", trials=2, max_epochs=1, baseline=baseline))
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
+    first = optuna.load_study(study_name="base", storage=url).trials[0]
+    assert first.params == baseline
+    assert first.user_attrs["hyperparameters"]["hidden_size"] == 16

@@ -1,0 +1,164 @@
+"""The trainer on tiny configs: every knob does what it says."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from tuner.hyperparams import Activation, Cell, Hyperparameters
+from tuner.taskspec import TaskSpec
+from tuner.training import TrainSettings, train
+from tuner.training.cells import ActivationRecurrentLayer
+from tuner.training.loop import evaluate
+from tuner.training.models import RecurrentNet, detach_states
+from tuner.training.tasks.char_lm import load_corpus
+from tuner.training.updaters import make_optimizer
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(TaskSpec(options={"max_chars": 800, "seq_length": 60}))
+
+
+def tiny(**knobs) -> Hyperparameters:
+    return Hyperparameters(**{"hidden_size": 12, "depth": 1, "batch_size": 4, "tbptt_length": 20, "learning_rate": 0.02, **knobs})
+
+
+@pytest.mark.parametrize("activation", ["tanh", "softsign"])
+def test_forget_bias_sits_on_the_forget_slice_only(activation):
+    hp = tiny(depth=2, forget_bias=5.0, activation=activation)
+    model = RecurrentNet(10, 10, hp)
+    h = hp.hidden_size
+    for layer in model.layers:
+        bias_ih = layer.bias_ih_l0 if isinstance(layer, nn.LSTM) else layer.bias_ih
+        bias_hh = layer.bias_hh_l0 if isinstance(layer, nn.LSTM) else layer.bias_hh
+        assert torch.all(bias_ih[h : 2 * h] == 5.0)
+        assert torch.all(bias_ih[:h] == 0) and torch.all(bias_ih[2 * h :] == 0)
+        assert torch.all(bias_hh == 0)  # the two biases are summed: the forget gate sees exactly 5
+
+
+def test_softsign_selects_our_cell_and_tanh_selects_torch_layers():
+    assert all(isinstance(layer, nn.GRU) for layer in RecurrentNet(5, 5, tiny(cell="gru", depth=2)).layers)
+    assert all(isinstance(layer, ActivationRecurrentLayer) for layer in RecurrentNet(5, 5, tiny(activation="softsign", depth=2)).layers)
+
+
+@pytest.mark.parametrize("cell", list(Cell))
+def test_our_cell_with_tanh_computes_exactly_what_torch_does(cell):
+    torch_layer = {Cell.LSTM: nn.LSTM, Cell.GRU: nn.GRU, Cell.RNN: nn.RNN}[cell](6, 8, batch_first=True)
+    ours = ActivationRecurrentLayer(cell, 6, 8, Activation.TANH)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        getattr(ours, name).data.copy_(getattr(torch_layer, f"{name}_l0").data)
+    x = torch.randn(3, 7, 6)
+    expected, _ = torch_layer(x)
+    got, _ = ours(x)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_softsign_really_changes_the_activation():
+    x = torch.randn(2, 5, 4)
+    tanh_layer = ActivationRecurrentLayer(Cell.LSTM, 4, 6, Activation.TANH)
+    softsign_layer = ActivationRecurrentLayer(Cell.LSTM, 4, 6, Activation.SOFTSIGN)
+    softsign_layer.load_state_dict(tanh_layer.state_dict())
+    assert not torch.allclose(tanh_layer(x)[0], softsign_layer(x)[0])
+
+
+@pytest.mark.parametrize("activation", ["tanh", "softsign"])
+def test_hidden_state_carries_across_tbptt_windows(activation):
+    model = RecurrentNet(9, 9, tiny(activation=activation, depth=2)).eval()
+    x = torch.randn(2, 30, 9)
+    whole, _ = model(x)
+    pieces, states = [], None
+    for start in range(0, 30, 7):
+        out, states = model(x[:, start : start + 7], states)
+        states = detach_states(states)
+        pieces.append(out)
+    torch.testing.assert_close(torch.cat(pieces, dim=1), whole, rtol=1e-5, atol=1e-6)
+    assert all(not s.requires_grad for state in states for s in state)  # detached: BPTT is truncated
+
+
+def test_the_loop_carries_state_so_window_length_does_not_change_validation_loss(corpus):
+    hp_short, hp_long = tiny(tbptt_length=7), tiny(tbptt_length=60)
+    size = len(corpus.vocab)
+    model = RecurrentNet(size, size, hp_short)
+    short = evaluate(model, corpus.val, hp_short, size, torch.device("cpu"))
+    long = evaluate(model, corpus.val, hp_long, size, torch.device("cpu"))
+    assert short == pytest.approx(long, rel=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "softsign"])
+def test_training_lowers_the_loss_and_reports_every_metric(corpus, activation):
+    result = train(tiny(activation=activation), corpus, TrainSettings(max_epochs=4, patience=10))
+    losses = [m.train_loss for m in result.epochs]
+    assert losses[-1] < losses[0] < math.log(len(corpus.vocab)) + 0.5
+    first = result.epochs[0]
+    assert first.epoch == 1 and first.val_bpc == pytest.approx(first.val_loss / math.log(2))
+    assert first.grad_norm > 0 and first.seconds > 0 and first.chars_per_sec > 0
+    assert result.best_val_loss == min(m.val_loss for m in result.epochs)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(corpus):
+    # min_delta larger than any possible gain: only epoch 1 counts as an improvement
+    result = train(tiny(), corpus, TrainSettings(max_epochs=10, patience=2, min_delta=100.0))
+    assert len(result.epochs) == 3
+    assert result.stop_reason == "early_stopped" and result.best_epoch == 1
+
+
+def test_running_every_epoch_is_reported_as_finished(corpus):
+    result = train(tiny(), corpus, TrainSettings(max_epochs=2, patience=5))
+    assert len(result.epochs) == 2 and result.stop_reason == "finished"
+
+
+def test_same_seed_same_run_and_threads_follow_the_cpu_share(corpus):
+    first = train(tiny(dropout=0.3, depth=2), corpus, TrainSettings(max_epochs=2, seed=3, num_threads=1))
+    assert torch.get_num_threads() == 1
+    second = train(tiny(dropout=0.3, depth=2), corpus, TrainSettings(max_epochs=2, seed=3, num_threads=1))
+    assert [m.val_loss for m in first.epochs] == [m.val_loss for m in second.epochs]
+
+
+def test_gradient_clipping_is_applied_and_counted(corpus):
+    clipped = train(tiny(grad_clip=1e-4), corpus, TrainSettings(max_epochs=1))
+    free = train(tiny(grad_clip=0.0), corpus, TrainSettings(max_epochs=1))
+    assert clipped.epochs[0].clipped_fraction == 1.0
+    assert free.epochs[0].clipped_fraction == 0.0
+    assert clipped.epochs[0].train_loss > free.epochs[0].train_loss  # tiny steps learn less
+
+
+def test_l1_shrinks_the_weights(corpus):
+    def weight_mass(l1: float) -> float:
+        result = train(tiny(l1=l1, l2=0.0, learning_rate=0.01), corpus, TrainSettings(max_epochs=3, patience=5))
+        return sum(float(w.detach().abs().sum()) for w in result.model.weights())
+
+    assert weight_mass(0.05) < 0.8 * weight_mass(0.0)
+
+
+@pytest.mark.parametrize(
+    ("updater", "cls"),
+    [("sgd", torch.optim.SGD), ("nesterovs", torch.optim.SGD), ("adam", torch.optim.Adam),
+     ("nadam", torch.optim.NAdam), ("rmsprop", torch.optim.RMSprop), ("adagrad", torch.optim.Adagrad)],
+)
+def test_updaters_and_l2_on_weights_only(updater, cls):
+    model = RecurrentNet(5, 5, tiny())
+    optimizer = make_optimizer(model, tiny(updater=updater, l2=0.01, momentum=0.8, learning_rate=0.3))
+    assert type(optimizer) is cls
+    weights, biases = optimizer.param_groups
+    assert weights["lr"] == 0.3 and weights["weight_decay"] == 0.01 and biases["weight_decay"] == 0.0
+    assert all("bias" not in name for name, p in model.named_parameters() if any(p is q for q in weights["params"]))
+    if updater == "nesterovs":
+        assert weights["nesterov"] and weights["momentum"] == 0.8
+
+
+def test_dropout_is_active_between_layers_in_training_only():
+    model = RecurrentNet(6, 6, tiny(depth=2, dropout=0.5))
+    x = torch.randn(2, 5, 6)
+    assert not torch.equal(model(x)[0], model(x)[0])
+    model.eval()
+    assert torch.equal(model(x)[0], model(x)[0])
+
+
+def test_orthogonal_init_makes_recurrent_weights_orthogonal():
+    model = RecurrentNet(6, 6, tiny(cell="rnn", weight_init="orthogonal"))
+    w = model.layers[0].weight_hh_l0.detach()
+    torch.testing.assert_close(w @ w.T, torch.eye(w.shape[0]), atol=1e-5, rtol=0)
