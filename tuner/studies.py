@@ -204,6 +204,13 @@ def _parse_baseline(raw: Any, space: SearchSpace, where: str) -> dict[str, Any]:
     distributions = space.distributions()
     for name, value in raw.items():
         distribution = distributions.get(name)
-        if distribution is not None and not distribution._contains(distribution.to_internal_repr(value)):
+        if distribution is None:
+            # Optuna would silently drop a value for a parameter it never suggests.
+            raise BadInput(where, f"baseline.{name}", "a parameter the space searches (" + ", ".join(distributions) + ")", name)
+        try:
+            inside = distribution._contains(distribution.to_internal_repr(value))
+        except ValueError:
+            inside = False
+        if not inside:
             raise BadInput(where, f"baseline.{name}", f"a value inside the space ({distribution})", value)
     return dict(raw)

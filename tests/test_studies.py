@@ -1,0 +1,71 @@
+"""Study files: the shipped ones parse, defaults are sensible, settings reach the trainer."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import REPO, tiny_study, write_yaml
+from tuner.algorithms import build_pruner, build_sampler
+from tuner.errors import BadInput
+from tuner.studies import load_study
+
+
+def test_shipped_studies_parse():
+    quick = load_study(REPO / "studies/quickstart.yaml")
+    assert quick.name == "quickstart" and quick.trials >= 4 and quick.max_epochs >= 2
+    full = load_study(REPO / "studies/shakespeare.yaml")
+    assert full.name == "shakespeare-char"
+
+
+def test_shakespeare_baseline_is_the_deeplearning4j_example():
+    baseline = load_study(REPO / "studies/shakespeare.yaml").baseline
+    assert baseline == {
+        "cell": "lstm", "depth": 2, "hidden_size": 200, "activation": "tanh", "updater": "adam",
+        "learning_rate": 0.005, "l1": 0.0, "l2": 1e-4, "dropout": 0.0, "forget_bias": 1.0,
+        "tbptt_length": 50, "batch_size": 32, "grad_clip": 0.0,
+    }
+
+
+def test_space_overrides_replace_single_parameters(tmp_path):
+    document = tiny_study(tmp_path, space={"path": str(REPO / "search_spaces/rnn.yaml"),
+                                           "overrides": {"depth": 1, "hidden_size": {"type": "int", "low": 8, "high": 16}}})
+    spec = load_study(write_yaml(tmp_path / "s.yaml", document))
+    by_name = {p.name: p for p in spec.space.params}
+    assert by_name["depth"].value == 1
+    assert (by_name["hidden_size"].low, by_name["hidden_size"].high) == (8, 16)
+    assert "updater" in by_name  # the rest of the file is kept
+
+
+def test_relative_paths_resolve_against_the_study_file(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "text.txt").write_text("hello world " * 50)
+    document = tiny_study(tmp_path, task={"name": "char_lm", "data": "data/text.txt"})
+    spec = load_study(write_yaml(tmp_path / "s.yaml", document))
+    assert spec.task.data == str((tmp_path / "data" / "text.txt").resolve())
+
+
+def test_a_baseline_value_for_a_parameter_that_is_not_searched_is_refused(tmp_path):
+    document = tiny_study(tmp_path, baseline={"batch_size": 8})  # fixed at 4 in the tiny space
+    with pytest.raises(BadInput, match="baseline.batch_size: expected a parameter the space searches"):
+        load_study(write_yaml(tmp_path / "s.yaml", document))
+
+
+@pytest.mark.parametrize("kind", ["tpe", "random", "qmc", "cmaes", "grid"])
+def test_every_sampler_builds(tmp_path, kind):
+    document = tiny_study(tmp_path)
+    document["space"]["parameters"]["learning_rate"] = {"type": "float", "low": 0.01, "high": 0.03, "step": 0.01}
+    document["space"]["parameters"]["forget_bias"] = {"type": "categorical", "choices": [1.0, 5.0], "condition": {"cell": "lstm"}}
+    spec = load_study(write_yaml(tmp_path / "s.yaml", dict(document, sampler={"type": kind, "seed": 3})))
+    assert type(build_sampler(spec.sampler, spec.space, 3, "s.yaml")).__name__.lower().startswith(kind[:3])
+
+
+@pytest.mark.parametrize("kind", ["none", "median", "percentile", "successive_halving", "hyperband", "patient"])
+def test_every_pruner_builds(kind):
+    options = {"percentile": {"percentile": 25.0}, "patient": {"patience": 2, "wrapped": {"type": "median"}}}.get(kind, {})
+    pruner = build_pruner({"type": kind, **options}, "s.yaml", max_epochs=5)
+    assert pruner is not None
+
+
+def test_a_pruner_option_optuna_refuses_is_reported_with_optunas_reason():
+    with pytest.raises(BadInput, match="pruner: expected valid PercentilePruner options"):
+        build_pruner({"type": "percentile", "percentile": 150.0}, "s.yaml")
