@@ -91,17 +91,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_trials(args: argparse.Namespace) -> int:
     from tuner.storage.engine import check_storage
-    from tuner.storage.queries import load_study, trials_frame
+    from tuner.storage.queries import check_study, trials_frame
 
     storage = _storage(args)
     check_storage(storage, must_exist=True)
-    frame = trials_frame(load_study(storage, args.study))
+    check_study(storage, args.study)
+    frame = trials_frame(storage, args.study)
     if args.state:
         frame = frame[frame["state"] == args.state]
     if frame.empty:
         print(f"no trials{' in state ' + args.state if args.state else ''} in study {args.study}")
         return 0
-    shown = frame.drop(columns=["error"]).rename(columns=lambda c: c.removeprefix("param_"))
+    shown = frame.drop(columns=["trial_id", "error", "started", "completed"]).rename(columns=lambda c: c.removeprefix("param_"))
     print(shown.to_string(index=False, float_format=_short, na_rep=""))
     for row in frame[frame["error"] != ""].to_dict("records"):
         error = row["error"].rstrip()

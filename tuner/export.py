@@ -7,20 +7,24 @@ from optuna.trial import TrialState
 
 from tuner import attrs
 from tuner.errors import BadInput
-from tuner.storage.queries import load_study
+from tuner.storage.engine import optuna_storage
+from tuner.storage.queries import check_study
 from tuner.trainfile import FileFormat, render, train_document
 
 
 def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial:
     """The best COMPLETE trial, or trial ``number`` (COMPLETE or PRUNED)."""
     if number is None:
-        if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            raise BadInput(study.study_name, None, "a study with at least one COMPLETE trial", "none complete yet")
-        return study.best_trial
-    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    if number not in trials:
-        raise BadInput("--trial", None, f"a trial number of study {study.study_name} (0 to {len(trials) - 1})", number)
-    trial = trials[number]
+        try:
+            return study.best_trial
+        except ValueError:
+            raise BadInput(study.study_name, None, "a study with at least one COMPLETE trial", "none complete yet") from None
+    storage = study._storage
+    try:
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    except KeyError:
+        raise BadInput("--trial", None, f"a trial number of study {study.study_name}", number) from None
+    trial = storage.get_trial(trial_id)
     if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED) or attrs.HYPERPARAMETERS not in trial.user_attrs:
         raise BadInput("--trial", None, "a COMPLETE or PRUNED trial", f"trial {number} is {trial.state.name}")
     return trial
@@ -28,7 +32,8 @@ def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTr
 
 def export_text(storage_url: str, study_name: str, number: int | None, file_format: FileFormat) -> str:
     """The export file's text for a study's best trial, or trial ``number``."""
-    study = load_study(storage_url, study_name)
+    check_study(storage_url, study_name)
+    study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url))
     trial = pick_trial(study, number)
     settings = study.user_attrs[attrs.SETTINGS]
     value = trial.value if trial.state is TrialState.COMPLETE else None

@@ -1,90 +1,187 @@
 """Read-only queries over one storage URL, returned as pandas frames.
 
-The CLI, the dashboard and export all read through here; none of these write.
+The CLI, the dashboard and export read through here. Studies and trials are
+read with plain SQL over Optuna's tables (its schema is versioned and stable),
+which is what keeps a 1,000-trial study quick to show; nothing here writes,
+and nothing creates tables in a database that has none.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 from collections.abc import Sequence
+from typing import Any
 
-import optuna
 import pandas as pd
 import sqlalchemy as sa
 
 from tuner import attrs
 from tuner.errors import BadInput, did_you_mean
-from tuner.storage.engine import get_engine, optuna_storage
+from tuner.storage.engine import get_engine
 from tuner.storage.tables import EPOCH_METRICS, EpochRow
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+STUDY_COLUMNS = ["study", "direction", "trials", "complete", "pruned", "fail", "running", "best_value", "started", "elapsed_s"]
+TRIAL_COLUMNS = ["number", "state", "value", "epochs", "stop_reason", "error", "started", "completed"]
+# user attrs shown in trial tables (the full hyperparameters stay in export)
+_SHOWN_ATTRS = (attrs.STOP, attrs.ERROR, attrs.EPOCHS_RUN)
+
+
+def has_optuna_tables(url: str) -> bool:
+    with get_engine(url).connect() as connection:
+        return sa.inspect(connection).has_table("studies")
 
 
 def study_names(url: str) -> list[str]:
-    return [s.study_name for s in optuna.get_all_study_summaries(optuna_storage(url), include_best_trial=False)]
+    if not has_optuna_tables(url):
+        return []
+    with get_engine(url).connect() as connection:
+        return list(connection.execute(sa.text("SELECT study_name FROM studies ORDER BY study_id")).scalars())
 
 
-def load_study(url: str, name: str, flag: str = "STUDY") -> optuna.Study:
-    """Load an existing study, or raise BadInput listing the studies there are."""
+def check_study(url: str, name: str, flag: str = "STUDY") -> None:
+    """Raise BadInput, listing the studies there are, unless ``name`` is one of them."""
     names = study_names(url)
     if name not in names:
         listed = ", ".join(names) if names else "none"
         raise BadInput(flag, None, f"a study in the storage (there: {listed})", name, did_you_mean(name, names))
-    return optuna.load_study(study_name=name, storage=optuna_storage(url))
 
 
 def studies_frame(url: str) -> pd.DataFrame:
-    """One row per study: trial counts by state, best value, start and elapsed time."""
+    """One row per study: trial counts by state, best value, start and elapsed seconds."""
+    if not has_optuna_tables(url):
+        return pd.DataFrame(columns=STUDY_COLUMNS)
+    sql = sa.text(
+        """
+        SELECT s.study_name AS study, d.direction AS direction, t.state AS state, COUNT(t.trial_id) AS n,
+               MIN(CASE WHEN t.state = 'COMPLETE' THEN v.value END) AS lowest,
+               MAX(CASE WHEN t.state = 'COMPLETE' THEN v.value END) AS highest,
+               MIN(t.datetime_start) AS started, MAX(COALESCE(t.datetime_complete, t.datetime_start)) AS last
+        FROM studies s
+        JOIN study_directions d ON d.study_id = s.study_id AND d.objective = 0
+        LEFT JOIN trials t ON t.study_id = s.study_id
+        LEFT JOIN trial_values v ON v.trial_id = t.trial_id AND v.objective = 0
+        GROUP BY s.study_id, s.study_name, d.direction, t.state
+        ORDER BY s.study_id
+        """
+    )
+    with get_engine(url).connect() as connection:
+        raw = pd.read_sql(sql, connection)
     rows = []
-    for summary in optuna.get_all_study_summaries(optuna_storage(url), include_best_trial=False):
-        study = optuna.load_study(study_name=summary.study_name, storage=optuna_storage(url))
-        trials = study.get_trials(deepcopy=False)
-        counts = pd.Series([t.state.name for t in trials]).value_counts()
-        complete = [t for t in trials if t.state.name == "COMPLETE"]
-        best = (min if study.direction.name == "MINIMIZE" else max)((t.value for t in complete), default=None)
-        starts = [t.datetime_start for t in trials if t.datetime_start]
-        ends = [t.datetime_complete for t in trials if t.datetime_complete]
-        rows.append(
-            {
-                "study": summary.study_name,
-                "direction": study.direction.name.lower(),
-                "trials": len(trials),
-                **{state.lower(): int(counts.get(state, 0)) for state in STATES[:4]},
-                "best_value": best,
-                "started": min(starts) if starts else None,
-                "elapsed_s": (max(ends + starts) - min(starts)).total_seconds() if starts else 0.0,
-            }
-        )
-    return pd.DataFrame(rows, columns=["study", "direction", "trials", "complete", "pruned", "fail", "running", "best_value", "started", "elapsed_s"])
+    for (study, direction), group in raw.groupby(["study", "direction"], sort=False):
+        counts = dict(zip(group["state"].dropna(), group["n"]))
+        best = group["lowest"].min() if direction == "MINIMIZE" else group["highest"].max()
+        started, last = pd.to_datetime(group["started"]).min(), pd.to_datetime(group["last"]).max()
+        rows.append({
+            "study": study,
+            "direction": direction.lower(),
+            "trials": int(sum(counts.values())),
+            **{state.lower(): int(counts.get(state, 0)) for state in STATES[:4]},
+            "best_value": None if pd.isna(best) else float(best),
+            "started": None if pd.isna(started) else started,
+            "elapsed_s": 0.0 if pd.isna(started) else (last - started).total_seconds(),
+        })
+    return pd.DataFrame(rows, columns=STUDY_COLUMNS)
 
 
-def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, state, value, epochs, why it stopped, the error, then every parameter."""
-    rows = []
-    for trial in study.get_trials(deepcopy=False):
-        user = trial.user_attrs
-        rows.append(
-            {
-                "number": trial.number,
-                "state": trial.state.name,
-                "value": trial.value,
-                "epochs": user.get(attrs.EPOCHS_RUN, len(trial.intermediate_values)),
-                "stop_reason": user.get(attrs.STOP, "running" if trial.state.name == "RUNNING" else ""),
-                "error": user.get(attrs.ERROR, ""),
-                **{f"param_{k}": v for k, v in trial.params.items()},
-            }
+def trials_frame(url: str, study_name: str) -> pd.DataFrame:
+    """One row per trial: number, state, value, epochs, why it stopped, the error, then ``param_*`` columns."""
+    with get_engine(url).connect() as connection:
+        trials = pd.read_sql(
+            sa.text(
+                """
+                SELECT t.trial_id, t.number, t.state, v.value, v.value_type,
+                       t.datetime_start AS started, t.datetime_complete AS completed
+                FROM trials t JOIN studies s ON s.study_id = t.study_id
+                LEFT JOIN trial_values v ON v.trial_id = t.trial_id AND v.objective = 0
+                WHERE s.study_name = :study ORDER BY t.number
+                """
+            ),
+            connection,
+            params={"study": study_name},
         )
-    return pd.DataFrame(rows)
+        params = pd.read_sql(
+            sa.text(
+                "SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p "
+                "JOIN trials t ON t.trial_id = p.trial_id JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study"
+            ),
+            connection,
+            params={"study": study_name},
+        )
+        user = pd.read_sql(
+            sa.text(
+                "SELECT a.trial_id, a.key, a.value_json FROM trial_user_attributes a "
+                "JOIN trials t ON t.trial_id = a.trial_id JOIN studies s ON s.study_id = t.study_id "
+                "WHERE s.study_name = :study AND a.key IN :keys"
+            ).bindparams(sa.bindparam("keys", expanding=True)),
+            connection,
+            params={"study": study_name, "keys": list(_SHOWN_ATTRS)},
+        )
+    frame = trials.assign(value=[_value(v, kind) for v, kind in zip(trials["value"], trials["value_type"])])
+    attrs_wide = _pivot(user.assign(value=user["value_json"].map(json.loads)), "key", "value")
+    frame = frame.merge(attrs_wide, how="left", left_on="trial_id", right_index=True)
+    for key in _SHOWN_ATTRS:
+        if key not in frame:
+            frame[key] = None
+    frame["epochs"] = frame[attrs.EPOCHS_RUN].fillna(0).astype(int)
+    frame["stop_reason"] = frame[attrs.STOP].where(frame[attrs.STOP].notna(), frame["state"].map(lambda s: "running" if s == "RUNNING" else ""))
+    frame["error"] = frame[attrs.ERROR].fillna("")
+    decoded = params.assign(value=[_external(v, d) for v, d in zip(params["param_value"], params["distribution_json"])])
+    params_wide = _pivot(decoded.assign(param_name="param_" + decoded["param_name"]), "param_name", "value")
+    frame = frame.merge(params_wide, how="left", left_on="trial_id", right_index=True)
+    param_columns = [c for c in frame.columns if c.startswith("param_")]
+    return frame[["trial_id", *TRIAL_COLUMNS, *param_columns]].reset_index(drop=True)
 
 
 def epochs_frame(url: str, study_name: str, trial_numbers: Sequence[int] | None = None) -> pd.DataFrame:
     """Per-epoch metrics of a study's trials (all, or the given numbers), ordered by trial and epoch."""
-    query = sa.select(EpochRow).where(EpochRow.study_name == study_name)
-    if trial_numbers is not None:
-        query = query.where(EpochRow.trial_number.in_(list(trial_numbers)))
-    query = query.order_by(EpochRow.trial_number, EpochRow.epoch)
     columns = ["trial_id", "trial_number", "epoch", *EPOCH_METRICS]
+    query = sa.select(*[getattr(EpochRow, c) for c in columns]).where(EpochRow.study_name == study_name)
+    if trial_numbers is not None:
+        query = query.where(EpochRow.trial_number.in_([int(n) for n in trial_numbers]))
+    query = query.order_by(EpochRow.trial_number, EpochRow.epoch)
     with get_engine(url).connect() as connection:
         if not sa.inspect(connection).has_table(EpochRow.__tablename__):
             return pd.DataFrame(columns=columns)
-        frame = pd.read_sql(query, connection)
-    return frame[columns]
+        return pd.read_sql(query, connection)
+
+
+def study_user_attr(url: str, study_name: str, key: str) -> Any:
+    """One user attribute of a study (None when unset)."""
+    with get_engine(url).connect() as connection:
+        raw = connection.execute(
+            sa.text(
+                "SELECT a.value_json FROM study_user_attributes a JOIN studies s ON s.study_id = a.study_id "
+                "WHERE s.study_name = :study AND a.key = :key"
+            ),
+            {"study": study_name, "key": key},
+        ).scalar()
+    return None if raw is None else json.loads(raw)
+
+
+def _pivot(long: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
+    if long.empty:
+        return pd.DataFrame(index=pd.Index([], name="trial_id"))
+    return long.pivot(index="trial_id", columns=column, values=value)
+
+
+def _value(value: float | None, kind: str | None) -> float | None:
+    if kind == "INF_POS":
+        return math.inf
+    if kind == "INF_NEG":
+        return -math.inf
+    return None if value is None or pd.isna(value) else float(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _distribution(distribution_json: str):  # noqa: ANN202 (an Optuna distribution)
+    from optuna.distributions import json_to_distribution
+
+    return json_to_distribution(distribution_json)
+
+
+def _external(internal: float, distribution_json: str) -> Any:
+    """Optuna stores a categorical as its index: turn stored values back into what was suggested."""
+    return _distribution(distribution_json).to_external_repr(internal)
