@@ -149,12 +149,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from tuner.storage.engine import check_storage, mask_url
+
+    storage = _storage(args)
+    check_storage(storage, must_exist=True)
+    if not 1 <= args.port <= 65535:
+        raise BadInput("--port", None, "a TCP port between 1 and 65535", args.port)
+    app = Path(__file__).parent / "dashboard" / "app.py"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", args.host, "--server.port", str(args.port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    print(f"dashboard for {mask_url(storage)} at http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(command, env={**os.environ, STORAGE_ENV: storage})
+    except KeyboardInterrupt:
+        return 0
+
+
 _EXAMPLES = {
     "run": "example:\n  tuner run studies/quickstart.yaml --workers 2\n  tuner run studies/shakespeare.yaml --trials 8 --workers 2 --storage sqlite:///shakespeare.db",
     "status": "example:\n  tuner status\n  tuner status --storage postgresql+psycopg://user:pw@db/tuner",
     "trials": "example:\n  tuner trials quickstart\n  tuner trials quickstart --state FAIL --errors",
     "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --trial 3 --format json --out trial3.json",
     "train": "example:\n  tuner train best.yaml --out model.pt",
+    "dashboard": "example:\n  tuner dashboard\n  tuner dashboard --storage sqlite:///shakespeare.db --port 8502",
 }
 
 
@@ -192,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="a file written by tuner export")
     train.add_argument("--out", default="model.pt", help="checkpoint to write (default model.pt)")
     train.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+
+    dashboard = command("dashboard", "Open the Streamlit dashboard on the storage (read-only).", cmd_dashboard)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    dashboard.add_argument("--port", type=int, default=8501, help="port (default 8501)")
     return parser
 
 

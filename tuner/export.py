@@ -33,7 +33,7 @@ def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTr
 def export_text(storage_url: str, study_name: str, number: int | None, file_format: FileFormat) -> str:
     """The export file's text for a study's best trial, or trial ``number``."""
     check_study(storage_url, study_name)
-    study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url))
+    study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url, create_tables=False))
     trial = pick_trial(study, number)
     settings = study.user_attrs[attrs.SETTINGS]
     value = trial.value if trial.state is TrialState.COMPLETE else None

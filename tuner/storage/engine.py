@@ -72,6 +72,6 @@ def check_storage(url: str, flag: str = "--storage", must_exist: bool = False) -
         raise BadInput(flag, None, "a reachable database", f"{shown} ({reason})") from None
 
 
-def optuna_storage(url: str) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage on the same URL (creates Optuna's tables if they are missing)."""
-    return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+def optuna_storage(url: str, create_tables: bool = True) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage on the same URL; readers pass ``create_tables=False`` so they never write."""
+    return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), skip_table_creation=not create_tables)

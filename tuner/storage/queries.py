@@ -185,3 +185,16 @@ def _distribution(distribution_json: str):  # noqa: ANN202 (an Optuna distributi
 def _external(internal: float, distribution_json: str) -> Any:
     """Optuna stores a categorical as its index: turn stored values back into what was suggested."""
     return _distribution(distribution_json).to_external_repr(internal)
+
+
+def distributions(url: str, study_name: str) -> dict[str, Any]:
+    """Each parameter's Optuna distribution in a study (the last one recorded, per name)."""
+    with get_engine(url).connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT DISTINCT p.param_name, p.distribution_json FROM trial_params p "
+                "JOIN trials t ON t.trial_id = p.trial_id JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study"
+            ),
+            {"study": study_name},
+        ).all()
+    return {name: _distribution(raw) for name, raw in rows}

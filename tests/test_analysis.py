@@ -1,0 +1,45 @@
+"""Curve reading: the overfitting rule written in the README, case by case."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tuner.analysis import Fit, best_so_far, read_curve, with_gap
+
+
+def curve(train: list[float], val: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"epoch": range(1, len(val) + 1), "train_loss": train, "val_loss": val})
+
+
+def test_overfitting_curve_has_onset_best_epoch_and_label():
+    reading = read_curve(curve([2.0, 1.5, 1.2, 1.0, 0.8], [2.1, 1.7, 1.6, 1.7, 1.9]))
+    assert reading.best_epoch == 3 and reading.best_val_loss == 1.6
+    assert reading.onset_epoch == 3
+    assert reading.fit is Fit.OVERFIT
+
+
+def test_still_falling_validation_loss_is_underfit():
+    reading = read_curve(curve([2.0, 1.8, 1.6], [2.1, 1.9, 1.7]))
+    assert reading.onset_epoch is None and reading.fit is Fit.UNDERFIT and reading.best_epoch == 3
+
+
+def test_levelled_off_curve_is_a_good_fit():
+    assert read_curve(curve([2.0, 1.6, 1.55, 1.54], [2.0, 1.7, 1.69, 1.688])).fit is Fit.GOOD
+
+
+def test_a_small_wobble_is_not_called_overfitting():
+    reading = read_curve(curve([2.0, 1.6, 1.55, 1.54], [2.0, 1.7, 1.69, 1.70]))
+    assert reading.onset_epoch == 3 and reading.fit is Fit.GOOD  # rose 0.6%, under the 2% threshold
+
+
+def test_single_epoch_is_underfit_and_no_epochs_is_an_error():
+    assert read_curve(curve([2.0], [2.1])).fit is Fit.UNDERFIT
+    with pytest.raises(ValueError):
+        read_curve(curve([], []))
+
+
+def test_gap_and_best_so_far():
+    assert list(with_gap(curve([1.0, 0.5], [1.5, 1.25]))["gap"]) == [0.5, 0.75]
+    trials = pd.DataFrame({"number": [0, 1, 2, 3], "state": ["COMPLETE", "PRUNED", "COMPLETE", "COMPLETE"], "value": [3.0, 9.0, 2.0, 2.5]})
+    assert list(best_so_far(trials, "minimize")["best"]) == [3.0, 2.0, 2.0]

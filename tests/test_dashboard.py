@@ -1,0 +1,131 @@
+"""The dashboard's pages under Streamlit's AppTest, against a database made by a real small study."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import optuna
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO
+from tuner.cli import main
+
+ENTRY = str(REPO / "dashboard/app.py")
+PAGES = REPO / "tuner/dashboard/pages"
+
+
+def open_page(monkeypatch: pytest.MonkeyPatch, url: str, page: str | None = None, **state: object) -> AppTest:
+    monkeypatch.setenv("TUNER_STORAGE", url)
+    app = AppTest.from_file(ENTRY, default_timeout=60)
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.run()
+    if page:
+        app.switch_page(str(PAGES / f"{page}.py"))
+        app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def figures(app: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def sqlite_dump(url: str) -> list[str]:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        return list(connection.iterdump())
+
+
+@pytest.mark.parametrize("page", [None, "trials", "overfitting", "insight", "export"])
+def test_every_page_renders_without_error(monkeypatch, small_study, page):
+    url, _ = small_study
+    open_page(monkeypatch, url, page)
+
+
+def test_overfitting_chart_has_one_trace_per_selected_trial_and_split(monkeypatch, small_study):
+    url, study = small_study
+    app = open_page(monkeypatch, url, "overfitting", selected_trials=[0, 2])
+    overfitting = next(f for f in figures(app) if f["layout"]["title"]["text"] == "Training vs validation loss")
+    curves = [trace["name"] for trace in overfitting["data"] if trace.get("meta") == "curve"]
+    assert sorted(curves) == ["trial 0 train", "trial 0 validation", "trial 2 train", "trial 2 validation"]
+    epochs = optuna.load_study(study_name=study, storage=url).trials[0].intermediate_values
+    validation = next(t for t in overfitting["data"] if t["name"] == "trial 0 validation")
+    assert validation["y"] == pytest.approx([epochs[e] for e in sorted(epochs)])
+    best = next(t for t in overfitting["data"] if t["name"] == "trial 0 best epoch")
+    assert best["y"] == [pytest.approx(min(epochs.values()))]
+    titles = {f["layout"]["title"]["text"] for f in figures(app)}
+    assert {"Generalisation gap (validation - training)", "Gradient norm per epoch"} <= titles
+    labels = app.dataframe[0].value
+    assert set(labels["fit"]) <= {"underfit", "good fit", "overfit"} and list(labels["trial"]) == [0, 2]
+
+
+@pytest.mark.parametrize("file_format", ["yaml", "json"])
+def test_export_download_is_byte_for_byte_what_tuner_export_writes(monkeypatch, small_study, tmp_path, file_format):
+    # Record AppTest's in-memory media storage so the downloaded bytes can be read back.
+    storages: list[MemoryMediaFileStorage] = []
+
+    class RecordingStorage(MemoryMediaFileStorage):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            storages.append(self)
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
+    url, study = small_study
+    app = open_page(monkeypatch, url, "export")
+    app.radio[0].set_value(file_format).run()
+    download = app.get("download_button")[0].proto
+    downloaded = storages[-1].get_file(download.url.rsplit("/", 1)[1]).content
+    out = tmp_path / f"best.{file_format}"
+    assert main(["export", study, "--format", file_format, "--out", str(out), "--storage", url]) == 0
+    assert downloaded == out.read_bytes()
+
+
+def test_studies_page_lists_the_study_with_its_counts(monkeypatch, small_study):
+    url, study = small_study
+    app = open_page(monkeypatch, url)
+    table = app.dataframe[0].value
+    row = table[table["study"] == study].iloc[0]
+    assert row["trials"] == 4 and row["complete"] + row["pruned"] + row["fail"] == 4
+    assert any(f["layout"]["title"]["text"] == "Best value over trials" for f in figures(app))
+
+
+def test_pages_never_write_to_the_database(monkeypatch, small_study):
+    url, _ = small_study
+    before = sqlite_dump(url)
+    for page in (None, "trials", "overfitting", "insight", "export"):
+        open_page(monkeypatch, url, page)
+    assert sqlite_dump(url) == before
+
+
+def test_missing_storage_file_is_a_clear_message(monkeypatch, tmp_path):
+    app = open_page(monkeypatch, f"sqlite:///{tmp_path / 'nothing.db'}")
+    assert "no such file" in app.error[0].value
+    assert not (tmp_path / "nothing.db").exists()
+
+
+def test_a_database_without_optuna_tables_is_a_clear_message(monkeypatch, tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE unrelated (x INTEGER)")
+    app = open_page(monkeypatch, f"sqlite:///{path}")
+    assert "holds no Optuna study" in app.error[0].value
+    with sqlite3.connect(path) as connection:
+        assert [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["unrelated"]
+
+
+def test_a_study_with_no_finished_trial_and_a_trial_with_no_epochs(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    study = optuna.create_study(study_name="fresh", storage=url)
+    study.ask()  # one RUNNING trial, no epochs yet
+    studies = open_page(monkeypatch, url)
+    assert "no finished trial yet" in studies.info[0].value
+    curves = open_page(monkeypatch, url, "overfitting", selected_trials=[0])
+    assert "No epochs recorded yet for trial(s) 0" in curves.info[0].value
+    export = open_page(monkeypatch, url, "export")
+    assert "no COMPLETE trial yet" in export.info[0].value
+    insight = open_page(monkeypatch, url, "insight")
+    assert "at least 2 COMPLETE trials" in insight.info[0].value

@@ -1,0 +1,71 @@
+"""Reading learning curves: best epoch, overfitting onset, generalisation gap, fit label.
+
+Pure pandas, shared by the dashboard and reports. The rule, also in the README:
+
+- **best epoch**: the epoch with the lowest validation loss (the first, on ties).
+- **overfitting onset**: the first epoch after which validation loss rises
+  while training loss keeps falling (epoch e with val[e+1] > val[e] and
+  train[e+1] < train[e]).
+- **gap**: validation loss minus training loss, per epoch.
+- **label**:
+  - *overfit*: there is an onset and the last validation loss is more than
+    ``OVERFIT_RISE`` (2%) above the best one;
+  - *underfit*: otherwise, when validation loss was still falling at the last
+    epoch by more than ``STILL_LEARNING`` (1%) or the trial ran a single
+    epoch: more epochs or capacity would still pay;
+  - *good fit*: otherwise (validation loss has levelled off without rising).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pandas as pd
+
+OVERFIT_RISE = 0.02
+STILL_LEARNING = 0.01
+
+
+class Fit(StrEnum):
+    UNDERFIT = "underfit"
+    GOOD = "good fit"
+    OVERFIT = "overfit"
+
+
+@dataclass(frozen=True)
+class CurveReading:
+    best_epoch: int
+    best_val_loss: float
+    onset_epoch: int | None
+    fit: Fit
+
+
+def read_curve(epochs: pd.DataFrame) -> CurveReading:
+    """Read one trial's curve; ``epochs`` has columns epoch, train_loss, val_loss, sorted by epoch."""
+    if epochs.empty:
+        raise ValueError("a trial with no epochs has no curve to read")
+    epoch = epochs["epoch"].to_numpy()
+    train = epochs["train_loss"].to_numpy()
+    val = epochs["val_loss"].to_numpy()
+    best = int(val.argmin())
+    onset = next((int(epoch[i]) for i in range(len(val) - 1) if val[i + 1] > val[i] and train[i + 1] < train[i]), None)
+    if onset is not None and val[-1] > val[best] * (1 + OVERFIT_RISE):
+        fit = Fit.OVERFIT
+    elif len(val) < 2 or (val[-2] - val[-1]) / val[-2] > STILL_LEARNING:
+        fit = Fit.UNDERFIT
+    else:
+        fit = Fit.GOOD
+    return CurveReading(int(epoch[best]), float(val[best]), onset, fit)
+
+
+def with_gap(epochs: pd.DataFrame) -> pd.DataFrame:
+    """The epochs frame with a ``gap`` column: validation minus training loss."""
+    return epochs.assign(gap=epochs["val_loss"] - epochs["train_loss"])
+
+
+def best_so_far(trials: pd.DataFrame, direction: str) -> pd.DataFrame:
+    """Per COMPLETE trial in number order, the best value reached up to it."""
+    done = trials[trials["state"] == "COMPLETE"].sort_values("number")[["number", "value"]]
+    running = done["value"].cummin() if direction == "minimize" else done["value"].cummax()
+    return done.assign(best=running)

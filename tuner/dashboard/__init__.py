@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: thin pages over storage queries. Read-only; no work at import time."""

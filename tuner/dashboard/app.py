@@ -1,0 +1,54 @@
+"""Streamlit entry point: sidebar (storage, study, auto-refresh) and page navigation.
+
+Run with ``tuner dashboard`` or ``streamlit run dashboard/app.py``; the storage
+URL comes from $TUNER_STORAGE (default sqlite:///tuner.db).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).parent / "pages"
+
+
+def main() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    st.set_page_config(page_title="rnn-tuner", layout="wide")
+    navigation = st.navigation([
+        st.Page(PAGES / "studies.py", title="Studies", default=True, url_path="studies"),
+        st.Page(PAGES / "trials.py", title="Trials", url_path="trials"),
+        st.Page(PAGES / "overfitting.py", title="Overfitting", url_path="overfitting"),
+        st.Page(PAGES / "insight.py", title="Search insight", url_path="insight"),
+        st.Page(PAGES / "export.py", title="Export", url_path="export"),
+    ])
+    _sidebar()
+    navigation.run()
+
+
+def _sidebar() -> None:
+    from tuner.dashboard.common import load_studies, storage_problem, storage_url
+    from tuner.storage.engine import mask_url
+
+    url = storage_url()
+    st.session_state["storage"] = url
+    st.sidebar.caption(f"storage: {mask_url(url)}")
+    if storage_problem(url) is None:
+        names = list(load_studies(url)["study"])
+        if names:
+            wanted = st.session_state.get("study") or st.query_params.get("study")
+            index = names.index(wanted) if wanted in names else len(names) - 1
+            study = st.sidebar.selectbox("study", names, index=index)
+            previous = st.session_state.get("study")
+            if previous is not None and previous != study:  # another study's trial numbers mean nothing here
+                st.session_state.pop("selected_trials", None)
+            st.session_state["study"] = study
+            st.query_params["study"] = study
+    st.session_state["auto_refresh"] = st.sidebar.toggle("auto-refresh every 5 s", value=st.session_state.get("auto_refresh", True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Search insight: importance (Optuna's evaluators), parallel coordinates, objective against each parameter."""
+
+import streamlit as st
+
+from tuner.dashboard import charts
+from tuner.dashboard.common import CACHE_SECONDS, auto_refresh, load_trials, page_context
+from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
+from tuner.storage import queries
+
+context = page_context()
+
+
+@st.cache_data(ttl=CACHE_SECONDS * 10, show_spinner="computing importances")
+def importances(url: str, study: str, direction: str, evaluator: str, complete: int):  # noqa: ANN201
+    # `complete` is part of the cache key: recompute only when another trial has completed.
+    return param_importances(load_trials(url, study), queries.distributions(url, study), direction, Evaluator(evaluator))
+
+
+@auto_refresh
+def body() -> None:
+    st.header(f"Search insight: {context.study}")
+    trials = load_trials(context.storage, context.study)
+    complete = trials[trials["state"] == "COMPLETE"]
+    if len(complete) < 2:
+        st.info(f"Study {context.study} needs at least 2 COMPLETE trials for this page (it has {len(complete)}).")
+        return
+    params = [c.removeprefix("param_") for c in trials.columns if c.startswith("param_")]
+    evaluator = st.radio("evaluator", [e.value for e in Evaluator], horizontal=True, format_func=lambda e: {"fanova": "fANOVA", "ped-anova": "PED-ANOVA"}[e])
+    result = importances(context.storage, context.study, context.direction, evaluator, len(complete))
+    st.caption(f"based on {result.trials} COMPLETE trials")
+    if not result.reliable:
+        st.warning(f"Fewer than {RELIABLE_TRIALS} COMPLETE trials: treat these importances as a rough guide.")
+    if not result.values.empty:
+        st.plotly_chart(charts.importance_figure(result.values), width="stretch")
+    st.plotly_chart(charts.parallel_coordinates_figure(complete, params, "objective"), width="stretch")
+    st.plotly_chart(charts.objective_vs_params_figure(complete, params, "objective"), width="stretch")
+
+
+body()

@@ -1,0 +1,46 @@
+"""Overfitting: training vs validation loss per epoch, best epoch, onset, gap, fit label, gradient norms."""
+
+import pandas as pd
+import streamlit as st
+
+from tuner.analysis import read_curve, with_gap
+from tuner.dashboard import charts
+from tuner.dashboard.common import auto_refresh, load_epochs, load_trials, page_context, selected_trials
+
+context = page_context()
+
+
+@auto_refresh
+def body() -> None:
+    st.header(f"Overfitting curves: {context.study}")
+    trials = load_trials(context.storage, context.study)
+    if trials.empty:
+        st.info("No trials yet.")
+        return
+    chosen = st.multiselect("trials", list(trials["number"]), default=selected_trials(trials))
+    if not chosen:
+        st.info("Pick trials to compare (or select rows on the Trials page).")
+        return
+    epochs = load_epochs(context.storage, context.study, tuple(chosen))
+    curves = {n: with_gap(group) for n, group in epochs.groupby("trial_number")}
+    missing = [n for n in chosen if n not in curves]
+    if missing:
+        st.info(f"No epochs recorded yet for trial(s) {', '.join(map(str, missing))}.")
+    if not curves:
+        return
+    readings = {n: read_curve(c) for n, c in curves.items()}
+    st.plotly_chart(charts.overfitting_figure(curves, readings), width="stretch", key="overfitting_chart")
+    labels = pd.DataFrame([
+        {"trial": n, "fit": str(r.fit), "best epoch": r.best_epoch, "best validation loss": r.best_val_loss,
+         "overfitting onset": r.onset_epoch, "epochs": len(curves[n])}
+        for n, r in readings.items()
+    ])
+    st.dataframe(labels, hide_index=True, width="stretch")
+    st.caption("Labels: overfit = validation loss rose more than 2% above its best after an onset; "
+               "underfit = still improving by more than 1% at the last epoch (or one epoch only); good fit otherwise.")
+    gap, grads = st.columns(2)
+    gap.plotly_chart(charts.per_epoch_figure(curves, "gap", "Generalisation gap (validation - training)"), width="stretch")
+    grads.plotly_chart(charts.per_epoch_figure(curves, "grad_norm", "Gradient norm per epoch", log_y=True), width="stretch")
+
+
+body()
