@@ -15,7 +15,7 @@ from tests.conftest import REPO
 from tuner.cli import main
 
 ENTRY = str(REPO / "dashboard/app.py")
-PAGES = REPO / "tuner/dashboard/pages"
+PAGES = REPO / "tuner/dashboard/views"
 
 
 def open_page(monkeypatch: pytest.MonkeyPatch, url: str, page: str | None = None, **state: object) -> AppTest:

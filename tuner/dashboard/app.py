@@ -10,7 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit would treat that folder as an old-style multipage app and skip this entry.
+VIEWS = Path(__file__).parent / "views"
 
 
 def main() -> None:
@@ -19,11 +20,11 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st.set_page_config(page_title="rnn-tuner", layout="wide")
     navigation = st.navigation([
-        st.Page(PAGES / "studies.py", title="Studies", default=True, url_path="studies"),
-        st.Page(PAGES / "trials.py", title="Trials", url_path="trials"),
-        st.Page(PAGES / "overfitting.py", title="Overfitting", url_path="overfitting"),
-        st.Page(PAGES / "insight.py", title="Search insight", url_path="insight"),
-        st.Page(PAGES / "export.py", title="Export", url_path="export"),
+        st.Page(VIEWS / "studies.py", title="Studies", default=True, url_path="studies"),
+        st.Page(VIEWS / "trials.py", title="Trials", url_path="trials"),
+        st.Page(VIEWS / "overfitting.py", title="Overfitting", url_path="overfitting"),
+        st.Page(VIEWS / "insight.py", title="Search insight", url_path="insight"),
+        st.Page(VIEWS / "export.py", title="Export", url_path="export"),
     ])
     _sidebar()
     navigation.run()
@@ -45,8 +46,7 @@ def _sidebar() -> None:
             previous = st.session_state.get("study")
             if previous is not None and previous != study:  # another study's trial numbers mean nothing here
                 st.session_state.pop("selected_trials", None)
-            st.session_state["study"] = study
-            st.query_params["study"] = study
+            st.session_state["study"] = study  # not written back to the URL: that makes Streamlit reload the page
     st.session_state["auto_refresh"] = st.sidebar.toggle("auto-refresh every 5 s", value=st.session_state.get("auto_refresh", True))
 
 
