@@ -40,10 +40,17 @@ def build_database(url: str, trials: int, epochs: int, seed: int = 0) -> None:
     space = parse_space(load_mapping(REPO / "search_spaces/rnn.yaml"), "rnn.yaml")
     storage = optuna.storages.RDBStorage(url)
     study = optuna.create_study(study_name="bench", storage=storage, sampler=optuna.samplers.RandomSampler(seed=seed))
-    study.set_user_attr(attrs.SETTINGS, {
-        "task": {"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {}}, "metric": "val_loss",
-        "direction": "minimize", "max_epochs": epochs, "early_stopping": {"patience": 5, "min_delta": 0.0}, "seed": 0,
-    })
+    study.set_user_attr(
+        attrs.SETTINGS,
+        {
+            "task": {"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {}},
+            "metric": "val_loss",
+            "direction": "minimize",
+            "max_epochs": epochs,
+            "early_stopping": {"patience": 5, "min_delta": 0.0},
+            "seed": 0,
+        },
+    )
     create_tables(get_engine(url))
     distributions = space.distributions()
     frozen, rows = [], []
@@ -52,20 +59,41 @@ def build_database(url: str, trials: int, epochs: int, seed: int = 0) -> None:
         floor, speed, turn = rng.uniform(1.4, 2.5), rng.uniform(0.1, 0.5), rng.randint(10, 60)
         train = [floor + 2.5 * math.exp(-speed * e) - 0.004 * e for e in range(1, epochs + 1)]
         val = [t + 0.05 + 0.01 * max(0, e - turn) for e, t in enumerate(train, start=1)]
-        state = rng.choices([optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL], [8, 2, 1])[0]
-        frozen.append(optuna.trial.create_trial(
-            state=state,
-            params={k: v for k, v in params.items() if k in distributions},
-            distributions={k: distributions[k] for k in params if k in distributions},
-            value=min(val) if state is optuna.trial.TrialState.COMPLETE else None,
-            intermediate_values=dict(enumerate(val, start=1)),
-            user_attrs={attrs.HYPERPARAMETERS: Hyperparameters.from_dict(params, "bench", "").to_dict(), attrs.SEED: number,
-                        attrs.EPOCHS_RUN: epochs, attrs.STOP: {"COMPLETE": "finished", "PRUNED": "pruned", "FAIL": "failed"}[state.name],
-                        **({attrs.ERROR: "RuntimeError: out of memory"} if state.name == "FAIL" else {})},
-        ))
-        rows += [{"trial_id": number + 1, "study_name": "bench", "trial_number": number, "epoch": e, "train_loss": t,
-                  "val_loss": v, "val_bpc": v / math.log(2), "grad_norm": rng.uniform(0.1, 3), "clipped_fraction": 0.0,
-                  "seconds": 1.0, "chars_per_sec": 30000.0} for e, (t, v) in enumerate(zip(train, val), start=1)]
+        state = rng.choices(
+            [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL], [8, 2, 1]
+        )[0]
+        frozen.append(
+            optuna.trial.create_trial(
+                state=state,
+                params={k: v for k, v in params.items() if k in distributions},
+                distributions={k: distributions[k] for k in params if k in distributions},
+                value=min(val) if state is optuna.trial.TrialState.COMPLETE else None,
+                intermediate_values=dict(enumerate(val, start=1)),
+                user_attrs={
+                    attrs.HYPERPARAMETERS: Hyperparameters.from_dict(params, "bench", "").to_dict(),
+                    attrs.SEED: number,
+                    attrs.EPOCHS_RUN: epochs,
+                    attrs.STOP: {"COMPLETE": "finished", "PRUNED": "pruned", "FAIL": "failed"}[state.name],
+                    **({attrs.ERROR: "RuntimeError: out of memory"} if state.name == "FAIL" else {}),
+                },
+            )
+        )
+        rows += [
+            {
+                "trial_id": number + 1,
+                "study_name": "bench",
+                "trial_number": number,
+                "epoch": e,
+                "train_loss": t,
+                "val_loss": v,
+                "val_bpc": v / math.log(2),
+                "grad_norm": rng.uniform(0.1, 3),
+                "clipped_fraction": 0.0,
+                "seconds": 1.0,
+                "chars_per_sec": 30000.0,
+            }
+            for e, (t, v) in enumerate(zip(train, val, strict=True), start=1)
+        ]
     study.add_trials(frozen)
     with get_engine(url).begin() as connection:
         connection.execute(sa.insert(EpochRow), rows)
@@ -126,11 +154,20 @@ def main() -> None:
             times = [render_seconds(url, page) for _ in range(args.repeats)]
             pages[page] = round(max(times), 3)
             print(f"{page:12s} slowest of {args.repeats} cold renders: {pages[page]:.3f} s")
-    print(json.dumps({
-        "benchmark": "dashboard_render", "trials": args.trials, "epochs_per_trial": args.epochs,
-        "page_seconds": pages, "max_page_seconds": max(pages.values()), "goal_seconds": 2.0,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "dashboard_render",
+                "trials": args.trials,
+                "epochs_per_trial": args.epochs,
+                "page_seconds": pages,
+                "max_page_seconds": max(pages.values()),
+                "goal_seconds": 2.0,
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                "python": platform.python_version(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

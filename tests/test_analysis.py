@@ -41,5 +41,7 @@ def test_single_epoch_is_underfit_and_no_epochs_is_an_error():
 
 def test_gap_and_best_so_far():
     assert list(with_gap(curve([1.0, 0.5], [1.5, 1.25]))["gap"]) == [0.5, 0.75]
-    trials = pd.DataFrame({"number": [0, 1, 2, 3], "state": ["COMPLETE", "PRUNED", "COMPLETE", "COMPLETE"], "value": [3.0, 9.0, 2.0, 2.5]})
+    trials = pd.DataFrame(
+        {"number": [0, 1, 2, 3], "state": ["COMPLETE", "PRUNED", "COMPLETE", "COMPLETE"], "value": [3.0, 9.0, 2.0, 2.5]}
+    )
     assert list(best_so_far(trials, "minimize")["best"]) == [3.0, 2.0, 2.0]

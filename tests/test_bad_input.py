@@ -113,7 +113,9 @@ def test_export_of_a_study_that_is_not_in_the_storage(tmp_path, capsys):
     db = tmp_path / "s.db"
     optuna.create_study(study_name="real-study", storage=f"sqlite:///{db}")
     code, err = run_cli(capsys, "export", "real-stdy", "--storage", f"sqlite:///{db}")
-    assert_one_line_error(code, err, "a study in the storage (there: real-study)", "'real-stdy'", "did you mean 'real-study'")
+    assert_one_line_error(
+        code, err, "a study in the storage (there: real-study)", "'real-stdy'", "did you mean 'real-study'"
+    )
 
 
 def test_unknown_flag_is_one_line_too(capsys):
@@ -129,7 +131,9 @@ def test_train_rejects_a_file_that_is_not_an_export(tmp_path, capsys):
 
 def test_the_installed_command_exits_2_with_one_line(tmp_path):
     bad = write_yaml(tmp_path / "bad.yaml", tiny_study(tmp_path, sampler={"type": "annealing"}))
-    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(bad)], capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "tuner.cli", "run", str(bad)], capture_output=True, text=True, cwd=REPO
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert "sampler.type" in done.stderr and "Traceback" not in done.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 import optuna
 import pytest
@@ -129,3 +128,40 @@ def test_a_study_with_no_finished_trial_and_a_trial_with_no_epochs(monkeypatch, 
     assert "no COMPLETE trial yet" in export.info[0].value
     insight = open_page(monkeypatch, url, "insight")
     assert "at least 2 COMPLETE trials" in insight.info[0].value
+
+
+def test_reading_while_a_study_runs_never_blocks_or_fails_it(ray_session, tmp_path):
+    """The dashboard's queries, in a loop from another thread, while the driver writes."""
+    import threading
+
+    from tests.conftest import tiny_study, write_yaml
+    from tuner.orchestration.runner import run_study
+    from tuner.storage import queries
+    from tuner.studies import load_study
+
+    spec = load_study(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="live", trials=4, max_epochs=2)))
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    done, errors, reads = threading.Event(), [], [0]
+
+    def read_continuously() -> None:
+        while not done.is_set():
+            try:
+                # like the dashboard, never touch a database file that does not exist yet
+                if (tmp_path / "live.db").exists() and "live" in queries.study_names(url):
+                    queries.studies_frame(url)
+                    queries.trials_frame(url, "live")
+                    queries.epochs_frame(url, "live")
+                    reads[0] += 1
+            except Exception as error:  # noqa: BLE001 - any failure is what this test looks for
+                errors.append(repr(error))
+
+    reader = threading.Thread(target=read_continuously)
+    reader.start()
+    try:
+        summary = run_study(spec, url, trials=4, workers=2, show_progress=False)
+    finally:
+        done.set()
+        reader.join()
+    assert errors == []
+    assert reads[0] > 0
+    assert summary.outcomes.by_state["COMPLETE"] == 4

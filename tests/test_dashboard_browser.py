@@ -30,8 +30,12 @@ def served_dashboard(small_study, tmp_path):
     url, study = small_study
     port = free_port()
     log = (tmp_path / "dashboard.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "tuner.cli", "dashboard", "--storage", url, "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(tmp_path)})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tuner.cli", "dashboard", "--storage", url, "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -42,7 +46,9 @@ def served_dashboard(small_study, tmp_path):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise AssertionError("the dashboard did not start:\n" + (tmp_path / "dashboard.log").read_text())
+                raise AssertionError(
+                    "the dashboard did not start:\n" + (tmp_path / "dashboard.log").read_text()
+                ) from None
             time.sleep(0.5)
     yield base, study
     server.terminate()
@@ -53,9 +59,19 @@ def served_dashboard(small_study, tmp_path):
 def browser(tmp_path):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1400"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--window-size=1400,1400",
+    ):
         options.add_argument(flag)
     os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach for a download
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -73,7 +89,9 @@ def test_overfitting_chart_is_drawn_in_a_real_browser(served_dashboard, browser,
                 return plot.find_elements(By.CSS_SELECTOR, "g.trace.scatter path.js-line")
         return []
 
-    lines = WebDriverWait(browser, 90, poll_frequency=0.5).until(lambda d: len(drawn_curves(d)) >= 4 and drawn_curves(d))
+    lines = WebDriverWait(browser, 90, poll_frequency=0.5).until(
+        lambda d: len(drawn_curves(d)) >= 4 and drawn_curves(d)
+    )
     assert all(line.get_attribute("d") for line in lines)  # each train/validation curve has a drawn path
     legend = browser.find_element(By.CSS_SELECTOR, ".js-plotly-plot .legend").text
     assert "trial 0 train" in legend and "trial 1 validation" in legend

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import optuna
 import pytest
@@ -68,6 +67,8 @@ def test_optuna_own_cli_reads_the_study_unchanged(quickstart):
     with engine.connect() as connection:
         tables = set(sa.inspect(connection).get_table_names())
     assert {"studies", "trials", "trial_values", "trial_intermediate_values", "tuner_epochs"} <= tables
+    with engine.connect() as connection:  # WAL: the dashboard can read while the driver writes
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
 def test_status_and_trials_commands_show_the_study(quickstart, capsys):
@@ -91,15 +92,27 @@ def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart
     study = optuna.load_study(study_name="quickstart", storage=url)
     assert exported["trial"] == study.best_trial.number
     assert exported["result"]["value"] == study.best_value
-    assert set(exported["hyperparameters"]) >= {"learning_rate", "updater", "cell", "depth", "hidden_size", "forget_bias", "activation"}
+    assert set(exported["hyperparameters"]) >= {
+        "learning_rate",
+        "updater",
+        "cell",
+        "depth",
+        "hidden_size",
+        "forget_bias",
+        "activation",
+    }
     # Retrain in a fresh interpreter and prove ray and optuna were never imported.
     script = (
         "import sys; from tuner.cli import main; code = main(sys.argv[1:]); "
         "assert 'ray' not in sys.modules and 'optuna' not in sys.modules, 'train imported ray or optuna'; sys.exit(code)"
     )
     model = folder / "model.pt"
-    done = subprocess.run([sys.executable, "-c", script, "train", str(best_yaml), "--out", str(model), "--threads", "1"],
-                          capture_output=True, text=True, cwd=folder)
+    done = subprocess.run(
+        [sys.executable, "-c", script, "train", str(best_yaml), "--out", str(model), "--threads", "1"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+    )
     assert done.returncode == 0, done.stderr
     best_line = next(line for line in done.stdout.splitlines() if line.startswith("best val_loss"))
     retrained = float(best_line.split()[2])
@@ -113,8 +126,15 @@ def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart
 def test_a_failing_trial_is_stored_fail_with_its_error_and_the_study_goes_on(ray_session, tmp_path, capsys):
     text = tmp_path / "corpus.txt"
     text.write_text("to be or not to be, that is the question. " * 20)
-    study_file = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, name="fails", trials=3,
-                                                                task={"name": "char_lm", "data": "corpus.txt", "options": {"seq_length": 40}}))
+    study_file = write_yaml(
+        tmp_path / "study.yaml",
+        tiny_study(
+            tmp_path,
+            name="fails",
+            trials=3,
+            task={"name": "char_lm", "data": "corpus.txt", "options": {"seq_length": 40}},
+        ),
+    )
     url = f"sqlite:///{tmp_path / 'f.db'}"
     from tuner.orchestration.runner import run_study
     from tuner.studies import load_study
@@ -142,7 +162,9 @@ def test_running_again_continues_the_study_up_to_the_new_total(ray_session, tmp_
 
 def test_baseline_config_runs_as_the_first_trial(ray_session, tmp_path):
     baseline = {"learning_rate": 0.01, "cell": "lstm", "forget_bias": 1.0, "hidden_size": 16}
-    study_file = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, name="base", trials=2, max_epochs=1, baseline=baseline))
+    study_file = write_yaml(
+        tmp_path / "study.yaml", tiny_study(tmp_path, name="base", trials=2, max_epochs=1, baseline=baseline)
+    )
     url = f"sqlite:///{tmp_path / 'b.db'}"
     assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
     first = optuna.load_study(study_name="base", storage=url).trials[0]

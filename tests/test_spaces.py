@@ -18,8 +18,22 @@ def parse(parameters: dict):
 
 def test_shipped_rnn_space_covers_every_knob_of_the_issue():
     space = parse_space(load_mapping(REPO / "search_spaces/rnn.yaml"), "rnn.yaml")
-    expected = {"learning_rate", "updater", "momentum", "depth", "hidden_size", "dropout", "l1", "l2",
-                "forget_bias", "activation", "tbptt_length", "cell", "grad_clip", "batch_size"}
+    expected = {
+        "learning_rate",
+        "updater",
+        "momentum",
+        "depth",
+        "hidden_size",
+        "dropout",
+        "l1",
+        "l2",
+        "forget_bias",
+        "activation",
+        "tbptt_length",
+        "cell",
+        "grad_clip",
+        "batch_size",
+    }
     assert expected <= set(space.names())
     dists = space.distributions()
     assert set(dists["updater"].choices) == {"sgd", "nesterovs", "adam", "nadam", "rmsprop", "adagrad"}
@@ -30,15 +44,17 @@ def test_shipped_rnn_space_covers_every_knob_of_the_issue():
 
 
 def test_each_kind_maps_onto_its_optuna_distribution():
-    space = parse({
-        "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-        "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
-        "hidden_size": {"type": "int", "low": 16, "high": 64, "step": 16},
-        "depth": {"type": "int", "low": 1, "high": 8, "log": True},
-        "cell": {"type": "categorical", "choices": ["lstm", "gru"]},
-        "batch_size": 32,
-        "tbptt_length": {"type": "fixed", "value": 50},
-    })
+    space = parse(
+        {
+            "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+            "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
+            "hidden_size": {"type": "int", "low": 16, "high": 64, "step": 16},
+            "depth": {"type": "int", "low": 1, "high": 8, "log": True},
+            "cell": {"type": "categorical", "choices": ["lstm", "gru"]},
+            "batch_size": 32,
+            "tbptt_length": {"type": "fixed", "value": 50},
+        }
+    )
     dists = space.distributions()
     assert dists["learning_rate"] == FloatDistribution(1e-4, 1e-1, log=True)
     assert dists["dropout"] == FloatDistribution(0.0, 0.5, step=0.1)
@@ -52,10 +68,12 @@ def test_each_kind_maps_onto_its_optuna_distribution():
 
 
 def test_conditional_parameter_is_suggested_only_when_its_condition_holds():
-    space = parse({
-        "updater": {"type": "categorical", "choices": ["adam", "nesterovs"]},
-        "momentum": {"type": "float", "low": 0.5, "high": 0.99, "condition": {"updater": "nesterovs"}},
-    })
+    space = parse(
+        {
+            "updater": {"type": "categorical", "choices": ["adam", "nesterovs"]},
+            "momentum": {"type": "float", "low": 0.5, "high": 0.99, "condition": {"updater": "nesterovs"}},
+        }
+    )
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     seen = set()
     for _ in range(20):
@@ -69,13 +87,18 @@ def test_conditional_parameter_is_suggested_only_when_its_condition_holds():
 
 
 def test_children_are_ordered_after_their_parents_whatever_the_file_order():
-    space = parse({
-        "forget_bias": {"type": "float", "low": 0, "high": 5, "condition": {"cell": ["lstm"]}},
-        "cell": {"type": "categorical", "choices": ["lstm", "gru"]},
-    })
+    space = parse(
+        {
+            "forget_bias": {"type": "float", "low": 0, "high": 5, "condition": {"cell": ["lstm"]}},
+            "cell": {"type": "categorical", "choices": ["lstm", "gru"]},
+        }
+    )
     assert space.names() == ("cell", "forget_bias")
     assert space.suggest(optuna.trial.FixedTrial({"cell": "gru"})) == {"cell": "gru"}
-    assert space.suggest(optuna.trial.FixedTrial({"cell": "lstm", "forget_bias": 1.0})) == {"cell": "lstm", "forget_bias": 1.0}
+    assert space.suggest(optuna.trial.FixedTrial({"cell": "lstm", "forget_bias": 1.0})) == {
+        "cell": "lstm",
+        "forget_bias": 1.0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -88,7 +111,10 @@ def test_children_are_ordered_after_their_parents_whatever_the_file_order():
         ({"cell": {"type": "categorical", "choices": ["lstm", "transformer"]}}, "cell to be one of lstm, gru, rnn"),
         ({"activation": {"type": "categorical", "choices": ["relu"]}}, "activation to be one of tanh, softsign"),
         ({"cell": {"type": "categorical", "choices": []}}, "a non-empty list"),
-        ({"momentum": {"type": "float", "low": 0.5, "high": 0.9, "condition": {"updaterr": "nesterovs"}}}, "a condition on a parameter of this space"),
+        (
+            {"momentum": {"type": "float", "low": 0.5, "high": 0.9, "condition": {"updaterr": "nesterovs"}}},
+            "a condition on a parameter of this space",
+        ),
         ({"hiden_size": {"type": "int", "low": 8, "high": 16}}, "did you mean 'hidden_size'"),
         ({"hidden_size": {"type": "int", "low": 8, "high": 16, "stepp": 2}}, "did you mean 'step'"),
         ({"hidden_size": {"type": "integer", "low": 8, "high": 16}}, "one of float, int, categorical, fixed"),
@@ -108,18 +134,22 @@ def test_bad_space_is_one_line_naming_file_key_expected_and_found(parameters, ne
 
 def test_a_condition_value_its_parent_cannot_take_is_refused():
     with pytest.raises(BadInput, match="one of lstm, gru"):
-        parse({
-            "cell": {"type": "categorical", "choices": ["lstm", "gru"]},
-            "forget_bias": {"type": "float", "low": 0, "high": 5, "condition": {"cell": "rnn"}},
-        })
+        parse(
+            {
+                "cell": {"type": "categorical", "choices": ["lstm", "gru"]},
+                "forget_bias": {"type": "float", "low": 0, "high": 5, "condition": {"cell": "rnn"}},
+            }
+        )
 
 
 def test_finite_values_enumerate_grids():
-    space = parse({
-        "dropout": {"type": "float", "low": 0.0, "high": 0.2, "step": 0.1},
-        "hidden_size": {"type": "int", "low": 8, "high": 24, "step": 8},
-        "learning_rate": {"type": "float", "low": 0.001, "high": 0.1},
-    })
+    space = parse(
+        {
+            "dropout": {"type": "float", "low": 0.0, "high": 0.2, "step": 0.1},
+            "hidden_size": {"type": "int", "low": 8, "high": 24, "step": 8},
+            "learning_rate": {"type": "float", "low": 0.001, "high": 0.1},
+        }
+    )
     by_name = {p.name: p for p in space.params}
     assert by_name["dropout"].finite_values() == (0.0, 0.1, 0.2)
     assert by_name["hidden_size"].finite_values() == (8, 16, 24)

@@ -20,15 +20,30 @@ def test_shipped_studies_parse():
 def test_shakespeare_baseline_is_the_deeplearning4j_example():
     baseline = load_study(REPO / "studies/shakespeare.yaml").baseline
     assert baseline == {
-        "cell": "lstm", "depth": 2, "hidden_size": 200, "activation": "tanh", "updater": "adam",
-        "learning_rate": 0.005, "l1": 0.0, "l2": 1e-4, "dropout": 0.0, "forget_bias": 1.0,
-        "tbptt_length": 50, "batch_size": 32, "grad_clip": 0.0,
+        "cell": "lstm",
+        "depth": 2,
+        "hidden_size": 200,
+        "activation": "tanh",
+        "updater": "adam",
+        "learning_rate": 0.005,
+        "l1": 0.0,
+        "l2": 1e-4,
+        "dropout": 0.0,
+        "forget_bias": 1.0,
+        "tbptt_length": 50,
+        "batch_size": 32,
+        "grad_clip": 0.0,
     }
 
 
 def test_space_overrides_replace_single_parameters(tmp_path):
-    document = tiny_study(tmp_path, space={"path": str(REPO / "search_spaces/rnn.yaml"),
-                                           "overrides": {"depth": 1, "hidden_size": {"type": "int", "low": 8, "high": 16}}})
+    document = tiny_study(
+        tmp_path,
+        space={
+            "path": str(REPO / "search_spaces/rnn.yaml"),
+            "overrides": {"depth": 1, "hidden_size": {"type": "int", "low": 8, "high": 16}},
+        },
+    )
     spec = load_study(write_yaml(tmp_path / "s.yaml", document))
     by_name = {p.name: p for p in spec.space.params}
     assert by_name["depth"].value == 1
@@ -54,14 +69,20 @@ def test_a_baseline_value_for_a_parameter_that_is_not_searched_is_refused(tmp_pa
 def test_every_sampler_builds(tmp_path, kind):
     document = tiny_study(tmp_path)
     document["space"]["parameters"]["learning_rate"] = {"type": "float", "low": 0.01, "high": 0.03, "step": 0.01}
-    document["space"]["parameters"]["forget_bias"] = {"type": "categorical", "choices": [1.0, 5.0], "condition": {"cell": "lstm"}}
+    document["space"]["parameters"]["forget_bias"] = {
+        "type": "categorical",
+        "choices": [1.0, 5.0],
+        "condition": {"cell": "lstm"},
+    }
     spec = load_study(write_yaml(tmp_path / "s.yaml", dict(document, sampler={"type": kind, "seed": 3})))
     assert type(build_sampler(spec.sampler, spec.space, 3, "s.yaml")).__name__.lower().startswith(kind[:3])
 
 
 @pytest.mark.parametrize("kind", ["none", "median", "percentile", "successive_halving", "hyperband", "patient"])
 def test_every_pruner_builds(kind):
-    options = {"percentile": {"percentile": 25.0}, "patient": {"patience": 2, "wrapped": {"type": "median"}}}.get(kind, {})
+    options = {"percentile": {"percentile": 25.0}, "patient": {"patience": 2, "wrapped": {"type": "median"}}}.get(
+        kind, {}
+    )
     pruner = build_pruner({"type": kind, **options}, "s.yaml", max_epochs=5)
     assert pruner is not None
 

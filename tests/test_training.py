@@ -24,7 +24,9 @@ def corpus():
 
 
 def tiny(**knobs) -> Hyperparameters:
-    return Hyperparameters(**{"hidden_size": 12, "depth": 1, "batch_size": 4, "tbptt_length": 20, "learning_rate": 0.02, **knobs})
+    return Hyperparameters(
+        **{"hidden_size": 12, "depth": 1, "batch_size": 4, "tbptt_length": 20, "learning_rate": 0.02, **knobs}
+    )
 
 
 @pytest.mark.parametrize("activation", ["tanh", "softsign"])
@@ -42,7 +44,10 @@ def test_forget_bias_sits_on_the_forget_slice_only(activation):
 
 def test_softsign_selects_our_cell_and_tanh_selects_torch_layers():
     assert all(isinstance(layer, nn.GRU) for layer in RecurrentNet(5, 5, tiny(cell="gru", depth=2)).layers)
-    assert all(isinstance(layer, ActivationRecurrentLayer) for layer in RecurrentNet(5, 5, tiny(activation="softsign", depth=2)).layers)
+    assert all(
+        isinstance(layer, ActivationRecurrentLayer)
+        for layer in RecurrentNet(5, 5, tiny(activation="softsign", depth=2)).layers
+    )
 
 
 @pytest.mark.parametrize("cell", list(Cell))
@@ -136,8 +141,14 @@ def test_l1_shrinks_the_weights(corpus):
 
 @pytest.mark.parametrize(
     ("updater", "cls"),
-    [("sgd", torch.optim.SGD), ("nesterovs", torch.optim.SGD), ("adam", torch.optim.Adam),
-     ("nadam", torch.optim.NAdam), ("rmsprop", torch.optim.RMSprop), ("adagrad", torch.optim.Adagrad)],
+    [
+        ("sgd", torch.optim.SGD),
+        ("nesterovs", torch.optim.SGD),
+        ("adam", torch.optim.Adam),
+        ("nadam", torch.optim.NAdam),
+        ("rmsprop", torch.optim.RMSprop),
+        ("adagrad", torch.optim.Adagrad),
+    ],
 )
 def test_updaters_and_l2_on_weights_only(updater, cls):
     model = RecurrentNet(5, 5, tiny())

@@ -56,7 +56,9 @@ def _construct(cls: type, kwargs: dict[str, Any], where: str, key_path: str) -> 
         raise BadInput(where, key_path, f"valid {cls.__name__} options", str(error).splitlines()[0]) from None
 
 
-def build_sampler(config: Mapping[str, Any], space: SearchSpace, seed: int | None, where: str, key_path: str = "sampler") -> optuna.samplers.BaseSampler:
+def build_sampler(
+    config: Mapping[str, Any], space: SearchSpace, seed: int | None, where: str, key_path: str = "sampler"
+) -> optuna.samplers.BaseSampler:
     """Build the sampler ``{type: tpe, seed: 1, ...options}`` describes, with ``seed`` for this run."""
     kind = _checked_type(config, SAMPLERS, where, key_path)
     cls = SAMPLERS[kind]
@@ -68,14 +70,21 @@ def build_sampler(config: Mapping[str, Any], space: SearchSpace, seed: int | Non
         for param in space.params:
             values = param.finite_values()
             if values is None:
-                raise BadInput(where, f"{key_path}.type", f"a space of finite parameters for grid search ({param.name} is a continuous range: give it a step or choices)", kind)
+                raise BadInput(
+                    where,
+                    f"{key_path}.type",
+                    f"a space of finite parameters for grid search ({param.name} is a continuous range: give it a step or choices)",
+                    kind,
+                )
             if param.distribution() is not None:
                 grid[param.name] = list(values)
         kwargs["search_space"] = grid
     return _construct(cls, kwargs, where, key_path)
 
 
-def build_pruner(config: Mapping[str, Any], where: str, key_path: str = "pruner", max_epochs: int | None = None) -> BasePruner:
+def build_pruner(
+    config: Mapping[str, Any], where: str, key_path: str = "pruner", max_epochs: int | None = None
+) -> BasePruner:
     """Build the pruner ``{type: median, ...options}`` describes; ``patient`` may wrap another."""
     kind = _checked_type(config, PRUNERS, where, key_path)
     cls = PRUNERS[kind]
@@ -90,5 +99,7 @@ def build_pruner(config: Mapping[str, Any], where: str, key_path: str = "pruner"
         options["wrapped_pruner"] = build_pruner(wrapped, where, f"{key_path}.wrapped", max_epochs) if wrapped else None
         options.setdefault("patience", 1)
     elif "wrapped" in config:
-        raise BadInput(where, f"{key_path}.wrapped", "no wrapped pruner (only type: patient wraps one)", config["wrapped"])
+        raise BadInput(
+            where, f"{key_path}.wrapped", "no wrapped pruner (only type: patient wraps one)", config["wrapped"]
+        )
     return _construct(cls, options, where, key_path)

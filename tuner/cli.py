@@ -50,11 +50,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
 
     check_storage(storage)
-    summary = run_study(spec, storage, args.trials or spec.trials, args.workers, args.address, show_progress=not args.quiet)
+    summary = run_study(
+        spec, storage, args.trials or spec.trials, args.workers, args.address, show_progress=not args.quiet
+    )
     counts = summary.outcomes.by_state
-    print(f"study {spec.name}: ran {summary.ran} trials (complete {counts['COMPLETE']}, pruned {counts['PRUNED']}, failed {counts['FAIL']})")
+    print(
+        f"study {spec.name}: ran {summary.ran} trials (complete {counts['COMPLETE']}, pruned {counts['PRUNED']}, failed {counts['FAIL']})"
+    )
     if summary.interrupted:
-        print(f"{summary.interrupted} trials left running by an earlier run were marked FAIL (interrupted) and run again")
+        print(
+            f"{summary.interrupted} trials left running by an earlier run were marked FAIL (interrupted) and run again"
+        )
     if summary.best is not None:
         best = summary.best
         params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
@@ -102,7 +108,9 @@ def cmd_trials(args: argparse.Namespace) -> int:
     if frame.empty:
         print(f"no trials{' in state ' + args.state if args.state else ''} in study {args.study}")
         return 0
-    shown = frame.drop(columns=["trial_id", "error", "started", "completed"]).rename(columns=lambda c: c.removeprefix("param_"))
+    shown = frame.drop(columns=["trial_id", "error", "started", "completed"]).rename(
+        columns=lambda c: c.removeprefix("param_")
+    )
     print(shown.to_string(index=False, float_format=_short, na_rep=""))
     for row in frame[frame["error"] != ""].to_dict("records"):
         error = row["error"].rstrip()
@@ -135,12 +143,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tuner.trialrun import run_training
 
     def show(m) -> None:  # noqa: ANN001 (EpochMetrics)
-        print(f"epoch {m.epoch:3d}  train {m.train_loss:.4f}  val {m.val_loss:.4f} ({m.val_bpc:.3f} bpc)  "
-              f"grad {m.grad_norm:.3f}  {m.seconds:.1f}s  {m.chars_per_sec:,.0f} chars/s", flush=True)
+        print(
+            f"epoch {m.epoch:3d}  train {m.train_loss:.4f}  val {m.val_loss:.4f} ({m.val_bpc:.3f} bpc)  "
+            f"grad {m.grad_norm:.3f}  {m.seconds:.1f}s  {m.chars_per_sec:,.0f} chars/s",
+            flush=True,
+        )
 
     threads = args.threads or os.cpu_count() or 1
-    result = run_training(train_file.settings, train_file.hyperparameters, train_file.seed, cpus=threads, on_epoch=[show])
-    print(f"best {train_file.settings['metric']} {result.best_val_loss:.4f} at epoch {result.best_epoch} ({result.stop_reason})")
+    result = run_training(
+        train_file.settings, train_file.hyperparameters, train_file.seed, cpus=threads, on_epoch=[show]
+    )
+    print(
+        f"best {train_file.settings['metric']} {result.best_val_loss:.4f} at epoch {result.best_epoch} ({result.stop_reason})"
+    )
     if train_file.expected_value is not None and train_file.settings["metric"] == "val_loss":
         drift = (result.best_val_loss - train_file.expected_value) / train_file.expected_value
         print(f"the study's trial reached {train_file.expected_value:.4f} ({drift:+.2%})")
@@ -158,11 +173,21 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     check_storage(storage, must_exist=True)
     if not 1 <= args.port <= 65535:
         raise BadInput("--port", None, "a TCP port between 1 and 65535", args.port)
-    app = Path(__file__).parent / "dashboard" / "app.py"
+    app = Path(__file__).parent / "dashboard" / "entry.py"
     command = [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.address", args.host, "--server.port", str(args.port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     print(f"dashboard for {mask_url(storage)} at http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     try:
@@ -182,13 +207,24 @@ _EXAMPLES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tuner", description="Tune recurrent networks: Optuna decides, Ray Tune runs, torch trains, SQL remembers.")
+    parser = _Parser(
+        prog="tuner", description="Tune recurrent networks: Optuna decides, Ray Tune runs, torch trains, SQL remembers."
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help_text: str, handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=_EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         sub.set_defaults(handler=handler)
-        sub.add_argument("--storage", help=f"SQLAlchemy URL of the study database (default: ${STORAGE_ENV}, the study file's, or {DEFAULT_STORAGE})")
+        sub.add_argument(
+            "--storage",
+            help=f"SQLAlchemy URL of the study database (default: ${STORAGE_ENV}, the study file's, or {DEFAULT_STORAGE})",
+        )
         return sub
 
     run = command("run", "Run a study file: new, or continue an existing study up to its budget.", cmd_run)
@@ -200,12 +236,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("status", "List the studies in the storage with trial counts and best values.", cmd_status)
 
-    trials = command("trials", "Table of a study's trials: state, value, epochs, why it stopped, parameters.", cmd_trials)
+    trials = command(
+        "trials", "Table of a study's trials: state, value, epochs, why it stopped, parameters.", cmd_trials
+    )
     trials.add_argument("study", help="study name")
-    trials.add_argument("--state", choices=["COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"], type=str.upper, help="only trials in this state")
+    trials.add_argument(
+        "--state",
+        choices=["COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"],
+        type=str.upper,
+        help="only trials in this state",
+    )
     trials.add_argument("--errors", action="store_true", help="print failed trials' full tracebacks")
 
-    export = command("export", "Write a trial's complete training config (best by default) as YAML or JSON.", cmd_export)
+    export = command(
+        "export", "Write a trial's complete training config (best by default) as YAML or JSON.", cmd_export
+    )
     export.add_argument("study", help="study name")
     export.add_argument("--trial", type=int, help="trial number (default: the best COMPLETE trial)")
     export.add_argument("--format", choices=["yaml", "json"], default="yaml")

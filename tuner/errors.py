@@ -41,9 +41,7 @@ def check_keys(where: str, key_path: str, mapping: dict, allowed: Iterable[str])
     for key in mapping:
         if key not in allowed:
             path = f"{key_path}.{key}" if key_path else str(key)
-            raise BadInput(
-                where, path, "one of " + ", ".join(sorted(allowed)), key, did_you_mean(str(key), allowed)
-            )
+            raise BadInput(where, path, "one of " + ", ".join(sorted(allowed)), key, did_you_mean(str(key), allowed))
 
 
 class Diverged(TunerError):

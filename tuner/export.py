@@ -18,7 +18,9 @@ def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTr
         try:
             return study.best_trial
         except ValueError:
-            raise BadInput(study.study_name, None, "a study with at least one COMPLETE trial", "none complete yet") from None
+            raise BadInput(
+                study.study_name, None, "a study with at least one COMPLETE trial", "none complete yet"
+            ) from None
     storage = study._storage
     try:
         trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)

@@ -123,7 +123,9 @@ def check_value(name: str, value: Any, where: str, key_path: str) -> None:
     if name in _ENUMS:
         allowed = [member.value for member in _ENUMS[name]]
         if value not in allowed:
-            raise BadInput(where, key_path, f"{name} to be one of {', '.join(allowed)}", value, did_you_mean(str(value), allowed))
+            raise BadInput(
+                where, key_path, f"{name} to be one of {', '.join(allowed)}", value, did_you_mean(str(value), allowed)
+            )
         return
     rule, holds = _RULES[name]
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)

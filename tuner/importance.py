@@ -36,7 +36,7 @@ class Forest:
     depth: int = 64
 
 
-LIGHT_FOREST = Forest(trees=24, depth=8)
+LIGHT_FOREST = Forest(trees=16, depth=8)
 
 
 def _evaluator(kind: Evaluator, seed: int, forest: Forest) -> optuna.importance.BaseImportanceEvaluator:
@@ -46,15 +46,24 @@ def _evaluator(kind: Evaluator, seed: int, forest: Forest) -> optuna.importance.
 
 
 def param_importances(
-    trials: pd.DataFrame, dists: dict, direction: str, kind: Evaluator = Evaluator.FANOVA, seed: int = 0, forest: Forest = Forest()
+    trials: pd.DataFrame,
+    dists: dict,
+    direction: str,
+    kind: Evaluator = Evaluator.FANOVA,
+    seed: int = 0,
+    forest: Forest = Forest(),
 ) -> Importances:
     """Importances over the COMPLETE trials of ``trials`` (a ``trials_frame``)."""
     complete = trials[trials["state"] == "COMPLETE"]
     study = optuna.create_study(direction=direction)
     frozen = []
     for row in complete.to_dict("records"):
-        params = {name: row[f"param_{name}"] for name in dists if f"param_{name}" in row and pd.notna(row[f"param_{name}"])}
-        frozen.append(optuna.trial.create_trial(params=params, distributions={n: dists[n] for n in params}, value=row["value"]))
+        params = {
+            name: row[f"param_{name}"] for name in dists if f"param_{name}" in row and pd.notna(row[f"param_{name}"])
+        }
+        frozen.append(
+            optuna.trial.create_trial(params=params, distributions={n: dists[n] for n in params}, value=row["value"])
+        )
     study.add_trials(frozen)
     empty = pd.DataFrame(columns=["parameter", "importance"])
     if len(frozen) < 2:

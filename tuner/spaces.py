@@ -91,7 +91,9 @@ class Param:
 class SuggestsParams(Protocol):
     """The part of ``optuna.Trial`` a space needs (so tests can pass a FixedTrial)."""
 
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float: ...
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
     def suggest_categorical(self, name: str, choices: Any) -> Any: ...
 
@@ -156,13 +158,21 @@ def parse_space(document: Mapping[str, Any], where: str, key_path: str = "") -> 
 def parse_param(name: str, spec: Any, where: str, key_path: str) -> Param:
     """Parse one parameter; a bare scalar is a fixed value."""
     if name not in NAMES:
-        raise BadInput(where, key_path, "a known hyperparameter (" + ", ".join(NAMES) + ")", name, did_you_mean(name, NAMES))
+        raise BadInput(
+            where, key_path, "a known hyperparameter (" + ", ".join(NAMES) + ")", name, did_you_mean(name, NAMES)
+        )
     if not isinstance(spec, dict):
         check_value(name, spec, where, key_path)
         return Param(name, ParamType.FIXED, value=spec)
     kinds = [t.value for t in ParamType]
     if spec.get("type") not in kinds:
-        raise BadInput(where, f"{key_path}.type", "one of " + ", ".join(kinds), spec.get("type"), did_you_mean(str(spec.get("type")), kinds))
+        raise BadInput(
+            where,
+            f"{key_path}.type",
+            "one of " + ", ".join(kinds),
+            spec.get("type"),
+            did_you_mean(str(spec.get("type")), kinds),
+        )
     kind = ParamType(spec["type"])
     check_keys(where, key_path, spec, _KEYS[kind])
     condition = _parse_condition(spec.get("condition"), where, f"{key_path}.condition")
@@ -179,7 +189,9 @@ def parse_param(name: str, spec: Any, where: str, key_path: str) -> Param:
     return _parse_range(name, kind, spec, condition, where, key_path)
 
 
-def _parse_range(name: str, kind: ParamType, spec: dict, condition: Condition | None, where: str, key_path: str) -> Param:
+def _parse_range(
+    name: str, kind: ParamType, spec: dict, condition: Condition | None, where: str, key_path: str
+) -> Param:
     if kind is ParamType.INT and not is_integer_knob(name):
         raise BadInput(where, f"{key_path}.type", f"float, categorical or fixed for {name}", "int")
     if kind is ParamType.FLOAT and is_integer_knob(name):
@@ -198,8 +210,15 @@ def _parse_range(name: str, kind: ParamType, spec: dict, condition: Condition | 
     if step is not None:
         if log:
             raise BadInput(where, f"{key_path}.step", "no step on a log scale", step)
-        if not isinstance(step, (int, float)) or isinstance(step, bool) or step <= 0 or (kind is ParamType.INT and step != int(step)):
-            raise BadInput(where, f"{key_path}.step", f"a positive {'integer' if kind is ParamType.INT else 'number'}", step)
+        if (
+            not isinstance(step, (int, float))
+            or isinstance(step, bool)
+            or step <= 0
+            or (kind is ParamType.INT and step != int(step))
+        ):
+            raise BadInput(
+                where, f"{key_path}.step", f"a positive {'integer' if kind is ParamType.INT else 'number'}", step
+            )
     return Param(name, kind, low=low, high=high, log=log, step=step, condition=condition)
 
 
@@ -208,7 +227,7 @@ def _parse_condition(raw: Any, where: str, key_path: str) -> Condition | None:
         return None
     if not isinstance(raw, dict) or len(raw) != 1:
         raise BadInput(where, key_path, "a mapping of one parent parameter to a value or list of values", raw)
-    (parent, values), = raw.items()
+    ((parent, values),) = raw.items()
     values = tuple(values) if isinstance(values, list) else (values,)
     if not values:
         raise BadInput(where, f"{key_path}.{parent}", "at least one value", [])
@@ -223,7 +242,13 @@ def _ordered(params: dict[str, Param], where: str, key_path: str) -> SearchSpace
         where_key = f"{key_path}.{p.name}.condition"
         parent = params.get(p.condition.parent)
         if parent is None:
-            raise BadInput(where, where_key, "a condition on a parameter of this space", p.condition.parent, did_you_mean(p.condition.parent, params))
+            raise BadInput(
+                where,
+                where_key,
+                "a condition on a parameter of this space",
+                p.condition.parent,
+                did_you_mean(p.condition.parent, params),
+            )
         possible = parent.finite_values()
         if parent.type not in (ParamType.CATEGORICAL, ParamType.FIXED):
             raise BadInput(where, where_key, "a categorical or fixed parent", f"{parent.name} ({parent.type})")

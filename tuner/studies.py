@@ -18,10 +18,21 @@ from tuner.storage import DEFAULT_STORAGE
 from tuner.taskspec import TaskSpec, parse_task
 from tuner.yamlfile import load_mapping
 
-
 _TOP_KEYS = {
-    "name", "description", "task", "space", "objective", "sampler", "pruner", "trials",
-    "max_epochs", "early_stopping", "resources", "storage", "seed", "baseline",
+    "name",
+    "description",
+    "task",
+    "space",
+    "objective",
+    "sampler",
+    "pruner",
+    "trials",
+    "max_epochs",
+    "early_stopping",
+    "resources",
+    "storage",
+    "seed",
+    "baseline",
 }
 
 
@@ -166,7 +177,9 @@ def _parse_objective(raw: Any, task: TaskSpec, where: str) -> tuple[str, str]:
     metrics = task.metrics()
     metric = raw.get("metric", next(iter(metrics)))
     if metric not in metrics:
-        raise BadInput(where, "objective.metric", f"a validation metric of task {task.name}: " + ", ".join(metrics), metric)
+        raise BadInput(
+            where, "objective.metric", f"a validation metric of task {task.name}: " + ", ".join(metrics), metric
+        )
     direction = raw.get("direction", metrics[metric])
     if direction != metrics[metric]:
         raise BadInput(where, "objective.direction", f"{metrics[metric]} for {metric}", direction)
@@ -206,7 +219,9 @@ def _parse_baseline(raw: Any, space: SearchSpace, where: str) -> dict[str, Any]:
         distribution = distributions.get(name)
         if distribution is None:
             # Optuna would silently drop a value for a parameter it never suggests.
-            raise BadInput(where, f"baseline.{name}", "a parameter the space searches (" + ", ".join(distributions) + ")", name)
+            raise BadInput(
+                where, f"baseline.{name}", "a parameter the space searches (" + ", ".join(distributions) + ")", name
+            )
         try:
             inside = distribution._contains(distribution.to_internal_repr(value))
         except ValueError:

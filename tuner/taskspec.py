@@ -69,7 +69,9 @@ def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task") -> 
     if data.startswith(BUILTIN_PREFIX):
         builtin = data.removeprefix(BUILTIN_PREFIX)
         if builtin not in BUILTIN_DATA:
-            raise BadInput(where, f"{key_path}.data", "one of " + ", ".join(BUILTIN_PREFIX + b for b in BUILTIN_DATA), data)
+            raise BadInput(
+                where, f"{key_path}.data", "one of " + ", ".join(BUILTIN_PREFIX + b for b in BUILTIN_DATA), data
+            )
     else:
         path = (base_dir / data).resolve()
         if not path.is_file():

@@ -46,8 +46,15 @@ def render(document: dict[str, Any], file_format: FileFormat) -> str:
 
 
 def train_document(
-    study: str, trial: int, state: str, settings: dict[str, Any], hyperparameters: dict[str, Any],
-    seed: int, value: float | None, best_epoch: int | None, epochs_run: int | None,
+    study: str,
+    trial: int,
+    state: str,
+    settings: dict[str, Any],
+    hyperparameters: dict[str, Any],
+    seed: int,
+    value: float | None,
+    best_epoch: int | None,
+    epochs_run: int | None,
 ) -> dict[str, Any]:
     """The document ``render`` writes; field order is the order a reader wants."""
     return {
@@ -102,7 +109,10 @@ def read_train_file(path: str | Path) -> TrainFile:
         "metric": metric,
         "direction": result.get("direction", TASKS[task.name][1][metric]),
         "max_epochs": max_epochs,
-        "early_stopping": {"patience": early.get("patience", max_epochs), "min_delta": float(early.get("min_delta", 0.0))},
+        "early_stopping": {
+            "patience": early.get("patience", max_epochs),
+            "min_delta": float(early.get("min_delta", 0.0)),
+        },
         "seed": seed,
     }
     value = result.get("value")

@@ -23,21 +23,52 @@ def overfitting_figure(curves: dict[int, pd.DataFrame], readings: dict[int, Curv
     figure = go.Figure()
     for index, (number, epochs) in enumerate(curves.items()):
         color, group = _color(index), f"trial {number}"
-        figure.add_scatter(x=epochs["epoch"].tolist(), y=epochs["train_loss"].tolist(), name=f"trial {number} train", legendgroup=group,
-                           mode="lines+markers", line={"color": color}, meta="curve")
-        figure.add_scatter(x=epochs["epoch"].tolist(), y=epochs["val_loss"].tolist(), name=f"trial {number} validation", legendgroup=group,
-                           mode="lines+markers", line={"color": color, "dash": "dash"}, meta="curve")
+        figure.add_scatter(
+            x=epochs["epoch"].tolist(),
+            y=epochs["train_loss"].tolist(),
+            name=f"trial {number} train",
+            legendgroup=group,
+            mode="lines+markers",
+            line={"color": color},
+            meta="curve",
+        )
+        figure.add_scatter(
+            x=epochs["epoch"].tolist(),
+            y=epochs["val_loss"].tolist(),
+            name=f"trial {number} validation",
+            legendgroup=group,
+            mode="lines+markers",
+            line={"color": color, "dash": "dash"},
+            meta="curve",
+        )
         reading = readings[number]
-        figure.add_scatter(x=[reading.best_epoch], y=[reading.best_val_loss], name=f"trial {number} best epoch",
-                           legendgroup=group, mode="markers", marker={"symbol": "star", "size": 14, "color": color},
-                           meta="marker")
+        figure.add_scatter(
+            x=[reading.best_epoch],
+            y=[reading.best_val_loss],
+            name=f"trial {number} best epoch",
+            legendgroup=group,
+            mode="markers",
+            marker={"symbol": "star", "size": 14, "color": color},
+            meta="marker",
+        )
         if reading.onset_epoch is not None:
             onset = epochs[epochs["epoch"] == reading.onset_epoch]
-            figure.add_scatter(x=onset["epoch"].tolist(), y=onset["val_loss"].tolist(), name=f"trial {number} overfitting onset",
-                               legendgroup=group, mode="markers", marker={"symbol": "x", "size": 13, "color": color},
-                               meta="marker")
-    figure.update_layout(title="Training vs validation loss", xaxis_title="epoch", yaxis_title="loss (nats/char)",
-                         legend={"groupclick": "togglegroup"}, margin={"t": 50})
+            figure.add_scatter(
+                x=onset["epoch"].tolist(),
+                y=onset["val_loss"].tolist(),
+                name=f"trial {number} overfitting onset",
+                legendgroup=group,
+                mode="markers",
+                marker={"symbol": "x", "size": 13, "color": color},
+                meta="marker",
+            )
+    figure.update_layout(
+        title="Training vs validation loss",
+        xaxis_title="epoch",
+        yaxis_title="loss (nats/char)",
+        legend={"groupclick": "togglegroup"},
+        margin={"t": 50},
+    )
     return figure
 
 
@@ -45,15 +76,22 @@ def per_epoch_figure(curves: dict[int, pd.DataFrame], column: str, title: str, l
     """One line per trial of ``column`` against epoch (the gap, the gradient norm)."""
     figure = go.Figure()
     for index, (number, epochs) in enumerate(curves.items()):
-        figure.add_scatter(x=epochs["epoch"].tolist(), y=epochs[column].tolist(), name=f"trial {number}", mode="lines+markers",
-                           line={"color": _color(index)})
+        figure.add_scatter(
+            x=epochs["epoch"].tolist(),
+            y=epochs[column].tolist(),
+            name=f"trial {number}",
+            mode="lines+markers",
+            line={"color": _color(index)},
+        )
     figure.update_layout(title=title, xaxis_title="epoch", yaxis_type="log" if log_y else "linear", margin={"t": 50})
     return figure
 
 
 def best_so_far_figure(points: pd.DataFrame, metric: str) -> go.Figure:
     figure = go.Figure()
-    figure.add_scatter(x=points["number"], y=points["value"], mode="markers", name="trial value", marker={"opacity": 0.5})
+    figure.add_scatter(
+        x=points["number"], y=points["value"], mode="markers", name="trial value", marker={"opacity": 0.5}
+    )
     figure.add_scatter(x=points["number"], y=points["best"], mode="lines", name="best so far", line={"shape": "hv"})
     figure.update_layout(title="Best value over trials", xaxis_title="trial", yaxis_title=metric, margin={"t": 50})
     return figure
@@ -82,8 +120,11 @@ def parallel_coordinates_figure(trials: pd.DataFrame, params: list[str], metric:
         values, ticks = _numeric(trials[f"param_{param}"])
         dimensions.append({"label": param, "values": values.fillna(-1), **ticks})
     dimensions.append({"label": metric, "values": trials["value"]})
-    figure = go.Figure(go.Parcoords(line={"color": trials["value"], "colorscale": "Viridis_r", "showscale": True},
-                                    dimensions=dimensions))
+    figure = go.Figure(
+        go.Parcoords(
+            line={"color": trials["value"], "colorscale": "Viridis_r", "showscale": True}, dimensions=dimensions
+        )
+    )
     figure.update_layout(title="Parallel coordinates (COMPLETE trials)", margin={"t": 80})
     return figure
 
@@ -95,8 +136,16 @@ def objective_vs_params_figure(trials: pd.DataFrame, params: list[str], metric: 
     for index, param in enumerate(params):
         values, ticks = _numeric(trials[f"param_{param}"])
         row, col = index // columns + 1, index % columns + 1
-        figure.add_scatter(x=values, y=trials["value"], mode="markers", name=param, showlegend=False, row=row, col=col,
-                           text=trials["number"].map(lambda n: f"trial {n}"))
+        figure.add_scatter(
+            x=values,
+            y=trials["value"],
+            mode="markers",
+            name=param,
+            showlegend=False,
+            row=row,
+            col=col,
+            text=trials["number"].map(lambda n: f"trial {n}"),
+        )
         if ticks:
             figure.update_xaxes(row=row, col=col, **ticks)
     figure.update_layout(title=f"{metric} against each parameter", height=260 * rows, margin={"t": 80})

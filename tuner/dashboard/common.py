@@ -14,8 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from tuner.errors import BadInput
-from tuner.storage import DEFAULT_STORAGE
-from tuner.storage import queries
+from tuner.storage import DEFAULT_STORAGE, queries
 from tuner.storage.engine import check_storage, mask_url
 
 STORAGE_ENV = "TUNER_STORAGE"
@@ -76,6 +75,15 @@ def page_context() -> Context:
     study = wanted if wanted in names else names[-1]
     direction = studies.set_index("study").loc[study, "direction"]
     return Context(url, study, direction)
+
+
+def trials_or_notice(context: Context) -> pd.DataFrame | None:
+    """The study's trials, or None after telling the user there are none yet."""
+    trials = load_trials(context.storage, context.study)
+    if trials.empty:
+        st.info(f"Study {context.study} has no trials yet.")
+        return None
+    return trials
 
 
 def auto_refresh(body: Callable[[], None]) -> Callable[[], None]:

@@ -24,8 +24,12 @@ class ProgressBar(Callback):
         self.progress: Progress | None = None
         if self.console.is_terminal:
             self.progress = Progress(
-                TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console,
+                TextColumn("[bold]trials"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.console,
             )
             self.task = self.progress.add_task(self._describe(), total=total)
 

@@ -24,7 +24,7 @@ from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, O
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
 from tuner.orchestration.trainable import run_trial
-from tuner.storage.engine import get_engine, optuna_storage
+from tuner.storage.engine import get_engine, optuna_storage, use_wal
 from tuner.storage.tables import create_tables
 from tuner.studies import StudySpec
 
@@ -47,6 +47,7 @@ def _space_json(spec: StudySpec) -> str:
 
 def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
     """Create the study (storing its settings and space) or load it, refusing a changed search space."""
+    use_wal(storage_url)
     storage = optuna_storage(storage_url)
     create_tables(get_engine(storage_url))
     existing = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
@@ -55,12 +56,22 @@ def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
         study = optuna.load_study(study_name=spec.name, storage=storage)
         stored_space = study.user_attrs.get(attrs.SPACE)
         if stored_space is not None and stored_space != _space_json(spec):
-            raise BadInput(spec.source, "space", f"the search space study {spec.name!r} was started with", "a changed space (give the study a new name)")
+            raise BadInput(
+                spec.source,
+                "space",
+                f"the search space study {spec.name!r} was started with",
+                "a changed space (give the study a new name)",
+            )
         finished = len(study.get_trials(deepcopy=False))
     sampler = build_sampler(spec.sampler, spec.space, spec.seed + finished, spec.source)
     pruner = build_pruner(spec.pruner, spec.source, max_epochs=spec.max_epochs)
     study = optuna.create_study(
-        study_name=spec.name, storage=storage, direction=spec.direction, sampler=sampler, pruner=pruner, load_if_exists=True
+        study_name=spec.name,
+        storage=storage,
+        direction=spec.direction,
+        sampler=sampler,
+        pruner=pruner,
+        load_if_exists=True,
     )
     if spec.name not in existing:
         study.set_user_attr(attrs.SETTINGS, spec.settings())
@@ -99,7 +110,12 @@ def _start_ray(address: str | None) -> bool:
             configure_logging=True,
         )
     except (ConnectionError, ValueError, RuntimeError) as error:
-        raise BadInput("--address", None, "the address of a running Ray cluster (HOST:PORT)", f"{address} ({str(error).splitlines()[0]})") from None
+        raise BadInput(
+            "--address",
+            None,
+            "the address of a running Ray cluster (HOST:PORT)",
+            f"{address} ({str(error).splitlines()[0]})",
+        ) from None
     return True
 
 
@@ -130,7 +146,15 @@ def run_study(
     return RunSummary(spec.name, storage_url, remaining, bridge.outcomes, best, interrupted)
 
 
-def _fit(bridge: StudyBridge, spec: StudySpec, storage_url: str, remaining: int, workers: int, results_dir: str, show_progress: bool) -> None:
+def _fit(
+    bridge: StudyBridge,
+    spec: StudySpec,
+    storage_url: str,
+    remaining: int,
+    workers: int,
+    results_dir: str,
+    show_progress: bool,
+) -> None:
     # Tune's own console output (a config table, its results folder) would talk over our progress bar.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     mode = "min" if spec.direction == "minimize" else "max"

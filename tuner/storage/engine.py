@@ -31,16 +31,17 @@ def _engine_kwargs(url: str) -> dict:
 
 @functools.cache
 def get_engine(url: str) -> Engine:
-    """One engine per URL for this process. SQLite gets WAL so the dashboard never blocks the driver."""
-    engine = sa.create_engine(url, **_engine_kwargs(url))
+    """One engine per URL for this process."""
+    return sa.create_engine(url, **_engine_kwargs(url))
+
+
+def use_wal(url: str) -> None:
+    """Put an SQLite database in WAL mode (it stays so): readers such as the dashboard then never
+    block the driver's writes, and the driver never blocks them. Called by the writer only."""
+    engine = get_engine(url)
     if engine.dialect.name == "sqlite":
-
-        @sa.event.listens_for(engine, "connect")
-        def _wal(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API object)
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
-            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-
-    return engine
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def check_storage(url: str, flag: str = "--storage", must_exist: bool = False) -> None:
@@ -64,7 +65,9 @@ def check_storage(url: str, flag: str = "--storage", must_exist: bool = False) -
         with get_engine(url).connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except NoSuchModuleError:
-        raise BadInput(flag, None, "a database driver that is installed", f"{shown} (no driver for {parsed.drivername})") from None
+        raise BadInput(
+            flag, None, "a database driver that is installed", f"{shown} (no driver for {parsed.drivername})"
+        ) from None
     except ModuleNotFoundError as error:
         raise BadInput(flag, None, "a database driver that is installed", f"{shown} ({error})") from None
     except (OperationalError, SQLAlchemyError) as error:

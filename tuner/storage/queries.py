@@ -23,7 +23,18 @@ from tuner.storage.engine import get_engine
 from tuner.storage.tables import EPOCH_METRICS, EpochRow
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
-STUDY_COLUMNS = ["study", "direction", "trials", "complete", "pruned", "fail", "running", "best_value", "started", "elapsed_s"]
+STUDY_COLUMNS = [
+    "study",
+    "direction",
+    "trials",
+    "complete",
+    "pruned",
+    "fail",
+    "running",
+    "best_value",
+    "started",
+    "elapsed_s",
+]
 TRIAL_COLUMNS = ["number", "state", "value", "epochs", "stop_reason", "error", "started", "completed"]
 # user attrs shown in trial tables (the full hyperparameters stay in export)
 _SHOWN_ATTRS = (attrs.STOP, attrs.ERROR, attrs.EPOCHS_RUN)
@@ -71,18 +82,20 @@ def studies_frame(url: str) -> pd.DataFrame:
         raw = pd.read_sql(sql, connection)
     rows = []
     for (study, direction), group in raw.groupby(["study", "direction"], sort=False):
-        counts = dict(zip(group["state"].dropna(), group["n"]))
+        counts = dict(zip(group["state"], group["n"], strict=True))
         best = group["lowest"].min() if direction == "MINIMIZE" else group["highest"].max()
         started, last = pd.to_datetime(group["started"]).min(), pd.to_datetime(group["last"]).max()
-        rows.append({
-            "study": study,
-            "direction": direction.lower(),
-            "trials": int(sum(counts.values())),
-            **{state.lower(): int(counts.get(state, 0)) for state in STATES[:4]},
-            "best_value": None if pd.isna(best) else float(best),
-            "started": None if pd.isna(started) else started,
-            "elapsed_s": 0.0 if pd.isna(started) else (last - started).total_seconds(),
-        })
+        rows.append(
+            {
+                "study": study,
+                "direction": direction.lower(),
+                "trials": int(sum(counts.values())),
+                **{state.lower(): int(counts.get(state, 0)) for state in STATES[:4]},
+                "best_value": None if pd.isna(best) else float(best),
+                "started": None if pd.isna(started) else started,
+                "elapsed_s": 0.0 if pd.isna(started) else (last - started).total_seconds(),
+            }
+        )
     return pd.DataFrame(rows, columns=STUDY_COLUMNS)
 
 
@@ -119,16 +132,20 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
             connection,
             params={"study": study_name, "keys": list(_SHOWN_ATTRS)},
         )
-    frame = trials.assign(value=[_value(v, kind) for v, kind in zip(trials["value"], trials["value_type"])])
+    values = zip(trials["value"], trials["value_type"], strict=True)
+    frame = trials.assign(value=[_value(v, kind) for v, kind in values])
     attrs_wide = _pivot(user.assign(value=user["value_json"].map(json.loads)), "key", "value")
     frame = frame.merge(attrs_wide, how="left", left_on="trial_id", right_index=True)
     for key in _SHOWN_ATTRS:
         if key not in frame:
             frame[key] = None
     frame["epochs"] = frame[attrs.EPOCHS_RUN].fillna(0).astype(int)
-    frame["stop_reason"] = frame[attrs.STOP].where(frame[attrs.STOP].notna(), frame["state"].map(lambda s: "running" if s == "RUNNING" else ""))
+    frame["stop_reason"] = frame[attrs.STOP].where(
+        frame[attrs.STOP].notna(), frame["state"].map(lambda s: "running" if s == "RUNNING" else "")
+    )
     frame["error"] = frame[attrs.ERROR].fillna("")
-    decoded = params.assign(value=[_external(v, d) for v, d in zip(params["param_value"], params["distribution_json"])])
+    stored = zip(params["param_value"], params["distribution_json"], strict=True)
+    decoded = params.assign(value=[_external(v, d) for v, d in stored])
     params_wide = _pivot(decoded.assign(param_name="param_" + decoded["param_name"]), "param_name", "value")
     frame = frame.merge(params_wide, how="left", left_on="trial_id", right_index=True)
     param_columns = [c for c in frame.columns if c.startswith("param_")]

@@ -170,7 +170,9 @@ def _train_epoch(
 
 
 @torch.no_grad()
-def evaluate(model: RecurrentNet, data: SequenceData, hp: Hyperparameters, vocab_size: int, device: torch.device) -> float:
+def evaluate(
+    model: RecurrentNet, data: SequenceData, hp: Hyperparameters, vocab_size: int, device: torch.device
+) -> float:
     """Mean validation loss (nats per character), carrying the state across windows like training."""
     model.eval()
     order = torch.arange(len(data.inputs))

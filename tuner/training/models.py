@@ -28,9 +28,7 @@ class RecurrentNet(nn.Module):
         super().__init__()
         self.hp = hp
         sizes = [input_size] + [hp.hidden_size] * hp.depth
-        self.layers = nn.ModuleList(
-            make_layer(hp.cell, sizes[k], sizes[k + 1], hp.activation) for k in range(hp.depth)
-        )
+        self.layers = nn.ModuleList(make_layer(hp.cell, sizes[k], sizes[k + 1], hp.activation) for k in range(hp.depth))
         self.dropout = nn.Dropout(hp.dropout)
         self.head = nn.Linear(hp.hidden_size, output_size)
         self.reset_parameters()

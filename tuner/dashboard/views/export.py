@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from tuner.dashboard.common import page_context, selected_trials, load_trials
+from tuner.dashboard.common import load_trials, page_context, selected_trials
 from tuner.export import export_text
 from tuner.trainfile import FileFormat
 
@@ -17,11 +17,21 @@ if complete.empty:
 best = int(complete.sort_values("value", ascending=context.direction == "minimize").iloc[0]["number"])
 choices = list(exportable["number"])
 preferred = [n for n in selected_trials(trials) if n in choices]
-number = st.selectbox("trial", choices, index=choices.index(preferred[0] if preferred else best),
-                      format_func=lambda n: f"{n} (best)" if n == best else str(n))
+number = st.selectbox(
+    "trial",
+    choices,
+    index=choices.index(preferred[0] if preferred else best),
+    format_func=lambda n: f"{n} (best)" if n == best else str(n),
+)
 file_format = FileFormat(st.radio("format", [f.value for f in FileFormat], horizontal=True))
 text = export_text(context.storage, context.study, None if number == best else number, file_format)
-st.download_button(f"download trial {number} as {file_format.value.upper()}", data=text.encode("utf-8"),
-                   file_name=f"{context.study}-trial{number}.{file_format.value}", mime="text/plain")
+st.download_button(
+    f"download trial {number} as {file_format.value.upper()}",
+    data=text.encode("utf-8"),
+    file_name=f"{context.study}-trial{number}.{file_format.value}",
+    mime="text/plain",
+)
 st.code(text, language=file_format.value)
-st.caption(f"the same bytes as: tuner export {context.study}{'' if number == best else f' --trial {number}'} --format {file_format.value}")
+st.caption(
+    f"the same bytes as: tuner export {context.study}{'' if number == best else f' --trial {number}'} --format {file_format.value}"
+)

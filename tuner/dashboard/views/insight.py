@@ -13,7 +13,9 @@ context = page_context()
 @st.cache_data(ttl=CACHE_SECONDS * 10, show_spinner="computing importances")
 def importances(url: str, study: str, direction: str, evaluator: str, complete: int):  # noqa: ANN201
     # `complete` is part of the cache key: recompute only when another trial has completed.
-    return param_importances(load_trials(url, study), queries.distributions(url, study), direction, Evaluator(evaluator), forest=LIGHT_FOREST)
+    return param_importances(
+        load_trials(url, study), queries.distributions(url, study), direction, Evaluator(evaluator), forest=LIGHT_FOREST
+    )
 
 
 @auto_refresh
@@ -25,7 +27,10 @@ def body() -> None:
         st.info(f"Study {context.study} needs at least 2 COMPLETE trials for this page (it has {len(complete)}).")
         return
     params = [c.removeprefix("param_") for c in trials.columns if c.startswith("param_")]
-    names = {Evaluator.PED_ANOVA.value: "PED-ANOVA", Evaluator.FANOVA.value: f"fANOVA ({LIGHT_FOREST.trees} trees, depth {LIGHT_FOREST.depth})"}
+    names = {
+        Evaluator.PED_ANOVA.value: "PED-ANOVA",
+        Evaluator.FANOVA.value: f"fANOVA ({LIGHT_FOREST.trees} trees, depth {LIGHT_FOREST.depth})",
+    }
     evaluator = st.radio("importance evaluator", list(names), horizontal=True, format_func=names.get)
     result = importances(context.storage, context.study, context.direction, evaluator, len(complete))
     st.caption(f"based on {result.trials} COMPLETE trials")

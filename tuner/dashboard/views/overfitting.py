@@ -5,7 +5,7 @@ import streamlit as st
 
 from tuner.analysis import read_curve, with_gap
 from tuner.dashboard import charts
-from tuner.dashboard.common import auto_refresh, load_epochs, load_trials, page_context, selected_trials
+from tuner.dashboard.common import auto_refresh, load_epochs, page_context, selected_trials, trials_or_notice
 
 context = page_context()
 
@@ -13,9 +13,8 @@ context = page_context()
 @auto_refresh
 def body() -> None:
     st.header(f"Overfitting curves: {context.study}")
-    trials = load_trials(context.storage, context.study)
-    if trials.empty:
-        st.info("No trials yet.")
+    trials = trials_or_notice(context)
+    if trials is None:
         return
     chosen = st.multiselect("trials", list(trials["number"]), default=selected_trials(trials))
     if not chosen:
@@ -30,17 +29,31 @@ def body() -> None:
         return
     readings = {n: read_curve(c) for n, c in curves.items()}
     st.plotly_chart(charts.overfitting_figure(curves, readings), width="stretch", key="overfitting_chart")
-    labels = pd.DataFrame([
-        {"trial": n, "fit": str(r.fit), "best epoch": r.best_epoch, "best validation loss": r.best_val_loss,
-         "overfitting onset": r.onset_epoch, "epochs": len(curves[n])}
-        for n, r in readings.items()
-    ])
+    labels = pd.DataFrame(
+        [
+            {
+                "trial": n,
+                "fit": str(r.fit),
+                "best epoch": r.best_epoch,
+                "best validation loss": r.best_val_loss,
+                "overfitting onset": r.onset_epoch,
+                "epochs": len(curves[n]),
+            }
+            for n, r in readings.items()
+        ]
+    )
     st.dataframe(labels, hide_index=True, width="stretch")
-    st.caption("Labels: overfit = validation loss rose more than 2% above its best after an onset; "
-               "underfit = still improving by more than 1% at the last epoch (or one epoch only); good fit otherwise.")
+    st.caption(
+        "Labels: overfit = validation loss rose more than 2% above its best after an onset; "
+        "underfit = still improving by more than 1% at the last epoch (or one epoch only); good fit otherwise."
+    )
     gap, grads = st.columns(2)
-    gap.plotly_chart(charts.per_epoch_figure(curves, "gap", "Generalisation gap (validation - training)"), width="stretch")
-    grads.plotly_chart(charts.per_epoch_figure(curves, "grad_norm", "Gradient norm per epoch", log_y=True), width="stretch")
+    gap.plotly_chart(
+        charts.per_epoch_figure(curves, "gap", "Generalisation gap (validation - training)"), width="stretch"
+    )
+    grads.plotly_chart(
+        charts.per_epoch_figure(curves, "grad_norm", "Gradient norm per epoch", log_y=True), width="stretch"
+    )
 
 
 body()

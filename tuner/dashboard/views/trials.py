@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from tuner.dashboard.common import auto_refresh, load_trials, page_context
+from tuner.dashboard.common import auto_refresh, page_context, trials_or_notice
 
 context = page_context()
 
@@ -10,18 +10,21 @@ context = page_context()
 @auto_refresh
 def body() -> None:
     st.header(f"Trials of {context.study}")
-    trials = load_trials(context.storage, context.study)
-    if trials.empty:
-        st.info("No trials yet.")
+    trials = trials_or_notice(context)
+    if trials is None:
         return
     states = sorted(trials["state"].unique())
     left, right = st.columns(2)
     keep = left.multiselect("state", states, default=states)
     reasons = sorted(r for r in trials["stop_reason"].unique() if r)
     keep_reasons = right.multiselect("why it stopped", reasons, default=reasons)
-    shown = trials[trials["state"].isin(keep) & (trials["stop_reason"].isin(keep_reasons) | (trials["stop_reason"] == ""))]
+    shown = trials[
+        trials["state"].isin(keep) & (trials["stop_reason"].isin(keep_reasons) | (trials["stop_reason"] == ""))
+    ]
     table = shown.drop(columns=["trial_id"]).rename(columns=lambda c: c.removeprefix("param_"))
-    event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="trials_table")
+    event = st.dataframe(
+        table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="trials_table"
+    )
     rows = event.selection.rows if event is not None else []
     if rows:
         st.session_state["selected_trials"] = [int(table.iloc[i]["number"]) for i in rows]
