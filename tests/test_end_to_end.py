@@ -3,6 +3,7 @@ study in SQLite, real torch training; then export and a retrain without Ray or O
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -56,7 +57,9 @@ def test_our_table_has_one_row_per_epoch_each_trial_ran(quickstart):
         assert list(rows["epoch"]) == sorted(trial.intermediate_values)
         assert set(rows["trial_id"]) == {trial._trial_id}  # linked to Optuna's trials table
         assert list(rows["val_loss"]) == pytest.approx([trial.intermediate_values[e] for e in rows["epoch"]])
-        assert (rows["train_loss"] > 0).all() and (rows["chars_per_sec"] > 0).all()
+        assert (rows["train_loss"] > 0).all() and (rows["steps_per_sec"] > 0).all()
+        assert rows["val_bpc"].tolist() == pytest.approx((rows["val_loss"] / math.log(2)).tolist())
+        assert all(len(norms) == trial.user_attrs["hyperparameters"]["depth"] + 1 for norms in rows["layer_grad_norms"])
 
 
 def test_optuna_own_cli_reads_the_study_unchanged(quickstart):

@@ -9,18 +9,18 @@ import torch
 from torch import nn
 
 from tuner.hyperparams import Activation, Cell, Hyperparameters
-from tuner.taskspec import TaskSpec
+from tuner.taskoptions import CharLMOptions
 from tuner.training import TrainSettings, train
 from tuner.training.cells import ActivationRecurrentLayer
 from tuner.training.loop import evaluate
 from tuner.training.models import RecurrentNet, detach_states
-from tuner.training.tasks.char_lm import load_corpus
+from tuner.training.tasks import task_for
 from tuner.training.updaters import make_optimizer
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    return load_corpus(TaskSpec(options={"max_chars": 800, "seq_length": 60}))
+    return task_for("char_lm").load("builtin:tinyshakespeare", CharLMOptions(max_chars=800, seq_length=60))
 
 
 def tiny(**knobs) -> Hyperparameters:
@@ -86,10 +86,9 @@ def test_hidden_state_carries_across_tbptt_windows(activation):
 
 def test_the_loop_carries_state_so_window_length_does_not_change_validation_loss(corpus):
     hp_short, hp_long = tiny(tbptt_length=7), tiny(tbptt_length=60)
-    size = len(corpus.vocab)
-    model = RecurrentNet(size, size, hp_short)
-    short = evaluate(model, corpus.val, hp_short, size, torch.device("cpu"))
-    long = evaluate(model, corpus.val, hp_long, size, torch.device("cpu"))
+    model = RecurrentNet(corpus.input_size, corpus.output_size, hp_short)
+    short = evaluate(model, corpus, hp_short, torch.device("cpu"), TrainSettings())["val_loss"]
+    long = evaluate(model, corpus, hp_long, torch.device("cpu"), TrainSettings())["val_loss"]
     assert short == pytest.approx(long, rel=1e-5)
 
 
@@ -99,8 +98,9 @@ def test_training_lowers_the_loss_and_reports_every_metric(corpus, activation):
     losses = [m.train_loss for m in result.epochs]
     assert losses[-1] < losses[0] < math.log(len(corpus.vocab)) + 0.5
     first = result.epochs[0]
-    assert first.epoch == 1 and first.val_bpc == pytest.approx(first.val_loss / math.log(2))
-    assert first.grad_norm > 0 and first.seconds > 0 and first.chars_per_sec > 0
+    assert first.epoch == 1 and first.metrics["val_bpc"] == pytest.approx(first.val_loss / math.log(2))
+    assert first.grad_norm > 0 and first.seconds > 0 and first.steps_per_sec > 0
+    assert len(first.layer_grad_norms) == 2 and all(n > 0 for n in first.layer_grad_norms)  # one layer + output
     assert result.best_val_loss == min(m.val_loss for m in result.epochs)
 
 

@@ -26,6 +26,7 @@ ERROR = "error"  # traceback or message of a failed trial
 EPOCHS_RUN = "epochs_run"
 BEST_EPOCH = "best_epoch"
 PARAMETER_COUNT = "parameter_count"
+TRAINING_EXAMPLES = "training_examples"  # targets the model learned from; fewer than parameters invites overfitting
 RETRY_OF = "retry_of"  # number of the interrupted trial this one re-runs
 
 # Study user attrs

@@ -143,9 +143,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tuner.trialrun import run_training
 
     def show(m) -> None:  # noqa: ANN001 (EpochMetrics)
+        extra = "  ".join(f"{k.removeprefix('val_')} {v:.4f}" for k, v in m.metrics.items() if k != "val_loss")
         print(
-            f"epoch {m.epoch:3d}  train {m.train_loss:.4f}  val {m.val_loss:.4f} ({m.val_bpc:.3f} bpc)  "
-            f"grad {m.grad_norm:.3f}  {m.seconds:.1f}s  {m.chars_per_sec:,.0f} chars/s",
+            f"epoch {m.epoch:3d}  train {m.train_loss:.4f}  val {m.val_loss:.4f}  {extra}  "
+            f"grad {m.grad_norm:.3f}  {m.seconds:.1f}s  {m.steps_per_sec:,.0f} steps/s",
             flush=True,
         )
 

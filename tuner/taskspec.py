@@ -1,51 +1,79 @@
 """What a study says about its task: which task, which data, which options.
 
-Torch-free: the study parser checks a task's name, data file and options
-here, before anything is trained or written to a database.
+Torch-free: the study parser checks a task's name, data and options here,
+before anything is trained or written to a database. Built-in tasks are
+named (``char_lm``); a user's own task is ``package.module:ClassName`` (that
+module is imported when the study is parsed, to read its options and metrics).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tuner.errors import BadInput, check_keys, did_you_mean
+from tuner.taskoptions import (
+    AddingOptions,
+    CharLMOptions,
+    RegressionOptions,
+    SequenceClassificationOptions,
+    check_options,
+)
 
 BUILTIN_PREFIX = "builtin:"
-BUILTIN_DATA = {"tinyshakespeare": "tinyshakespeare.txt"}
+BUILTIN_DATA = {
+    "tinyshakespeare": "tinyshakespeare.txt",
+    "control_charts": "control_charts.csv",
+    "mackey_glass": "mackey_glass.csv",
+}
+MINIMIZE, MAXIMIZE = "minimize", "maximize"
 
 
 @dataclass(frozen=True)
-class CharLMOptions:
-    """Options of the character-level language model task."""
+class TaskInfo:
+    """What the study parser needs to know of a task."""
 
-    max_chars: int | None = None  # use only the first N characters of the file (quick studies)
-    seq_length: int = 1000  # characters per training sequence; TBPTT windows split it
-    val_fraction: float = 0.1  # the last part of the text, held out for validation
+    options: type  # a frozen dataclass of the task's options
+    metrics: dict[str, str]  # validation metrics a study may optimise -> their direction
+    data: Literal["text", "table", "generated", "any"]  # what `data:` must name
+    default_data: str | None = None
 
 
-# task name -> (options dataclass, metrics it reports that a study may optimise, with their direction)
-TASKS: dict[str, tuple[type, dict[str, str]]] = {
-    "char_lm": (CharLMOptions, {"val_loss": "minimize", "val_bpc": "minimize"}),
+TASKS: dict[str, TaskInfo] = {
+    "char_lm": TaskInfo(CharLMOptions, {"val_loss": MINIMIZE, "val_bpc": MINIMIZE}, "text", "builtin:tinyshakespeare"),
+    "sequence_classification": TaskInfo(
+        SequenceClassificationOptions, {"val_loss": MINIMIZE, "val_accuracy": MAXIMIZE}, "table", "builtin:control_charts"
+    ),
+    "regression": TaskInfo(
+        RegressionOptions, {"val_loss": MINIMIZE, "val_mse": MINIMIZE, "val_mae": MINIMIZE}, "table", "builtin:mackey_glass"
+    ),
+    "adding": TaskInfo(AddingOptions, {"val_loss": MINIMIZE, "val_mse": MINIMIZE, "val_mae": MINIMIZE}, "generated"),
 }
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A task, its data (a resolved path or ``builtin:NAME``) and its options."""
+    """A task, its data (a resolved path, ``builtin:NAME`` or None) and its options."""
 
     name: str = "char_lm"
-    data: str = BUILTIN_PREFIX + "tinyshakespeare"
+    data: str | None = BUILTIN_PREFIX + "tinyshakespeare"
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "data": self.data, "options": dict(self.options)}
 
+    def info(self) -> TaskInfo:
+        return task_info(self.name, "task", "name")
+
     def metrics(self) -> dict[str, str]:
-        return TASKS[self.name][1]
+        return self.info().metrics
+
+    def parsed_options(self) -> Any:
+        return self.info().options(**self.options)
 
 
 def data_path(data: str) -> Path:
@@ -55,45 +83,76 @@ def data_path(data: str) -> Path:
     return Path(data)
 
 
+def task_info(name: Any, where: str, key_path: str) -> TaskInfo:
+    """A built-in task's info, or a user task class's (``module:Class``), imported now."""
+    if not isinstance(name, str):
+        raise BadInput(where, key_path, "a task name", name)
+    if name in TASKS:
+        return TASKS[name]
+    if ":" not in name:
+        raise BadInput(where, key_path, "one of " + ", ".join(TASKS) + ", or module:Class for your own task", name, did_you_mean(name, TASKS))
+    module_name, _, class_name = name.partition(":")
+    try:
+        task_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise BadInput(where, key_path, "an importable task class (module:Class)", f"{name} ({error})") from None
+    options, metrics = getattr(task_class, "options", None), getattr(task_class, "metrics", None)
+    if not (dataclasses.is_dataclass(options) and isinstance(metrics, dict) and metrics):
+        raise BadInput(where, key_path, "a Task subclass with an `options` dataclass and a `metrics` mapping", name)
+    return TaskInfo(options, dict(metrics), "any")
+
+
 def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task") -> TaskSpec:
-    """Check a ``task:`` mapping; a relative data path is resolved against ``base_dir``."""
+    """Check a ``task:`` mapping, its options and its data; a relative data path resolves against ``base_dir``."""
     if not isinstance(raw, dict):
         raise BadInput(where, key_path, "a mapping with name, data and options", raw)
     check_keys(where, key_path, raw, {"name", "data", "options"})
     name = raw.get("name", "char_lm")
-    if name not in TASKS:
-        raise BadInput(where, f"{key_path}.name", "one of " + ", ".join(TASKS), name, did_you_mean(str(name), TASKS))
-    data = raw.get("data", BUILTIN_PREFIX + "tinyshakespeare")
+    info = task_info(name, where, f"{key_path}.name")
+    options = check_options(info.options, raw.get("options"), where, f"{key_path}.options")
+    data = _resolve_data(raw.get("data", info.default_data), info, where, base_dir, f"{key_path}.data")
+    if data is not None and info.data == "table":
+        _check_table(name, data, info.options(**options))
+    return TaskSpec(name, data, options)
+
+
+def _resolve_data(data: Any, info: TaskInfo, where: str, base_dir: Path, key_path: str) -> str | None:
+    if info.data == "generated":
+        if data is not None:
+            raise BadInput(where, key_path, "no data file (this task generates its data)", data)
+        return None
+    if data is None and info.data == "any":
+        return None
     if not isinstance(data, str):
-        raise BadInput(where, f"{key_path}.data", "a file path or builtin:NAME", data)
+        raise BadInput(where, key_path, "a file path or builtin:NAME", data)
     if data.startswith(BUILTIN_PREFIX):
-        builtin = data.removeprefix(BUILTIN_PREFIX)
-        if builtin not in BUILTIN_DATA:
-            raise BadInput(
-                where, f"{key_path}.data", "one of " + ", ".join(BUILTIN_PREFIX + b for b in BUILTIN_DATA), data
-            )
-    else:
-        path = (base_dir / data).resolve()
-        if not path.is_file():
-            raise BadInput(where, f"{key_path}.data", "an existing data file", str(path))
-        data = str(path)
-    options = raw.get("options") or {}
-    if not isinstance(options, dict):
-        raise BadInput(where, f"{key_path}.options", "a mapping", options)
-    options_cls = TASKS[name][0]
-    check_keys(where, f"{key_path}.options", options, [f.name for f in dataclasses.fields(options_cls)])
-    _check_char_lm_options(options, where, f"{key_path}.options")
-    return TaskSpec(name, data, dict(options))
+        if data.removeprefix(BUILTIN_PREFIX) not in BUILTIN_DATA:
+            raise BadInput(where, key_path, "one of " + ", ".join(BUILTIN_PREFIX + b for b in BUILTIN_DATA), data)
+        return data
+    path = (base_dir / data).resolve()
+    if not path.is_file():
+        raise BadInput(where, key_path, "an existing data file", str(path))
+    return str(path)
 
 
-def _check_char_lm_options(options: dict[str, Any], where: str, key_path: str) -> None:
-    def positive_int(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+def _check_table(name: str, data: str, options: Any) -> None:
+    from tuner import tabular  # pandas: only for the tasks that read tables
 
-    if "max_chars" in options and options["max_chars"] is not None and not positive_int(options["max_chars"]):
-        raise BadInput(where, f"{key_path}.max_chars", "an integer >= 1 or null", options["max_chars"])
-    if "seq_length" in options and not positive_int(options["seq_length"]):
-        raise BadInput(where, f"{key_path}.seq_length", "an integer >= 1", options["seq_length"])
-    fraction = options.get("val_fraction", 0.1)
-    if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-        raise BadInput(where, f"{key_path}.val_fraction", "a number in (0, 1)", fraction)
+    if name == "sequence_classification":
+        tabular.read_long_sequences(data_path(data), options)
+    elif name == "regression":
+        tabular.read_series(data_path(data), options)
+
+
+def shortest_sequence(task: TaskSpec) -> int | None:
+    """The shortest input sequence a task will train on, where the data fixes it."""
+    options = task.parsed_options()
+    if task.name == "sequence_classification" and task.data:
+        from tuner import tabular
+
+        return min(len(f) for f in tabular.read_long_sequences(data_path(task.data), options).features)
+    if task.name == "regression":
+        return options.window
+    if task.name == "adding":
+        return options.length
+    return None

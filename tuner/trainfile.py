@@ -16,7 +16,7 @@ import yaml
 
 from tuner.errors import BadInput, check_keys
 from tuner.hyperparams import Hyperparameters
-from tuner.taskspec import TASKS, parse_task
+from tuner.taskspec import parse_task
 from tuner.yamlfile import load_mapping
 
 FORMAT = "rnn-tuner/train-config/v1"
@@ -94,7 +94,7 @@ def read_train_file(path: str | Path) -> TrainFile:
     result, training = raw["result"], raw["training"]
     check_keys(where, "training", training, {"max_epochs", "early_stopping", "seed"})
     metric = result.get("metric", "val_loss")
-    if metric not in TASKS[task.name][1]:
+    if metric not in task.metrics():
         raise BadInput(where, "result.metric", "a metric of task " + task.name, metric)
     max_epochs, seed = training.get("max_epochs"), training.get("seed", 0)
     if not isinstance(max_epochs, int) or max_epochs < 1:
@@ -107,7 +107,7 @@ def read_train_file(path: str | Path) -> TrainFile:
     settings = {
         "task": task.to_dict(),
         "metric": metric,
-        "direction": result.get("direction", TASKS[task.name][1][metric]),
+        "direction": result.get("direction", task.metrics()[metric]),
         "max_epochs": max_epochs,
         "early_stopping": {
             "patience": early.get("patience", max_epochs),

@@ -14,18 +14,19 @@ import torch
 
 from tuner.hyperparams import Hyperparameters
 from tuner.taskspec import TaskSpec
-from tuner.training import EpochMetrics, TrainResult, TrainSettings, train
-from tuner.training.tasks.char_lm import CharCorpus, load_corpus
+from tuner.training import TrainResult, TrainSettings, train
+from tuner.training.tasks import TaskData, task_for
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_corpus(task_json: str) -> CharCorpus:
-    # Reused Ray actors run many trials: read and encode the text once per process.
-    return load_corpus(TaskSpec(**json.loads(task_json)))
+def _cached_task_data(task_json: str) -> TaskData:
+    # Reused Ray actors run many trials: read and encode the data once per process.
+    spec = TaskSpec(**json.loads(task_json))
+    return task_for(spec.name).load(spec.data, spec.parsed_options())
 
 
-def corpus_for(task: dict[str, Any]) -> CharCorpus:
-    return _cached_corpus(json.dumps(task, sort_keys=True))
+def task_data(task: dict[str, Any]) -> TaskData:
+    return _cached_task_data(json.dumps(task, sort_keys=True))
 
 
 def train_settings(settings: dict[str, Any], seed: int, cpus: float, gpus: float = 0.0) -> TrainSettings:
@@ -51,8 +52,4 @@ def run_training(
 ) -> TrainResult:
     """Train one configuration as a study trial would."""
     hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
-    return train(hp, corpus_for(settings["task"]), train_settings(settings, seed, cpus, gpus), on_epoch)
-
-
-def objective_of(metrics: EpochMetrics, metric: str) -> float:
-    return float(getattr(metrics, metric))
+    return train(hp, task_data(settings["task"]), train_settings(settings, seed, cpus, gpus), on_epoch)

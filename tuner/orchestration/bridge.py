@@ -122,6 +122,7 @@ class StudyBridge:
             return
         trial.set_user_attr(attrs.BEST_EPOCH, summary["best_epoch"])
         trial.set_user_attr(attrs.PARAMETER_COUNT, summary["parameter_count"])
+        trial.set_user_attr(attrs.TRAINING_EXAMPLES, summary["training_examples"])
         value = float(summary["best_objective"])
         self._tell(trial, TrialState.COMPLETE, value)
         best = self.outcomes.best_value

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from tuner.orchestration.bridge import StudyBridge
 from tuner.orchestration.trainable import EPOCH
 from tuner.storage.engine import get_engine
-from tuner.storage.tables import EPOCH_METRICS, EpochRow
+from tuner.storage.tables import EPOCH_JSON, EPOCH_METRICS, EpochRow
 
 
 class EpochSink(Callback):
@@ -37,6 +37,7 @@ class EpochSink(Callback):
             trial_number=number,
             epoch=int(result["epoch"]),
             **{name: float(result[name]) for name in EPOCH_METRICS},
+            **{name: result[name] for name in EPOCH_JSON},
         )
         with Session(get_engine(self.storage_url)) as session, session.begin():
             session.add(row)

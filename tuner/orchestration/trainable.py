@@ -16,7 +16,7 @@ from ray import tune
 
 from tuner.attrs import StopReason
 from tuner.errors import Diverged
-from tuner.trialrun import objective_of, run_training
+from tuner.trialrun import run_training
 
 EPOCH, SUMMARY = "epoch", "summary"
 
@@ -30,7 +30,7 @@ def run_trial(config: dict[str, Any]) -> None:
 
     def report_epoch(metrics) -> None:  # noqa: ANN001 (EpochMetrics)
         nonlocal best
-        value = objective_of(metrics, metric)
+        value = metrics.value(metric)
         best = value if math.isnan(best) else better(best, value)
         tune.report({"kind": EPOCH, **metrics.as_dict(), "objective": value, "best_objective": best})
 
@@ -44,6 +44,7 @@ def run_trial(config: dict[str, Any]) -> None:
             best_epoch=result.best_epoch,
             epochs_run=len(result.epochs),
             parameter_count=result.parameter_count,
+            training_examples=result.data.training_examples(),
             best_objective=best,
         )
     except Diverged as error:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from tuner import attrs
 from tuner.errors import BadInput, did_you_mean
 from tuner.storage.engine import get_engine
-from tuner.storage.tables import EPOCH_METRICS, EpochRow
+from tuner.storage.tables import EPOCH_JSON, EPOCH_METRICS, EpochRow
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 STUDY_COLUMNS = [
@@ -153,8 +153,11 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
 
 
 def epochs_frame(url: str, study_name: str, trial_numbers: Sequence[int] | None = None) -> pd.DataFrame:
-    """Per-epoch metrics of a study's trials (all, or the given numbers), ordered by trial and epoch."""
-    columns = ["trial_id", "trial_number", "epoch", *EPOCH_METRICS]
+    """Per-epoch metrics of a study's trials (all, or the given numbers), ordered by trial and epoch.
+
+    The task's own validation metrics (``val_bpc``, ``val_accuracy``, ...) come as columns too.
+    """
+    columns = ["trial_id", "trial_number", "epoch", *EPOCH_METRICS, *EPOCH_JSON]
     query = sa.select(*[getattr(EpochRow, c) for c in columns]).where(EpochRow.study_name == study_name)
     if trial_numbers is not None:
         query = query.where(EpochRow.trial_number.in_([int(n) for n in trial_numbers]))
@@ -162,7 +165,14 @@ def epochs_frame(url: str, study_name: str, trial_numbers: Sequence[int] | None 
     with get_engine(url).connect() as connection:
         if not sa.inspect(connection).has_table(EpochRow.__tablename__):
             return pd.DataFrame(columns=columns)
-        return pd.read_sql(query, connection)
+        frame = pd.read_sql(query, connection)
+    if frame.empty:
+        return frame
+    # JSON columns come back as text from some drivers and as objects from others
+    for name in EPOCH_JSON:
+        frame[name] = frame[name].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+    extra = pd.DataFrame(list(frame["metrics"]), index=frame.index).drop(columns=["val_loss"], errors="ignore")
+    return pd.concat([frame, extra], axis=1)
 
 
 def study_user_attr(url: str, study_name: str, key: str) -> Any:

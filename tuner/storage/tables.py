@@ -6,7 +6,7 @@ kept too so the tables read well on their own. Only the driver writes here.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Float, Integer, String, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -28,14 +28,16 @@ class EpochRow(Base):
     epoch: Mapped[int] = mapped_column(Integer)  # numbered from 1
     train_loss: Mapped[float] = mapped_column(Float)
     val_loss: Mapped[float] = mapped_column(Float)
-    val_bpc: Mapped[float] = mapped_column(Float)
-    grad_norm: Mapped[float] = mapped_column(Float)
-    clipped_fraction: Mapped[float] = mapped_column(Float)
+    grad_norm: Mapped[float] = mapped_column(Float)  # mean global norm before clipping
+    clipped_fraction: Mapped[float] = mapped_column(Float)  # share of steps clipped
     seconds: Mapped[float] = mapped_column(Float)
-    chars_per_sec: Mapped[float] = mapped_column(Float)
+    steps_per_sec: Mapped[float] = mapped_column(Float)  # training time steps (characters for char_lm) per second
+    metrics: Mapped[dict] = mapped_column(JSON)  # the task's validation metrics, e.g. {"val_bpc": 3.1}
+    layer_grad_norms: Mapped[list] = mapped_column(JSON)  # per recurrent layer, then the output layer
 
 
-EPOCH_METRICS = ("train_loss", "val_loss", "val_bpc", "grad_norm", "clipped_fraction", "seconds", "chars_per_sec")
+EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm", "clipped_fraction", "seconds", "steps_per_sec")
+EPOCH_JSON = ("metrics", "layer_grad_norms")
 
 
 def create_tables(engine: Engine) -> None:

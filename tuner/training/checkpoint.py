@@ -23,7 +23,10 @@ def save_checkpoint(path: str | Path, result: TrainResult, train_file: TrainFile
             "format": CHECKPOINT_FORMAT,
             "hyperparameters": train_file.hyperparameters,
             "settings": train_file.settings,
-            "vocab": result.vocab,
+            "vocab": result.data.vocab,
+            "target": str(result.data.target),
+            "input_size": result.data.input_size,
+            "output_size": result.data.output_size,
             "best_epoch": result.best_epoch,
             "best_val_loss": result.best_val_loss,
             "state_dict": result.model.state_dict(),
@@ -36,7 +39,6 @@ def load_checkpoint(path: str | Path) -> tuple[RecurrentNet, dict[str, Any]]:
     """The model with its best weights, and the checkpoint's other fields."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     hp = Hyperparameters.from_dict(checkpoint["hyperparameters"], str(path), "hyperparameters")
-    size = len(checkpoint["vocab"])
-    model = RecurrentNet(size, size, hp)
+    model = RecurrentNet(checkpoint["input_size"], checkpoint["output_size"], hp)
     model.load_state_dict(checkpoint["state_dict"])
     return model, checkpoint

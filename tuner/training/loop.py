@@ -1,5 +1,12 @@
 """The training loop: epochs of TBPTT windows, validation, early stopping, metrics per epoch.
 
+Every minibatch is walked in windows of ``tbptt_length`` steps; the hidden
+state carries from one window to the next and is detached between them, so
+gradients flow back at most one window. Per-step targets (a language model)
+give a loss in every window; a per-sequence target (many-to-one) gives a loss
+only in the window holding that sequence's last step, and windows without one
+run forward only to carry the state.
+
 Metrics leave through ``on_epoch`` callbacks (skorch style), so the same loop
 serves a Ray Tune trial (which reports them) and ``tuner train`` (which prints them).
 """
@@ -9,8 +16,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor
@@ -20,7 +27,7 @@ from tuner.attrs import StopReason
 from tuner.errors import Diverged
 from tuner.hyperparams import Hyperparameters
 from tuner.training.models import RecurrentNet, detach_states
-from tuner.training.tasks.char_lm import CharCorpus, SequenceData
+from tuner.training.tasks.base import SequenceData, Target, TaskData
 from tuner.training.updaters import make_optimizer
 
 
@@ -29,28 +36,34 @@ class TrainSettings:
     """How long and where to train; the hyperparameters are separate."""
 
     max_epochs: int = 10
-    patience: int = 3  # epochs without improvement before stopping
+    patience: int = 3  # epochs without improvement of validation loss before stopping
     min_delta: float = 0.0  # an improvement smaller than this does not count
     seed: int = 0
     num_threads: int = 1  # torch threads: the trial's CPU share
     device: str = "cpu"
+    bf16: bool = True  # bfloat16 autocast, on a CUDA device only
 
 
 @dataclass(frozen=True)
 class EpochMetrics:
-    """One epoch's numbers; losses are mean nats per character."""
+    """One epoch's numbers. Losses are means over targets (nats for classification, standardised MSE for regression)."""
 
     epoch: int  # numbered from 1
     train_loss: float
     val_loss: float
-    val_bpc: float  # bits per character: val_loss / ln 2
+    metrics: dict[str, float]  # the task's validation metrics: val_loss and e.g. val_bpc, val_accuracy, val_mae
     grad_norm: float  # mean global gradient norm before clipping
+    layer_grad_norms: tuple[float, ...]  # mean gradient norm of each recurrent layer, then of the output layer
     clipped_fraction: float  # share of steps whose gradient was clipped
     seconds: float
-    chars_per_sec: float  # training characters per second
+    steps_per_sec: float  # training time steps per second (characters, for char_lm)
 
-    def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
+    def value(self, name: str) -> float:
+        """A metric by name: a validation metric of the task, or a field such as train_loss."""
+        return self.metrics[name] if name in self.metrics else float(getattr(self, name))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -60,7 +73,7 @@ class TrainResult:
     best_val_loss: float
     stop_reason: StopReason
     model: RecurrentNet  # holding the best epoch's weights
-    vocab: str
+    data: TaskData
     parameter_count: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -68,18 +81,35 @@ class TrainResult:
 EpochCallback = Callable[[EpochMetrics], None]
 
 
+@dataclass
+class _Totals:
+    """Sums over targets, turned into metrics at the end of a pass."""
+
+    loss: float = 0.0
+    count: int = 0
+    correct: int = 0
+    abs_error: float = 0.0
+
+    def metrics(self, data: TaskData) -> dict[str, float]:
+        loss = self.loss / self.count
+        if data.target is Target.NEXT_TOKEN:
+            return {"val_loss": loss, "val_bpc": loss / math.log(2)}
+        if data.target is Target.CLASS:
+            return {"val_loss": loss, "val_accuracy": self.correct / self.count}
+        return {"val_loss": loss, "val_mse": loss * data.target_scale**2, "val_mae": self.abs_error / self.count * data.target_scale}
+
+
 def train(
     hp: Hyperparameters,
-    corpus: CharCorpus,
+    data: TaskData,
     settings: TrainSettings,
     on_epoch: list[EpochCallback] | None = None,
 ) -> TrainResult:
-    """Train a RecurrentNet on ``corpus`` with early stopping on validation loss."""
+    """Train a RecurrentNet on ``data`` with early stopping on validation loss."""
     torch.set_num_threads(max(1, settings.num_threads))
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
-    vocab_size = len(corpus.vocab)
-    model = RecurrentNet(vocab_size, vocab_size, hp).to(device)
+    model = RecurrentNet(data.input_size, data.output_size, hp).to(device)
     optimizer = make_optimizer(model, hp)
     shuffle = torch.Generator().manual_seed(settings.seed)
     history: list[EpochMetrics] = []
@@ -87,29 +117,31 @@ def train(
     stop_reason = StopReason.FINISHED
     for epoch in range(1, settings.max_epochs + 1):
         started = time.perf_counter()
-        train_loss, grad_norm, clipped = _train_epoch(model, optimizer, corpus.train, hp, vocab_size, shuffle, device)
+        train_loss, grad_norm, layer_norms, clipped = _train_epoch(model, optimizer, data, hp, shuffle, device, settings)
         train_seconds = time.perf_counter() - started
-        val_loss = evaluate(model, corpus.val, hp, vocab_size, device)
+        metrics = evaluate(model, data, hp, device, settings)
+        val_loss = metrics["val_loss"]
         if not math.isfinite(val_loss):
             raise Diverged(f"validation loss is {val_loss} at epoch {epoch}")
-        metrics = EpochMetrics(
+        epoch_metrics = EpochMetrics(
             epoch=epoch,
             train_loss=train_loss,
             val_loss=val_loss,
-            val_bpc=val_loss / math.log(2),
+            metrics=metrics,
             grad_norm=grad_norm,
+            layer_grad_norms=layer_norms,
             clipped_fraction=clipped,
             seconds=time.perf_counter() - started,
-            chars_per_sec=corpus.train.chars / train_seconds,
+            steps_per_sec=data.train.steps / train_seconds,
         )
-        history.append(metrics)
+        history.append(epoch_metrics)
         if val_loss < best_loss - settings.min_delta:
             best_loss, best_epoch, waited = val_loss, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             waited += 1
         for callback in on_epoch or []:
-            callback(metrics)
+            callback(epoch_metrics)
         if waited >= settings.patience:
             stop_reason = StopReason.EARLY_STOPPED
             break
@@ -120,67 +152,128 @@ def train(
         best_val_loss=best_loss,
         stop_reason=stop_reason,
         model=model,
-        vocab=corpus.vocab,
+        data=data,
         parameter_count=sum(p.numel() for p in model.parameters()),
     )
 
 
-def _windows(data: SequenceData, order: Tensor, batch_size: int, tbptt: int, device: torch.device):
-    """Yield (x, y, new_batch) TBPTT windows; new_batch says where the hidden state resets."""
+def _batches(data: SequenceData, order: Tensor, batch_size: int, device: torch.device) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        inputs, targets = data.inputs[rows].to(device), data.targets[rows].to(device)  # (B, L)
-        for w in range(0, inputs.shape[1], tbptt):
-            yield inputs[:, w : w + tbptt], targets[:, w : w + tbptt], w == 0
+        yield data.inputs[rows].to(device), data.targets[rows].to(device), data.lengths[rows].to(device)
+
+
+def _encode(x: Tensor, input_size: int) -> Tensor:
+    """Token ids become one-hot vectors; features pass through."""
+    return F.one_hot(x, input_size).float() if x.dtype == torch.long else x
+
+
+def _ends_in(lengths: Tensor, start: int, steps: int) -> Tensor:
+    """Which sequences have their last step inside the window [start, start + steps)."""
+    last = lengths - 1
+    return (last >= start) & (last < start + steps)
+
+
+def _window_terms(
+    target: Target, outputs: Tensor, targets: Tensor, lengths: Tensor, start: int
+) -> tuple[Tensor, int, int, Tensor] | None:
+    """(summed loss, target count, correct predictions, summed absolute error) of one window, or None without targets."""
+    steps = outputs.shape[1]
+    if target.every_step:
+        positions = torch.arange(start, start + steps, device=outputs.device)
+        mask = positions[None, :] < lengths[:, None]  # (B, T)
+        predicted, wanted = outputs[mask], targets[:, start : start + steps][mask]
+    else:
+        ends = _ends_in(lengths, start, steps)
+        if not bool(ends.any()):
+            return None
+        predicted, wanted = outputs[ends, lengths[ends] - 1 - start], targets[ends]
+    if target.classification:
+        loss = F.cross_entropy(predicted.float(), wanted, reduction="sum")
+        correct = int((predicted.argmax(dim=-1) == wanted).sum())
+        return loss, wanted.numel(), correct, predicted.new_zeros(())
+    error = predicted.float() - wanted
+    return (error**2).sum(), error.numel(), 0, error.abs().sum()
+
+
+def _windows(
+    model: RecurrentNet, data: TaskData, inputs: Tensor, hp: Hyperparameters, settings: TrainSettings
+) -> Iterator[tuple[int, Callable[[], Tensor]]]:
+    """Yield (start, forward) per TBPTT window; the caller runs forward with or without gradients."""
+    states: list[State] | None = None
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=inputs.is_cuda and settings.bf16)
+    for start in range(0, inputs.shape[1], hp.tbptt_length):
+
+        def forward(start: int = start) -> Tensor:
+            nonlocal states
+            with autocast:
+                outputs, new_states = model(_encode(inputs[:, start : start + hp.tbptt_length], data.input_size), states)
+            states = detach_states(new_states)
+            return outputs
+
+        yield start, forward
 
 
 def _train_epoch(
     model: RecurrentNet,
     optimizer: torch.optim.Optimizer,
-    data: SequenceData,
+    data: TaskData,
     hp: Hyperparameters,
-    vocab_size: int,
     shuffle: torch.Generator,
     device: torch.device,
-) -> tuple[float, float, float]:
-    """One pass over the training sequences; returns mean loss, mean grad norm, clipped share."""
+    settings: TrainSettings,
+) -> tuple[float, float, tuple[float, ...], float]:
+    """One pass over the training sequences: mean loss, mean grad norm, mean per-layer norms, clipped share."""
     model.train()
-    order = torch.randperm(len(data.inputs), generator=shuffle)
-    total_loss, total_chars, norms, clipped_steps = 0.0, 0, [], 0
+    order = torch.randperm(data.train.sequences, generator=shuffle)
+    totals, norms, layer_sums, clipped_steps = _Totals(), [], None, 0
     max_norm = hp.grad_clip if hp.grad_clip > 0 else math.inf
-    states = None
-    for x, y, new_batch in _windows(data, order, hp.batch_size, hp.tbptt_length, device):
-        if new_batch:
-            states = None
-        logits, states = model(F.one_hot(x, vocab_size).float(), states)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
-        if not torch.isfinite(loss):
-            raise Diverged(f"training loss is {loss.item()}")
-        objective = loss + hp.l1 * sum(w.abs().sum() for w in model.weights()) if hp.l1 > 0 else loss
-        optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
-        norms.append(norm)
-        clipped_steps += norm > max_norm
-        optimizer.step()
-        states = detach_states(states)
-        total_loss += loss.item() * y.numel()
-        total_chars += y.numel()
-    return total_loss / total_chars, sum(norms) / len(norms), clipped_steps / len(norms)
+    layers = [*model.layers, model.head]
+    for inputs, targets, lengths in _batches(data.train, order, hp.batch_size, device):
+        for start, forward in _windows(model, data, inputs, hp, settings):
+            if not data.target.every_step and not bool(_ends_in(lengths, start, hp.tbptt_length).any()):
+                with torch.no_grad():  # no target ends here: carry the state forward only
+                    forward()
+                continue
+            terms = _window_terms(data.target, forward(), targets, lengths, start)
+            if terms is None:
+                continue
+            loss_sum, count, _, _ = terms
+            loss = loss_sum / count
+            if not torch.isfinite(loss):
+                raise Diverged(f"training loss is {loss.item()}")
+            objective = loss + hp.l1 * sum(w.abs().sum() for w in model.weights()) if hp.l1 > 0 else loss
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            per_layer = torch.stack([_grad_norm(layer) for layer in layers])
+            norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+            layer_sums = per_layer if layer_sums is None else layer_sums + per_layer
+            norms.append(norm)
+            clipped_steps += norm > max_norm
+            optimizer.step()
+            totals.loss += float(loss_sum.detach())
+            totals.count += count
+    steps = len(norms)
+    return totals.loss / totals.count, sum(norms) / steps, tuple((layer_sums / steps).tolist()), clipped_steps / steps
+
+
+def _grad_norm(module: torch.nn.Module) -> Tensor:
+    grads = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.zeros(())
 
 
 @torch.no_grad()
-def evaluate(
-    model: RecurrentNet, data: SequenceData, hp: Hyperparameters, vocab_size: int, device: torch.device
-) -> float:
-    """Mean validation loss (nats per character), carrying the state across windows like training."""
+def evaluate(model: RecurrentNet, data: TaskData, hp: Hyperparameters, device: torch.device, settings: TrainSettings) -> dict[str, float]:
+    """The task's validation metrics, carrying the state across windows like training."""
     model.eval()
-    order = torch.arange(len(data.inputs))
-    total_loss, total_chars, states = 0.0, 0, None
-    for x, y, new_batch in _windows(data, order, hp.batch_size, hp.tbptt_length, device):
-        if new_batch:
-            states = None
-        logits, states = model(F.one_hot(x, vocab_size).float(), states)
-        total_loss += F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1), reduction="sum").item()
-        total_chars += y.numel()
-    return total_loss / total_chars
+    totals = _Totals()
+    for inputs, targets, lengths in _batches(data.val, torch.arange(data.val.sequences), hp.batch_size, device):
+        for start, forward in _windows(model, data, inputs, hp, settings):
+            terms = _window_terms(data.target, forward(), targets, lengths, start)
+            if terms is not None:
+                loss_sum, count, correct, abs_error = terms
+                totals.loss += float(loss_sum)
+                totals.count += count
+                totals.correct += correct
+                totals.abs_error += float(abs_error)
+    return totals.metrics(data)

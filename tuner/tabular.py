@@ -1,0 +1,101 @@
+"""Reading a user's CSV or Parquet data for the sequence tasks, with errors that name file and column.
+
+Torch-free (pandas and numpy), so a study file's data is checked when the
+study is parsed, before anything is trained or written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tuner.errors import BadInput
+from tuner.taskoptions import RegressionOptions, SequenceClassificationOptions
+
+
+@dataclass(frozen=True)
+class LongSequences:
+    """Sequences of a long-format file, in sequence-id order."""
+
+    features: list[np.ndarray]  # each (L_i, F) float32, rows in step order
+    labels: np.ndarray  # (N,) int64 class per sequence
+    feature_names: list[str]
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV (any suffix but .parquet) or Parquet file as a frame."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise BadInput(str(path), None, "an existing data file", "no such file") from None
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise BadInput(str(path), None, "a readable CSV or Parquet table", str(error).splitlines()[0]) from None
+
+
+def _require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    for column in columns:
+        if column not in frame.columns:
+            raise BadInput(where, f"column {column!r}", "a column of the file (it has: " + ", ".join(map(str, frame.columns)) + ")", "no such column")
+
+
+def _require_numeric(frame: pd.DataFrame, column: str, where: str, what: str = "numbers") -> None:
+    if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+        bad = frame[column][pd.to_numeric(frame[column], errors="coerce").isna()].iloc[:1]
+        found = bad.iloc[0] if len(bad) else str(frame[column].dtype)
+        raise BadInput(where, f"column {column!r}", what, found)
+    missing = frame[column].isna()
+    if missing.any():
+        raise BadInput(where, f"column {column!r}", "no missing values", f"NaN at row {int(missing.idxmax()) + 2} of the file")
+
+
+def read_long_sequences(path: str | Path, options: SequenceClassificationOptions) -> LongSequences:
+    """Sequences from a long-format table: one row per (sequence id, step), feature columns, a label."""
+    where = str(path)
+    frame = read_table(path)
+    key_columns = [options.id_column, options.step_column, options.label_column]
+    _require_columns(frame, key_columns + list(options.feature_columns or []), where)
+    features = options.feature_columns or [
+        c for c in frame.columns if c not in key_columns and pd.api.types.is_numeric_dtype(frame[c])
+    ]
+    if not features:
+        raise BadInput(where, "feature columns", "at least one numeric column besides id, step and label", list(frame.columns))
+    for column in [options.step_column, *features]:
+        _require_numeric(frame, column, where)
+    _require_numeric(frame, options.label_column, where, "integer class labels")
+    labels_numeric = frame[options.label_column]
+    if not np.all(np.equal(np.mod(labels_numeric, 1), 0)):
+        raise BadInput(where, f"column {options.label_column!r}", "integer class labels", labels_numeric[np.mod(labels_numeric, 1) != 0].iloc[0])
+    ordered = frame.sort_values([options.id_column, options.step_column], kind="stable")
+    groups = ordered.groupby(options.id_column, sort=True)
+    per_sequence = groups[options.label_column].nunique()
+    if (per_sequence > 1).any():
+        raise BadInput(where, f"column {options.label_column!r}", "one label per sequence", f"several labels in sequence {per_sequence.idxmax()!r}")
+    values = [group[features].to_numpy(np.float32) for _, group in groups]
+    labels = groups[options.label_column].first().to_numpy(np.int64)
+    return LongSequences(values, labels, list(features))
+
+
+def read_series(path: str | Path, options: RegressionOptions) -> np.ndarray:
+    """The numeric column to forecast, as float32; long enough for one window and its horizon."""
+    where = str(path)
+    frame = read_table(path)
+    _require_columns(frame, [options.column], where)
+    _require_numeric(frame, options.column, where)
+    series = frame[options.column].to_numpy(np.float32)
+    needed = options.window + options.horizon
+    if len(series) * (1 - options.val_fraction) < needed or len(series) * options.val_fraction < needed:
+        raise BadInput(where, f"column {options.column!r}", f"enough rows for a window of {options.window} plus a horizon of {options.horizon} in both the training and validation parts", f"{len(series)} rows")
+    return series
+
+
+def split_indices(count: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded, deterministic split of ``count`` items into (train, validation) indices."""
+    order = np.random.default_rng(seed).permutation(count)
+    n_val = max(1, int(round(count * val_fraction)))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
