@@ -1,0 +1,170 @@
+"""Every built-in task on its shipped or generated data, a user's own task, and bad data files."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.conftest import REPO, tiny_study, write_yaml
+from tuner.errors import BadInput
+from tuner.hyperparams import Hyperparameters
+from tuner.studies import load_study
+from tuner.taskoptions import AddingOptions, RegressionOptions, SequenceClassificationOptions
+from tuner.training import TrainSettings, train
+from tuner.training.loop import evaluate
+from tuner.training.models import RecurrentNet
+from tuner.training.tasks import Target, TaskData, task_for
+from tuner.training.tasks.sequence_classification import padded
+
+
+def small(**knobs) -> Hyperparameters:
+    return Hyperparameters(**{"hidden_size": 16, "depth": 1, "batch_size": 16, "learning_rate": 0.02, "l2": 0.0, **knobs})
+
+
+def test_control_charts_sample_has_six_classes_of_600_series_and_normalises_on_train_only():
+    data = task_for("sequence_classification").load("builtin:control_charts", SequenceClassificationOptions())
+    assert data.target is Target.CLASS and data.output_size == 6 and data.input_size == 1
+    assert data.train.sequences + data.val.sequences == 600
+    assert data.train.inputs.shape[1:] == (60, 1)
+    train_values = data.train.inputs.reshape(-1)
+    assert float(train_values.mean()) == pytest.approx(0.0, abs=1e-4)
+    assert float(train_values.std()) == pytest.approx(1.0, abs=1e-2)
+    assert float(data.val.inputs.mean()) != pytest.approx(0.0, abs=1e-6)  # the validation split was not fitted
+
+
+def test_sequence_classification_learns_far_above_chance():
+    data = task_for("sequence_classification").load("builtin:control_charts", SequenceClassificationOptions())
+    result = train(small(tbptt_length=60, cell="gru"), data, TrainSettings(max_epochs=6, patience=6))
+    assert max(m.metrics["val_accuracy"] for m in result.epochs) > 0.6  # chance is 1/6
+
+
+def test_padding_after_a_sequence_does_not_change_its_prediction():
+    rng = np.random.default_rng(0)
+    features = [rng.normal(size=(n, 2)).astype(np.float32) for n in (5, 9, 12)]
+    labels = np.array([0, 1, 0])
+    together = padded(features, labels, np.array([0, 1, 2]))
+    assert together.inputs.shape == (3, 12, 2) and together.lengths.tolist() == [5, 9, 12]
+    hp = small(tbptt_length=4, batch_size=3)
+    model = RecurrentNet(2, 2, hp)
+
+    def loss(split) -> float:  # noqa: ANN001
+        data = TaskData(Target.CLASS, split, split, input_size=2, output_size=2)
+        return evaluate(model, data, hp, torch.device("cpu"), TrainSettings())["val_loss"]
+
+    alone = [loss(padded(features, labels, np.array([i]))) for i in range(3)]  # each unpadded
+    assert loss(together) == pytest.approx(sum(alone) / 3, rel=1e-5)  # read at each one's own last step
+
+
+def test_regression_windows_scale_and_errors_on_the_original_scale():
+    options = RegressionOptions(window=20, horizon=3, stride=5)
+    data = task_for("regression").load("builtin:mackey_glass", options)
+    assert data.target is Target.VALUES and data.output_size == 3
+    assert data.train.inputs.shape[1:] == (20, 1) and data.train.targets.shape[1] == 3
+    series = pd.read_csv(REPO / "tuner/data/mackey_glass.csv")["value"].to_numpy()
+    assert data.target_scale == pytest.approx(series[: int(len(series) * 0.8)].std(), rel=1e-3)
+    result = train(small(tbptt_length=20), data, TrainSettings(max_epochs=3, patience=3))
+    last = result.epochs[-1].metrics
+    assert last["val_mse"] == pytest.approx(last["val_loss"] * data.target_scale**2)
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss
+
+
+def test_many_to_many_regression_predicts_at_every_step():
+    data = task_for("regression").load("builtin:mackey_glass", RegressionOptions(window=10, horizon=2, mode="many_to_many", stride=10))
+    assert data.target is Target.STEP_VALUES and data.train.targets.shape[1:] == (10, 2)
+    assert data.training_examples() == data.train.sequences * 10 * 2
+    result = train(small(tbptt_length=5), data, TrainSettings(max_epochs=2, patience=2))
+    assert math.isfinite(result.best_val_loss)
+
+
+def test_adding_problem_data_follows_its_definition():
+    data = task_for("adding").load(None, AddingOptions(length=30, train_sequences=50, val_sequences=10, seed=3))
+    inputs, targets = data.train.inputs, data.train.targets
+    markers = inputs[:, :, 1]
+    assert torch.all(markers.sum(dim=1) == 2)
+    assert torch.all(markers[:, :15].sum(dim=1) == 1) and torch.all(markers[:, 15:].sum(dim=1) == 1)
+    torch.testing.assert_close(targets[:, 0], (inputs[:, :, 0] * markers).sum(dim=1))
+    again = task_for("adding").load(None, AddingOptions(length=30, train_sequences=50, val_sequences=10, seed=3))
+    assert torch.equal(again.train.inputs, inputs)
+
+
+def test_a_users_own_task_is_named_module_colon_class(tmp_path, monkeypatch):
+    (tmp_path / "my_tasks.py").write_text(textwrap.dedent('''
+        from dataclasses import dataclass
+        import torch
+        from tuner.training.tasks import SequenceData, Target, Task, TaskData
+
+        @dataclass(frozen=True)
+        class ParityOptions:
+            length: int = 8  # bits per sequence
+
+        class Parity(Task):
+            options = ParityOptions
+            metrics = {"val_loss": "minimize", "val_accuracy": "maximize"}
+
+            def load(self, data, options):
+                g = torch.Generator().manual_seed(0)
+                bits = torch.randint(0, 2, (200, options.length), generator=g)
+                split = SequenceData(bits.float()[..., None], bits.sum(1) % 2, torch.full((200,), options.length))
+                return TaskData(Target.CLASS, split, split, input_size=1, output_size=2)
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    document = tiny_study(tmp_path, task={"name": "my_tasks:Parity", "options": {"length": 6}}, objective={"metric": "val_accuracy"})
+    spec = load_study(write_yaml(tmp_path / "s.yaml", document))
+    assert spec.direction == "maximize"
+    from tuner.trialrun import run_training
+
+    result = run_training(spec.settings(), {"hidden_size": 8, "depth": 1, "tbptt_length": 6}, seed=0)
+    assert "val_accuracy" in result.epochs[0].metrics
+
+
+def csv_study(tmp_path, frame: pd.DataFrame, **options) -> object:
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    task = {"name": "sequence_classification", "data": "data.csv", "options": options}
+    return write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task, objective={"metric": "val_accuracy"}))
+
+
+def long_frame(lengths=(30, 30, 30, 30), label=None) -> pd.DataFrame:
+    rows = [{"sequence_id": i, "step": t, "x": float(t), "label": i % 2 if label is None else label} for i, n in enumerate(lengths) for t in range(n)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "options", "needles"),
+    [
+        (lambda f: f.drop(columns=["label"]), {}, ["column 'label'", "no such column", "sequence_id, step, x"]),
+        (lambda f: f.assign(x=f["x"].where(f.index != 3)), {}, ["column 'x'", "no missing values", "row 5"]),
+        (lambda f: f.assign(label=f["label"].map({0: "cat", 1: "dog"})), {}, ["column 'label'", "integer class labels", "cat"]),
+        (lambda f: f, {"feature_columns": ["y"]}, ["column 'y'", "no such column"]),
+        (lambda f: f.assign(label=f["label"] + 0.5), {}, ["column 'label'", "integer class labels"]),
+    ],
+)
+def test_bad_csv_names_the_file_and_the_column(tmp_path, mutate, options, needles):
+    path = csv_study(tmp_path, mutate(long_frame()), **options)
+    with pytest.raises(BadInput) as caught:
+        load_study(path)
+    message = str(caught.value)
+    assert "data.csv" in message and "\n" not in message
+    for needle in needles:
+        assert needle in message
+
+
+def test_sequences_shorter_than_every_tbptt_window_are_refused(tmp_path):
+    path = csv_study(tmp_path, long_frame(lengths=(30, 12, 30, 30)))  # the tiny space fixes tbptt_length at 25
+    with pytest.raises(BadInput, match="shortest sequence has 12 steps"):
+        load_study(path)
+
+
+def test_a_task_module_that_cannot_be_imported(tmp_path):
+    path = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task={"name": "no_such_pkg.tasks:Mine"}))
+    with pytest.raises(BadInput, match=r"task.name: expected an importable task class.*No module named 'no_such_pkg'"):
+        load_study(path)
+
+
+def test_shipped_task_studies_parse():
+    for name, metric in (("control_charts", "val_accuracy"), ("mackey_glass", "val_mae"), ("adding", "val_mse")):
+        assert load_study(REPO / f"studies/{name}.yaml").metric == metric
