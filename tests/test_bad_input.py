@@ -45,6 +45,14 @@ def study_file(tmp_path: Path, **overrides: object) -> Path:
         ({"baseline": {"learning_rate": 5.0}}, ["baseline.learning_rate", "inside the space"]),
         ({"baseline": {"updater": "adamax"}}, ["baseline.updater", "did you mean"]),
         ({"objective": {"metric": "train_loss"}}, ["objective.metric", "val_loss"]),
+        (
+            {
+                "sampler": {"type": "grid"},
+                "space": {"parameters": {"depth": {"type": "int", "low": 1, "high": 2}}},
+                "baseline": {"depth": 1},
+            },
+            ["baseline", "no baseline with the grid sampler"],
+        ),
     ],
 )
 def test_bad_study_file(tmp_path, capsys, overrides, needles):

@@ -44,6 +44,8 @@ def test_every_trial_finished_with_a_truthful_state(quickstart):
             # the objective is the best validation value seen, not the last one
             assert trial.value == pytest.approx(min(trial.intermediate_values.values()))
             assert trial.user_attrs["stop_reason"] in ("finished", "early_stopped")
+            attrs = trial.user_attrs
+            assert ("warning" in attrs) == (attrs["parameter_count"] > attrs["training_examples"])
         if trial.state is TrialState.PRUNED:
             assert trial.user_attrs["stop_reason"] == "pruned"
 
@@ -82,7 +84,8 @@ def test_status_and_trials_commands_show_the_study(quickstart, capsys):
     assert main(["trials", "quickstart", "--storage", url]) == 0
     table = capsys.readouterr().out
     assert "stop_reason" in table and "learning_rate" in table
-    assert len(table.strip().splitlines()) == 1 + len(optuna.load_study(study_name="quickstart", storage=url).trials)
+    rows = [line for line in table.strip().splitlines() if not line.startswith("trial ")]  # notes follow the table
+    assert len(rows) == 1 + len(optuna.load_study(study_name="quickstart", storage=url).trials)
 
 
 def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart, capsys):
@@ -124,6 +127,11 @@ def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart
 
     checkpoint = torch.load(model, weights_only=True)
     assert checkpoint["hyperparameters"] == exported["hyperparameters"]
+    capsys.readouterr()
+    assert main(["sample", str(model), "--prime", "ROMEO:", "--length", "40", "--temperature", "0.8"]) == 0
+    text = capsys.readouterr().out.rstrip("\n")
+    assert text.startswith("ROMEO:") and len(text) == len("ROMEO:") + 40
+    assert set(text) <= set(checkpoint["vocab"])
 
 
 def test_a_failing_trial_is_stored_fail_with_its_error_and_the_study_goes_on(ray_session, tmp_path, capsys):
@@ -173,3 +181,27 @@ def test_baseline_config_runs_as_the_first_trial(ray_session, tmp_path):
     first = optuna.load_study(study_name="base", storage=url).trials[0]
     assert first.params == baseline
     assert first.user_attrs["hyperparameters"]["hidden_size"] == 16
+
+
+def test_a_diverging_trial_is_stored_fail_with_reason_diverged_and_the_study_goes_on(ray_session, tmp_path):
+    space = {
+        "parameters": {
+            "learning_rate": {"type": "categorical", "choices": [1.0e6, 0.01]},
+            "updater": "sgd",
+            "grad_clip": 0.0,
+            "hidden_size": 8,
+            "depth": 1,
+            "tbptt_length": 10,
+        }
+    }
+    task = {"name": "adding", "options": {"length": 10, "train_sequences": 64, "val_sequences": 16}}
+    document = tiny_study(
+        tmp_path, name="wild", trials=2, max_epochs=2, space=space, task=task, sampler={"type": "grid"}
+    )
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    assert main(["run", str(write_yaml(tmp_path / "s.yaml", document)), "--storage", url, "--quiet"]) == 0
+    trials = {t.params["learning_rate"]: t for t in optuna.load_study(study_name="wild", storage=url).trials}
+    wild, tame = trials[1.0e6], trials[0.01]
+    assert wild.state is TrialState.FAIL and wild.user_attrs["stop_reason"] == "diverged"
+    assert "inf" in wild.user_attrs["error"] or "nan" in wild.user_attrs["error"]
+    assert tame.state is TrialState.COMPLETE

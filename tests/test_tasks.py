@@ -23,7 +23,9 @@ from tuner.training.tasks.sequence_classification import padded
 
 
 def small(**knobs) -> Hyperparameters:
-    return Hyperparameters(**{"hidden_size": 16, "depth": 1, "batch_size": 16, "learning_rate": 0.02, "l2": 0.0, **knobs})
+    return Hyperparameters(
+        **{"hidden_size": 16, "depth": 1, "batch_size": 16, "learning_rate": 0.02, "l2": 0.0, **knobs}
+    )
 
 
 def test_control_charts_sample_has_six_classes_of_600_series_and_normalises_on_train_only():
@@ -74,7 +76,9 @@ def test_regression_windows_scale_and_errors_on_the_original_scale():
 
 
 def test_many_to_many_regression_predicts_at_every_step():
-    data = task_for("regression").load("builtin:mackey_glass", RegressionOptions(window=10, horizon=2, mode="many_to_many", stride=10))
+    data = task_for("regression").load(
+        "builtin:mackey_glass", RegressionOptions(window=10, horizon=2, mode="many_to_many", stride=10)
+    )
     assert data.target is Target.STEP_VALUES and data.train.targets.shape[1:] == (10, 2)
     assert data.training_examples() == data.train.sequences * 10 * 2
     result = train(small(tbptt_length=5), data, TrainSettings(max_epochs=2, patience=2))
@@ -93,7 +97,8 @@ def test_adding_problem_data_follows_its_definition():
 
 
 def test_a_users_own_task_is_named_module_colon_class(tmp_path, monkeypatch):
-    (tmp_path / "my_tasks.py").write_text(textwrap.dedent('''
+    (tmp_path / "my_tasks.py").write_text(
+        textwrap.dedent("""
         from dataclasses import dataclass
         import torch
         from tuner.training.tasks import SequenceData, Target, Task, TaskData
@@ -111,9 +116,12 @@ def test_a_users_own_task_is_named_module_colon_class(tmp_path, monkeypatch):
                 bits = torch.randint(0, 2, (200, options.length), generator=g)
                 split = SequenceData(bits.float()[..., None], bits.sum(1) % 2, torch.full((200,), options.length))
                 return TaskData(Target.CLASS, split, split, input_size=1, output_size=2)
-    '''))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    document = tiny_study(tmp_path, task={"name": "my_tasks:Parity", "options": {"length": 6}}, objective={"metric": "val_accuracy"})
+    document = tiny_study(
+        tmp_path, task={"name": "my_tasks:Parity", "options": {"length": 6}}, objective={"metric": "val_accuracy"}
+    )
     spec = load_study(write_yaml(tmp_path / "s.yaml", document))
     assert spec.direction == "maximize"
     from tuner.trialrun import run_training
@@ -129,7 +137,11 @@ def csv_study(tmp_path, frame: pd.DataFrame, **options) -> object:
 
 
 def long_frame(lengths=(30, 30, 30, 30), label=None) -> pd.DataFrame:
-    rows = [{"sequence_id": i, "step": t, "x": float(t), "label": i % 2 if label is None else label} for i, n in enumerate(lengths) for t in range(n)]
+    rows = [
+        {"sequence_id": i, "step": t, "x": float(t), "label": i % 2 if label is None else label}
+        for i, n in enumerate(lengths)
+        for t in range(n)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -138,7 +150,11 @@ def long_frame(lengths=(30, 30, 30, 30), label=None) -> pd.DataFrame:
     [
         (lambda f: f.drop(columns=["label"]), {}, ["column 'label'", "no such column", "sequence_id, step, x"]),
         (lambda f: f.assign(x=f["x"].where(f.index != 3)), {}, ["column 'x'", "no missing values", "row 5"]),
-        (lambda f: f.assign(label=f["label"].map({0: "cat", 1: "dog"})), {}, ["column 'label'", "integer class labels", "cat"]),
+        (
+            lambda f: f.assign(label=f["label"].map({0: "cat", 1: "dog"})),
+            {},
+            ["column 'label'", "integer class labels", "cat"],
+        ),
         (lambda f: f, {"feature_columns": ["y"]}, ["column 'y'", "no such column"]),
         (lambda f: f.assign(label=f["label"] + 0.5), {}, ["column 'label'", "integer class labels"]),
     ],

@@ -27,8 +27,16 @@ EPOCHS_RUN = "epochs_run"
 BEST_EPOCH = "best_epoch"
 PARAMETER_COUNT = "parameter_count"
 TRAINING_EXAMPLES = "training_examples"  # targets the model learned from; fewer than parameters invites overfitting
+WARNING = "warning"  # e.g. more parameters than training examples
 RETRY_OF = "retry_of"  # number of the interrupted trial this one re-runs
 
 # Study user attrs
 SETTINGS = "settings"  # task, metric, epochs, early stopping, seed: what a trial needs besides its knobs
 SPACE = "space"  # the search space's distributions, to refuse a changed space on resume
+
+
+def capacity_warning(parameters: int, examples: int) -> str | None:
+    """The seed's rule of thumb: more parameters than training examples invites overfitting."""
+    if parameters > examples:
+        return f"{parameters:,} parameters > {examples:,} training examples: expect overfitting"
+    return None

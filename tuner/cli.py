@@ -108,13 +108,15 @@ def cmd_trials(args: argparse.Namespace) -> int:
     if frame.empty:
         print(f"no trials{' in state ' + args.state if args.state else ''} in study {args.study}")
         return 0
-    shown = frame.drop(columns=["trial_id", "error", "started", "completed"]).rename(
+    shown = frame.drop(columns=["trial_id", "error", "warning", "started", "completed"]).rename(
         columns=lambda c: c.removeprefix("param_")
     )
     print(shown.to_string(index=False, float_format=_short, na_rep=""))
     for row in frame[frame["error"] != ""].to_dict("records"):
         error = row["error"].rstrip()
         print(f"trial {row['number']} {row['stop_reason']}: {error if args.errors else error.splitlines()[-1]}")
+    for row in frame[frame["warning"] != ""].to_dict("records"):
+        print(f"trial {row['number']} warning: {row['warning']}")
     return 0
 
 
@@ -160,8 +162,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     if train_file.expected_value is not None and train_file.settings["metric"] == "val_loss":
         drift = (result.best_val_loss - train_file.expected_value) / train_file.expected_value
         print(f"the study's trial reached {train_file.expected_value:.4f} ({drift:+.2%})")
+    from tuner.attrs import capacity_warning
+
+    warning = capacity_warning(result.parameter_count, result.data.training_examples())
+    if warning:
+        print(f"warning: {warning}")
     save_checkpoint(args.out, result, train_file)
     print(f"saved {args.out}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    if args.length < 1:
+        raise BadInput("--length", None, "an integer >= 1", args.length)
+    if not args.temperature > 0:
+        raise BadInput("--temperature", None, "a number > 0", args.temperature)
+    if not Path(args.model).is_file():
+        raise BadInput(args.model, None, "a checkpoint written by tuner train", "no such file")
+    from tuner.training.checkpoint import load_checkpoint
+    from tuner.training.sampling import sample_text
+
+    model, checkpoint = load_checkpoint(args.model)
+    vocab = checkpoint.get("vocab")
+    if not vocab:
+        raise BadInput(args.model, None, "a character model (task char_lm)", f"a {checkpoint.get('target')} model")
+    unknown = sorted(set(args.prime) - set(vocab))
+    if not args.prime or unknown:
+        raise BadInput(
+            "--prime", None, "a non-empty text made of the model's characters", "".join(unknown) or args.prime
+        )
+    print(sample_text(model, vocab, args.prime, args.length, args.temperature, args.seed))
     return 0
 
 
@@ -203,6 +233,7 @@ _EXAMPLES = {
     "trials": "example:\n  tuner trials quickstart\n  tuner trials quickstart --state FAIL --errors",
     "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --trial 3 --format json --out trial3.json",
     "train": "example:\n  tuner train best.yaml --out model.pt",
+    "sample": 'example:\n  tuner sample model.pt --prime "ROMEO:" --length 500 --temperature 0.8',
     "dashboard": "example:\n  tuner dashboard\n  tuner dashboard --storage sqlite:///shakespeare.db --port 8502",
 }
 
@@ -261,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="a file written by tuner export")
     train.add_argument("--out", default="model.pt", help="checkpoint to write (default model.pt)")
     train.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+
+    sample = command("sample", "Generate text from a character model trained by tuner train.", cmd_sample)
+    sample.add_argument("model", help="a checkpoint written by tuner train --out")
+    sample.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
+    sample.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
+    sample.add_argument("--temperature", type=float, default=0.8, help="below 1: safer, above 1: wilder (default 0.8)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed of the sampling")
 
     dashboard = command("dashboard", "Open the Streamlit dashboard on the storage (read-only).", cmd_dashboard)
     dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -41,12 +41,14 @@ def control_charts(per_class: int = 100, length: int = 60, seed: int = 0) -> pd.
                 y += (1 if label == 4 else -1) * (t >= t3) * rng.uniform(7.5, 20)
             rows.append(y)
     ids = np.repeat(np.arange(len(rows)), length)
-    return pd.DataFrame({
-        "sequence_id": ids,
-        "step": np.tile(np.arange(length), len(rows)),
-        "value": np.round(np.concatenate(rows), 4),
-        "label": np.repeat(np.arange(len(CONTROL_CLASSES)), per_class * length),
-    })
+    return pd.DataFrame(
+        {
+            "sequence_id": ids,
+            "step": np.tile(np.arange(length), len(rows)),
+            "value": np.round(np.concatenate(rows), 4),
+            "label": np.repeat(np.arange(len(CONTROL_CLASSES)), per_class * length),
+        }
+    )
 
 
 def mackey_glass(points: int = 3000, tau: int = 17, dt: float = 0.1, warm_up: int = 500) -> pd.DataFrame:

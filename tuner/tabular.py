@@ -41,7 +41,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def _require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
     for column in columns:
         if column not in frame.columns:
-            raise BadInput(where, f"column {column!r}", "a column of the file (it has: " + ", ".join(map(str, frame.columns)) + ")", "no such column")
+            raise BadInput(
+                where,
+                f"column {column!r}",
+                "a column of the file (it has: " + ", ".join(map(str, frame.columns)) + ")",
+                "no such column",
+            )
 
 
 def _require_numeric(frame: pd.DataFrame, column: str, where: str, what: str = "numbers") -> None:
@@ -51,7 +56,9 @@ def _require_numeric(frame: pd.DataFrame, column: str, where: str, what: str = "
         raise BadInput(where, f"column {column!r}", what, found)
     missing = frame[column].isna()
     if missing.any():
-        raise BadInput(where, f"column {column!r}", "no missing values", f"NaN at row {int(missing.idxmax()) + 2} of the file")
+        raise BadInput(
+            where, f"column {column!r}", "no missing values", f"NaN at row {int(missing.idxmax()) + 2} of the file"
+        )
 
 
 def read_long_sequences(path: str | Path, options: SequenceClassificationOptions) -> LongSequences:
@@ -64,18 +71,30 @@ def read_long_sequences(path: str | Path, options: SequenceClassificationOptions
         c for c in frame.columns if c not in key_columns and pd.api.types.is_numeric_dtype(frame[c])
     ]
     if not features:
-        raise BadInput(where, "feature columns", "at least one numeric column besides id, step and label", list(frame.columns))
+        raise BadInput(
+            where, "feature columns", "at least one numeric column besides id, step and label", list(frame.columns)
+        )
     for column in [options.step_column, *features]:
         _require_numeric(frame, column, where)
     _require_numeric(frame, options.label_column, where, "integer class labels")
     labels_numeric = frame[options.label_column]
     if not np.all(np.equal(np.mod(labels_numeric, 1), 0)):
-        raise BadInput(where, f"column {options.label_column!r}", "integer class labels", labels_numeric[np.mod(labels_numeric, 1) != 0].iloc[0])
+        raise BadInput(
+            where,
+            f"column {options.label_column!r}",
+            "integer class labels",
+            labels_numeric[np.mod(labels_numeric, 1) != 0].iloc[0],
+        )
     ordered = frame.sort_values([options.id_column, options.step_column], kind="stable")
     groups = ordered.groupby(options.id_column, sort=True)
     per_sequence = groups[options.label_column].nunique()
     if (per_sequence > 1).any():
-        raise BadInput(where, f"column {options.label_column!r}", "one label per sequence", f"several labels in sequence {per_sequence.idxmax()!r}")
+        raise BadInput(
+            where,
+            f"column {options.label_column!r}",
+            "one label per sequence",
+            f"several labels in sequence {per_sequence.idxmax()!r}",
+        )
     values = [group[features].to_numpy(np.float32) for _, group in groups]
     labels = groups[options.label_column].first().to_numpy(np.int64)
     return LongSequences(values, labels, list(features))
@@ -90,7 +109,12 @@ def read_series(path: str | Path, options: RegressionOptions) -> np.ndarray:
     series = frame[options.column].to_numpy(np.float32)
     needed = options.window + options.horizon
     if len(series) * (1 - options.val_fraction) < needed or len(series) * options.val_fraction < needed:
-        raise BadInput(where, f"column {options.column!r}", f"enough rows for a window of {options.window} plus a horizon of {options.horizon} in both the training and validation parts", f"{len(series)} rows")
+        raise BadInput(
+            where,
+            f"column {options.column!r}",
+            f"enough rows for a window of {options.window} plus a horizon of {options.horizon} in both the training and validation parts",
+            f"{len(series)} rows",
+        )
     return series
 
 

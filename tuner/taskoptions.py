@@ -101,11 +101,16 @@ def _describe(hint: Any) -> str:
         return "one of " + ", ".join(map(str, typing.get_args(hint)))
     if origin is list:
         return f"a non-empty list of {_describe(typing.get_args(hint)[0])}"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null"}.get(hint, str(hint))
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null"}.get(
+        hint, str(hint)
+    )
 
 
 def _check_range(name: str, value: float, where: str, key_path: str) -> None:
     if name.endswith("fraction") and not 0 < value < 1:
         raise BadInput(where, key_path, "a number in (0, 1)", value)
-    if name in ("max_chars", "seq_length", "window", "horizon", "stride", "length", "train_sequences", "val_sequences") and value < 1:
+    if (
+        name in ("max_chars", "seq_length", "window", "horizon", "stride", "length", "train_sequences", "val_sequences")
+        and value < 1
+    ):
         raise BadInput(where, key_path, "an integer >= 1", value)

@@ -46,10 +46,16 @@ class TaskInfo:
 TASKS: dict[str, TaskInfo] = {
     "char_lm": TaskInfo(CharLMOptions, {"val_loss": MINIMIZE, "val_bpc": MINIMIZE}, "text", "builtin:tinyshakespeare"),
     "sequence_classification": TaskInfo(
-        SequenceClassificationOptions, {"val_loss": MINIMIZE, "val_accuracy": MAXIMIZE}, "table", "builtin:control_charts"
+        SequenceClassificationOptions,
+        {"val_loss": MINIMIZE, "val_accuracy": MAXIMIZE},
+        "table",
+        "builtin:control_charts",
     ),
     "regression": TaskInfo(
-        RegressionOptions, {"val_loss": MINIMIZE, "val_mse": MINIMIZE, "val_mae": MINIMIZE}, "table", "builtin:mackey_glass"
+        RegressionOptions,
+        {"val_loss": MINIMIZE, "val_mse": MINIMIZE, "val_mae": MINIMIZE},
+        "table",
+        "builtin:mackey_glass",
     ),
     "adding": TaskInfo(AddingOptions, {"val_loss": MINIMIZE, "val_mse": MINIMIZE, "val_mae": MINIMIZE}, "generated"),
 }
@@ -90,7 +96,13 @@ def task_info(name: Any, where: str, key_path: str) -> TaskInfo:
     if name in TASKS:
         return TASKS[name]
     if ":" not in name:
-        raise BadInput(where, key_path, "one of " + ", ".join(TASKS) + ", or module:Class for your own task", name, did_you_mean(name, TASKS))
+        raise BadInput(
+            where,
+            key_path,
+            "one of " + ", ".join(TASKS) + ", or module:Class for your own task",
+            name,
+            did_you_mean(name, TASKS),
+        )
     module_name, _, class_name = name.partition(":")
     try:
         task_class = getattr(importlib.import_module(module_name), class_name)

@@ -12,6 +12,7 @@ shared object.
 from __future__ import annotations
 
 import collections
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from tuner.attrs import StopReason
 from tuner.hyperparams import Hyperparameters
 from tuner.orchestration.trainable import EPOCH
 from tuner.spaces import SearchSpace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -123,6 +126,9 @@ class StudyBridge:
         trial.set_user_attr(attrs.BEST_EPOCH, summary["best_epoch"])
         trial.set_user_attr(attrs.PARAMETER_COUNT, summary["parameter_count"])
         trial.set_user_attr(attrs.TRAINING_EXAMPLES, summary["training_examples"])
+        warning = attrs.capacity_warning(summary["parameter_count"], summary["training_examples"])
+        if warning:
+            trial.set_user_attr(attrs.WARNING, warning)
         value = float(summary["best_objective"])
         self._tell(trial, TrialState.COMPLETE, value)
         best = self.outcomes.best_value
@@ -130,7 +136,10 @@ class StudyBridge:
             self.outcomes.best_value, self.outcomes.best_number = value, trial.number
 
     def _tell(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
-        self.study.tell(trial, value if state is TrialState.COMPLETE else None, state=state)
+        try:
+            self.study.tell(trial, value if state is TrialState.COMPLETE else None, state=state)
+        except Exception:  # noqa: BLE001 - Optuna stores the state before its sampler's after_trial can raise
+            log.exception("the sampler failed after trial %d was stored %s; the study goes on", trial.number, state.name)
         self.outcomes.by_state[state.name] += 1
 
 

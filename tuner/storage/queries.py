@@ -35,9 +35,9 @@ STUDY_COLUMNS = [
     "started",
     "elapsed_s",
 ]
-TRIAL_COLUMNS = ["number", "state", "value", "epochs", "stop_reason", "error", "started", "completed"]
+TRIAL_COLUMNS = ["number", "state", "value", "epochs", "stop_reason", "error", "warning", "started", "completed"]
 # user attrs shown in trial tables (the full hyperparameters stay in export)
-_SHOWN_ATTRS = (attrs.STOP, attrs.ERROR, attrs.EPOCHS_RUN)
+_SHOWN_ATTRS = (attrs.STOP, attrs.ERROR, attrs.EPOCHS_RUN, attrs.WARNING)
 
 
 def has_optuna_tables(url: str) -> bool:
@@ -144,6 +144,7 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
         frame[attrs.STOP].notna(), frame["state"].map(lambda s: "running" if s == "RUNNING" else "")
     )
     frame["error"] = frame[attrs.ERROR].fillna("")
+    frame["warning"] = frame[attrs.WARNING].fillna("")
     stored = zip(params["param_value"], params["distribution_json"], strict=True)
     decoded = params.assign(value=[_external(v, d) for v, d in stored])
     params_wide = _pivot(decoded.assign(param_name="param_" + decoded["param_name"]), "param_name", "value")

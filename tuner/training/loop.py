@@ -96,7 +96,11 @@ class _Totals:
             return {"val_loss": loss, "val_bpc": loss / math.log(2)}
         if data.target is Target.CLASS:
             return {"val_loss": loss, "val_accuracy": self.correct / self.count}
-        return {"val_loss": loss, "val_mse": loss * data.target_scale**2, "val_mae": self.abs_error / self.count * data.target_scale}
+        return {
+            "val_loss": loss,
+            "val_mse": loss * data.target_scale**2,
+            "val_mae": self.abs_error / self.count * data.target_scale,
+        }
 
 
 def train(
@@ -117,7 +121,9 @@ def train(
     stop_reason = StopReason.FINISHED
     for epoch in range(1, settings.max_epochs + 1):
         started = time.perf_counter()
-        train_loss, grad_norm, layer_norms, clipped = _train_epoch(model, optimizer, data, hp, shuffle, device, settings)
+        train_loss, grad_norm, layer_norms, clipped = _train_epoch(
+            model, optimizer, data, hp, shuffle, device, settings
+        )
         train_seconds = time.perf_counter() - started
         metrics = evaluate(model, data, hp, device, settings)
         val_loss = metrics["val_loss"]
@@ -157,7 +163,9 @@ def train(
     )
 
 
-def _batches(data: SequenceData, order: Tensor, batch_size: int, device: torch.device) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+def _batches(
+    data: SequenceData, order: Tensor, batch_size: int, device: torch.device
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         yield data.inputs[rows].to(device), data.targets[rows].to(device), data.lengths[rows].to(device)
@@ -207,7 +215,9 @@ def _windows(
         def forward(start: int = start) -> Tensor:
             nonlocal states
             with autocast:
-                outputs, new_states = model(_encode(inputs[:, start : start + hp.tbptt_length], data.input_size), states)
+                outputs, new_states = model(
+                    _encode(inputs[:, start : start + hp.tbptt_length], data.input_size), states
+                )
             states = detach_states(new_states)
             return outputs
 
@@ -263,7 +273,9 @@ def _grad_norm(module: torch.nn.Module) -> Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: RecurrentNet, data: TaskData, hp: Hyperparameters, device: torch.device, settings: TrainSettings) -> dict[str, float]:
+def evaluate(
+    model: RecurrentNet, data: TaskData, hp: Hyperparameters, device: torch.device, settings: TrainSettings
+) -> dict[str, float]:
     """The task's validation metrics, carrying the state across windows like training."""
     model.eval()
     totals = _Totals()

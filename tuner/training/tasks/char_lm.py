@@ -32,7 +32,9 @@ class CharLM(Task):
         encoded = torch.tensor([index[ch] for ch in text], dtype=torch.long)
         split = int(len(encoded) * (1 - options.val_fraction))
         if split < 2 or len(encoded) - split < 2:
-            raise BadInput(str(path), "task.options", "enough text for a train and a validation part", f"{len(encoded)} characters")
+            raise BadInput(
+                str(path), "task.options", "enough text for a train and a validation part", f"{len(encoded)} characters"
+            )
         return TaskData(
             target=Target.NEXT_TOKEN,
             train=cut_sequences(encoded[:split], options.seq_length),
