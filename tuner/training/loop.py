@@ -188,9 +188,13 @@ def _window_terms(
     """(summed loss, target count, correct predictions, summed absolute error) of one window, or None without targets."""
     steps = outputs.shape[1]
     if target.every_step:
-        positions = torch.arange(start, start + steps, device=outputs.device)
-        mask = positions[None, :] < lengths[:, None]  # (B, T)
-        predicted, wanted = outputs[mask], targets[:, start : start + steps][mask]
+        wanted = targets[:, start : start + steps]
+        if bool((lengths >= start + steps).all()):  # no padding in this window: skip the masked copy
+            predicted, wanted = outputs.flatten(0, 1), wanted.flatten(0, 1)
+        else:
+            positions = torch.arange(start, start + steps, device=outputs.device)
+            mask = positions[None, :] < lengths[:, None]  # (B, T)
+            predicted, wanted = outputs[mask], wanted[mask]
     else:
         ends = _ends_in(lengths, start, steps)
         if not bool(ends.any()):
@@ -255,8 +259,7 @@ def _train_epoch(
             objective = loss + hp.l1 * sum(w.abs().sum() for w in model.weights()) if hp.l1 > 0 else loss
             optimizer.zero_grad(set_to_none=True)
             objective.backward()
-            per_layer = torch.stack([_grad_norm(layer) for layer in layers])
-            norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+            per_layer, norm = _clip_gradients(layers, max_norm)
             layer_sums = per_layer if layer_sums is None else layer_sums + per_layer
             norms.append(norm)
             clipped_steps += norm > max_norm
@@ -267,9 +270,20 @@ def _train_epoch(
     return totals.loss / totals.count, sum(norms) / steps, tuple((layer_sums / steps).tolist()), clipped_steps / steps
 
 
-def _grad_norm(module: torch.nn.Module) -> Tensor:
-    grads = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.zeros(())
+def _clip_gradients(layers: list[torch.nn.Module], max_norm: float) -> tuple[Tensor, float]:
+    """Each layer's gradient norm and the global norm (before clipping), then clip to ``max_norm``.
+
+    One fused norm over all gradients serves both the diagnostics and the clipping.
+    """
+    grouped = [[p.grad for p in layer.parameters() if p.grad is not None] for layer in layers]
+    flat = [g for group in grouped for g in group]
+    squares = torch.stack(torch._foreach_norm(flat)) ** 2
+    sizes = [len(group) for group in grouped]
+    per_layer = torch.stack([chunk.sum() for chunk in squares.split(sizes)]).sqrt()
+    total = float(squares.sum().sqrt())
+    if total > max_norm:
+        torch._foreach_mul_(flat, max_norm / (total + 1e-6))
+    return per_layer, total
 
 
 @torch.no_grad()
