@@ -50,16 +50,38 @@ def pipeline_seconds(data: TaskData, hp: Hyperparameters) -> float:
 def peak_memory_mb(threads: int) -> float:
     """Peak RSS of a child `tuner train` on the Shakespeare baseline, one epoch of the whole text."""
     settings = {
-        "task": {"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"seq_length": 1000, "val_fraction": 0.1}},
-        "metric": "val_loss", "direction": "minimize", "max_epochs": 1,
-        "early_stopping": {"patience": 1, "min_delta": 0.0}, "seed": 0,
+        "task": {
+            "name": "char_lm",
+            "data": "builtin:tinyshakespeare",
+            "options": {"seq_length": 1000, "val_fraction": 0.1},
+        },
+        "metric": "val_loss",
+        "direction": "minimize",
+        "max_epochs": 1,
+        "early_stopping": {"patience": 1, "min_delta": 0.0},
+        "seed": 0,
     }
-    document = train_document("shakespeare-char", 0, "COMPLETE", settings, Hyperparameters().to_dict(), 0, None, None, None)
+    document = train_document(
+        "shakespeare-char", 0, "COMPLETE", settings, Hyperparameters().to_dict(), 0, None, None, None
+    )
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "baseline.yaml"
         config.write_text(yaml.safe_dump(document, sort_keys=False))
-        subprocess.run([sys.executable, "-m", "tuner.cli", "train", str(config), "--out", str(Path(folder) / "m.pt"),
-                        "--threads", str(threads)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tuner.cli",
+                "train",
+                str(config),
+                "--out",
+                str(Path(folder) / "m.pt"),
+                "--threads",
+                str(threads),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports KiB
 
 
@@ -78,13 +100,24 @@ def main() -> None:
     peak = None if args.skip_memory else peak_memory_mb(threads)
     if peak is not None:
         print(f"peak memory of one baseline trial (all of Tiny Shakespeare): {peak:,.0f} MB")
-    print(json.dumps({
-        "benchmark": "data_and_memory", "device": "cpu", "threads": threads, "cores": os.cpu_count(),
-        "machine": platform.machine(), "torch": torch.__version__,
-        "epoch_seconds": round(epoch, 3), "pipeline_seconds": round(pipeline, 4),
-        "pipeline_fraction": round(pipeline / epoch, 4), "pipeline_goal": 0.05,
-        "peak_rss_mb": None if peak is None else round(peak), "memory_goal_mb": 1536,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "data_and_memory",
+                "device": "cpu",
+                "threads": threads,
+                "cores": os.cpu_count(),
+                "machine": platform.machine(),
+                "torch": torch.__version__,
+                "epoch_seconds": round(epoch, 3),
+                "pipeline_seconds": round(pipeline, 4),
+                "pipeline_fraction": round(pipeline / epoch, 4),
+                "pipeline_goal": 0.05,
+                "peak_rss_mb": None if peak is None else round(peak),
+                "memory_goal_mb": 1536,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

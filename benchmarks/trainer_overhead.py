@@ -69,12 +69,23 @@ def main() -> None:
     best = {name: max(values) for name, values in figures.items()}
     for name, value in best.items():
         print(f"{name:6s} {value:10,.0f} chars/s (best of {args.repeats})")
-    print(json.dumps({
-        "benchmark": "trainer_overhead", "device": "cpu", "threads": torch.get_num_threads(), "cores": os.cpu_count(),
-        "machine": platform.machine(), "torch": torch.__version__, "train_chars": data.train.steps,
-        "ours_chars_per_sec": round(best["ours"]), "plain_chars_per_sec": round(best["plain"]),
-        "ratio": round(best["ours"] / best["plain"], 3), "goal": 0.95,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "trainer_overhead",
+                "device": "cpu",
+                "threads": torch.get_num_threads(),
+                "cores": os.cpu_count(),
+                "machine": platform.machine(),
+                "torch": torch.__version__,
+                "train_chars": data.train.steps,
+                "ours_chars_per_sec": round(best["ours"]),
+                "plain_chars_per_sec": round(best["plain"]),
+                "ratio": round(best["ours"] / best["plain"], 3),
+                "goal": 0.95,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

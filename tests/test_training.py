@@ -173,3 +173,28 @@ def test_orthogonal_init_makes_recurrent_weights_orthogonal():
     model = RecurrentNet(6, 6, tiny(cell="rnn", weight_init="orthogonal"))
     w = model.layers[0].weight_hh_l0.detach()
     torch.testing.assert_close(w @ w.T, torch.eye(w.shape[0]), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_fused_softsign_lstm_matches_the_reference_loop_forward_and_backward(with_state):
+    torch.manual_seed(1)
+    layer = ActivationRecurrentLayer(Cell.LSTM, 5, 7, Activation.SOFTSIGN).double()
+    for p in layer.parameters():
+        p.data.normal_(0, 0.5)
+    x = torch.randn(3, 9, 5, dtype=torch.double)
+    state = (torch.randn(1, 3, 7, dtype=torch.double), torch.randn(1, 3, 7, dtype=torch.double)) if with_state else None
+
+    def run(fused: bool):  # noqa: ANN202
+        layer.use_fused = fused
+        layer.zero_grad()
+        inputs = x.clone().requires_grad_()
+        out, (h, c) = layer(inputs, state)
+        (out.sin().sum() + (h * 2).sum() + c.cos().sum()).backward()  # every output gets a gradient
+        return out, h, c, inputs.grad, [p.grad.clone() for p in layer.parameters()]
+
+    fused_run, reference = run(True), run(False)
+    layer.use_fused = True
+    for got, expected in zip(fused_run[:4], reference[:4], strict=True):
+        torch.testing.assert_close(got, expected)
+    for got, expected in zip(fused_run[4], reference[4], strict=True):
+        torch.testing.assert_close(got, expected)

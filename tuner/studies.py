@@ -114,7 +114,9 @@ def load_study(path: str | Path) -> StudySpec:
     if baseline is not None:
         if sampler.get("type") == "grid":
             # Optuna's GridSampler cannot take an enqueued trial (it has no grid id)
-            raise BadInput(where, "baseline", "no baseline with the grid sampler (put its values in the grid)", baseline)
+            raise BadInput(
+                where, "baseline", "no baseline with the grid sampler (put its values in the grid)", baseline
+            )
         baseline = _parse_baseline(baseline, space, where)
     return StudySpec(
         name=name.strip(),

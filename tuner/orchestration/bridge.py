@@ -139,7 +139,9 @@ class StudyBridge:
         try:
             self.study.tell(trial, value if state is TrialState.COMPLETE else None, state=state)
         except Exception:  # noqa: BLE001 - Optuna stores the state before its sampler's after_trial can raise
-            log.exception("the sampler failed after trial %d was stored %s; the study goes on", trial.number, state.name)
+            log.exception(
+                "the sampler failed after trial %d was stored %s; the study goes on", trial.number, state.name
+            )
         self.outcomes.by_state[state.name] += 1
 
 

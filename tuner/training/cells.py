@@ -7,7 +7,10 @@ needs a cell of our own. Parameters use torch's names and layout
 forget-bias slice are the same code for both paths.
 
 Speed: the input projection of a whole window is one matmul; only the
-recurrent matmul and the elementwise gate maths run per time step.
+recurrent matmul and the elementwise gate maths run per time step. A softsign
+LSTM on the CPU runs that recurrence in fused C++ (``fused.py``); the other
+cases use the step-by-step loop below, which is also the reference the fused
+code is tested against.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from tuner.hyperparams import Activation, Cell
+from tuner.training import fused
 
 GATES = {Cell.LSTM: 4, Cell.GRU: 3, Cell.RNN: 1}
 
@@ -40,7 +44,23 @@ class ActivationRecurrentLayer(nn.Module):
         self.bias_ih = nn.Parameter(torch.zeros(gates))
         self.bias_hh = nn.Parameter(torch.zeros(gates))
 
+    use_fused: bool = True  # tests switch it off to compare against the reference loop
+
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        if self.use_fused and self.cell is Cell.LSTM and self.act is F.softsign and not x.is_cuda and fused.extension():
+            return self._fused_lstm(x, state)
+        return self._loop(x, state)
+
+    def _fused_lstm(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        batch = x.shape[0]
+        zeros = x.new_zeros(batch, self.hidden_size)
+        h0, c0 = (state[0][0], state[1][0]) if state is not None else (zeros, zeros)
+        # time-major without a copy of the wide (.., 4H) projection: transpose the narrow input instead
+        projected = F.linear(x.transpose(0, 1), self.weight_ih, self.bias_ih + self.bias_hh).contiguous()  # (T, B, 4H)
+        hs, c_last = fused.SoftsignLSTMWindow.apply(projected, self.weight_hh, h0.contiguous(), c0.contiguous())
+        return hs.transpose(0, 1), (hs[-1].unsqueeze(0), c_last.unsqueeze(0))
+
+    def _loop(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
         batch, steps, _ = x.shape  # (B, T, I)
         projected = F.linear(x, self.weight_ih, self.bias_ih)  # (B, T, G*H)
         zeros = x.new_zeros(1, batch, self.hidden_size)

@@ -1,0 +1,61 @@
+"""The fused softsign LSTM recurrence (C++, CPU), built on first use and cached by torch.
+
+torch.utils.cpp_extension compiles ``softsign_lstm.cpp`` once per machine
+(about a minute; the build lands in $TORCH_EXTENSIONS_DIR, by default
+~/.cache/torch_extensions) and later processes load it in a second. Where it
+cannot be built (no C++ compiler) or on a GPU, ``ActivationRecurrentLayer``
+falls back to its step-by-step Python loop, with one warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+SOURCE = Path(__file__).with_name("softsign_lstm.cpp")
+
+
+@functools.cache
+def extension() -> ModuleType | None:
+    """The compiled extension, or None where it cannot be built here."""
+    try:
+        from torch.utils.cpp_extension import load
+
+        return load(
+            name="tuner_softsign_lstm",
+            sources=[str(SOURCE)],
+            extra_cflags=["-O3", "-march=native", "-ffast-math"],
+            verbose=False,
+        )
+    except Exception as error:  # noqa: BLE001 - any build failure means: use the Python loop
+        warnings.warn(
+            f"fused softsign LSTM unavailable ({str(error).splitlines()[0]}); using the slower Python loop",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+
+
+class SoftsignLSTMWindow(torch.autograd.Function):
+    """hs, c_last = f(xproj (T, B, 4H), w_hh (4H, H), h0 (B, H), c0 (B, H)), with a hand-written backward."""
+
+    @staticmethod
+    def forward(ctx, xproj: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor]:  # noqa: ANN001
+        hs, cs, acts = extension().forward(xproj, w_hh, h0, c0)
+        ctx.save_for_backward(hs, cs, acts, w_hh, h0, c0)
+        return hs, cs[-1]
+
+    @staticmethod
+    def backward(ctx, grad_hs: Tensor | None, grad_c_last: Tensor | None):  # noqa: ANN001, ANN205
+        hs, cs, acts, w_hh, h0, c0 = ctx.saved_tensors
+        grad_hs = torch.zeros_like(hs) if grad_hs is None else grad_hs
+        grad_c_last = torch.zeros_like(c0) if grad_c_last is None else grad_c_last
+        d_xproj, d_w_hh, d_h0, d_c0 = extension().backward(grad_hs, grad_c_last, hs, cs, acts, w_hh, h0, c0)
+        return d_xproj, d_w_hh, d_h0, d_c0

@@ -1,0 +1,113 @@
+// A fused softsign LSTM layer for the CPU: the recurrence of one window, forward and backward.
+//
+// The input projection x W_ih^T + b_ih + b_hh of the whole window is one matmul done
+// outside (by torch, with autograd). Here, per time step: one addmm for h W_hh^T, then
+// one pass over memory for all gate maths (torch would launch a dozen elementwise
+// kernels). The backward pass runs the same recurrence in reverse and leaves the weight
+// gradient to a single matmul over all steps.
+//
+// Layout: time-major. xproj (T, B, 4H) with gates [i | f | g | o]; h0, c0 (B, H);
+// w_hh (4H, H). softsign(x) = x / (1 + |x|), softsign'(x) = (1 - |softsign(x)|)^2.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <cmath>
+#include <vector>
+
+namespace {
+
+template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
+template <typename T> inline T softsign(T x) { return x / (T(1) + std::abs(x)); }
+
+}  // namespace
+
+// Returns hs (T, B, H), cs (T, B, H), acts (T, B, 4H): the activated gates, kept for backward.
+std::vector<torch::Tensor> forward(torch::Tensor xproj, torch::Tensor w_hh, torch::Tensor h0, torch::Tensor c0) {
+  const auto steps = xproj.size(0), batch = xproj.size(1), hidden = h0.size(1);
+  auto hs = torch::empty({steps, batch, hidden}, xproj.options());
+  auto cs = torch::empty({steps, batch, hidden}, xproj.options());
+  auto acts = torch::empty({steps, batch, 4 * hidden}, xproj.options());
+  auto w_t = w_hh.t();
+  auto h = h0.contiguous();
+  auto c = c0.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "softsign_lstm_forward", [&] {
+    for (int64_t t = 0; t < steps; ++t) {
+      auto gates = acts[t];
+      at::addmm_out(gates, xproj[t], h, w_t);  // pre-activations (B, 4H), activated in place below
+      const scalar_t* g = gates.data_ptr<scalar_t>();
+      const scalar_t* c_prev = c.data_ptr<scalar_t>();
+      scalar_t* a = gates.data_ptr<scalar_t>();
+      scalar_t* c_new = cs[t].data_ptr<scalar_t>();
+      scalar_t* h_new = hs[t].data_ptr<scalar_t>();
+      at::parallel_for(0, batch, 8, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          const scalar_t* gb = g + b * 4 * hidden;
+          scalar_t* ab = a + b * 4 * hidden;
+          for (int64_t j = 0; j < hidden; ++j) {
+            const scalar_t i = sigmoid(gb[j]), f = sigmoid(gb[hidden + j]);
+            const scalar_t z = softsign(gb[2 * hidden + j]), o = sigmoid(gb[3 * hidden + j]);
+            const scalar_t cell = f * c_prev[b * hidden + j] + i * z;
+            ab[j] = i; ab[hidden + j] = f; ab[2 * hidden + j] = z; ab[3 * hidden + j] = o;
+            c_new[b * hidden + j] = cell;
+            h_new[b * hidden + j] = o * softsign(cell);
+          }
+        }
+      });
+      h = hs[t];
+      c = cs[t];
+    }
+  });
+  return {hs, cs, acts};
+}
+
+// Returns d_xproj (T, B, 4H), d_w_hh (4H, H), d_h0 (B, H), d_c0 (B, H).
+std::vector<torch::Tensor> backward(torch::Tensor grad_hs, torch::Tensor grad_c_last, torch::Tensor hs,
+                                    torch::Tensor cs, torch::Tensor acts, torch::Tensor w_hh,
+                                    torch::Tensor h0, torch::Tensor c0) {
+  const auto steps = hs.size(0), batch = hs.size(1), hidden = hs.size(2);
+  auto d_gates = torch::empty_like(acts);
+  auto dh_next = torch::zeros({batch, hidden}, hs.options());
+  auto dc_next = grad_c_last.contiguous().clone();
+  auto c0c = c0.contiguous();  // kept alive: the loop reads it through a raw pointer
+  grad_hs = grad_hs.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(hs.scalar_type(), "softsign_lstm_backward", [&] {
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const scalar_t* a = acts[t].data_ptr<scalar_t>();
+      const scalar_t* cell = cs[t].data_ptr<scalar_t>();
+      const scalar_t* c_prev = t > 0 ? cs.data_ptr<scalar_t>() + (t - 1) * batch * hidden : c0c.data_ptr<scalar_t>();
+      const scalar_t* gh = grad_hs[t].data_ptr<scalar_t>();
+      const scalar_t* dhn = dh_next.data_ptr<scalar_t>();
+      scalar_t* dcn = dc_next.data_ptr<scalar_t>();
+      scalar_t* dg = d_gates[t].data_ptr<scalar_t>();
+      at::parallel_for(0, batch, 8, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          const scalar_t* ab = a + b * 4 * hidden;
+          scalar_t* dgb = dg + b * 4 * hidden;
+          for (int64_t j = 0; j < hidden; ++j) {
+            const int64_t k = b * hidden + j;
+            const scalar_t i = ab[j], f = ab[hidden + j], z = ab[2 * hidden + j], o = ab[3 * hidden + j];
+            const scalar_t dh = gh[k] + dhn[k];
+            const scalar_t sc = softsign(cell[k]);
+            const scalar_t one_minus = scalar_t(1) - std::abs(sc);
+            const scalar_t dc = dh * o * one_minus * one_minus + dcn[k];
+            const scalar_t one_minus_z = scalar_t(1) - std::abs(z);
+            dgb[j] = dc * z * i * (scalar_t(1) - i);
+            dgb[hidden + j] = dc * c_prev[k] * f * (scalar_t(1) - f);
+            dgb[2 * hidden + j] = dc * i * one_minus_z * one_minus_z;
+            dgb[3 * hidden + j] = dh * sc * o * (scalar_t(1) - o);
+            dcn[k] = dc * f;
+          }
+        }
+      });
+      dh_next = torch::mm(d_gates[t], w_hh);  // (B, H)
+    }
+  });
+  // h_{t-1} for every step: h0, then hs[0..T-2]
+  auto h_prev = torch::cat({h0.unsqueeze(0), hs.narrow(0, 0, steps - 1)}, 0);
+  auto d_w_hh = torch::mm(d_gates.reshape({steps * batch, 4 * hidden}).t(), h_prev.reshape({steps * batch, hidden}));
+  return {d_gates, d_w_hh, dh_next, dc_next};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("forward", &forward, "softsign LSTM window forward (CPU)");
+  m.def("backward", &backward, "softsign LSTM window backward (CPU)");
+}
