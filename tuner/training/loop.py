@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from tuner.attrs import StopReason
 from tuner.errors import Diverged
 from tuner.hyperparams import Hyperparameters
-from tuner.training.models import RecurrentNet, detach_states
+from tuner.training.models import RecurrentNet, State, detach_states
 from tuner.training.tasks.base import SequenceData, Target, TaskData
 from tuner.training.updaters import make_optimizer
 
