@@ -139,7 +139,7 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
     for key in _SHOWN_ATTRS:
         if key not in frame:
             frame[key] = None
-    frame["epochs"] = frame[attrs.EPOCHS_RUN].fillna(0).astype(int)
+    frame["epochs"] = frame[attrs.EPOCHS_RUN].fillna(frame["trial_id"].map(_epoch_counts(url, study_name))).fillna(0).astype(int)
     frame["stop_reason"] = frame[attrs.STOP].where(
         frame[attrs.STOP].notna(), frame["state"].map(lambda s: "running" if s == "RUNNING" else "")
     )
@@ -151,6 +151,17 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
     frame = frame.merge(params_wide, how="left", left_on="trial_id", right_index=True)
     param_columns = [c for c in frame.columns if c.startswith("param_")]
     return frame[["trial_id", *TRIAL_COLUMNS, *param_columns]].reset_index(drop=True)
+
+
+def _epoch_counts(url: str, study_name: str) -> dict[int, int]:
+    """Epoch rows per trial so far: how far a RUNNING trial has got."""
+    with get_engine(url).connect() as connection:
+        if not sa.inspect(connection).has_table(EpochRow.__tablename__):
+            return {}
+        rows = connection.execute(
+            sa.select(EpochRow.trial_id, sa.func.count()).where(EpochRow.study_name == study_name).group_by(EpochRow.trial_id)
+        ).all()
+    return dict(rows)
 
 
 def epochs_frame(url: str, study_name: str, trial_numbers: Sequence[int] | None = None) -> pd.DataFrame:
