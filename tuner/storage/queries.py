@@ -139,7 +139,9 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
     for key in _SHOWN_ATTRS:
         if key not in frame:
             frame[key] = None
-    frame["epochs"] = frame[attrs.EPOCHS_RUN].fillna(frame["trial_id"].map(_epoch_counts(url, study_name))).fillna(0).astype(int)
+    frame["epochs"] = (
+        frame[attrs.EPOCHS_RUN].fillna(frame["trial_id"].map(_epoch_counts(url, study_name))).fillna(0).astype(int)
+    )
     frame["stop_reason"] = frame[attrs.STOP].where(
         frame[attrs.STOP].notna(), frame["state"].map(lambda s: "running" if s == "RUNNING" else "")
     )
@@ -159,7 +161,9 @@ def _epoch_counts(url: str, study_name: str) -> dict[int, int]:
         if not sa.inspect(connection).has_table(EpochRow.__tablename__):
             return {}
         rows = connection.execute(
-            sa.select(EpochRow.trial_id, sa.func.count()).where(EpochRow.study_name == study_name).group_by(EpochRow.trial_id)
+            sa.select(EpochRow.trial_id, sa.func.count())
+            .where(EpochRow.study_name == study_name)
+            .group_by(EpochRow.trial_id)
         ).all()
     return dict(rows)
 

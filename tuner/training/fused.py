@@ -44,7 +44,10 @@ def extension() -> ModuleType | None:
 
 
 class SoftsignLSTMWindow(torch.autograd.Function):
-    """hs, c_last = f(xproj (T, B, 4H), w_hh (4H, H), h0 (B, H), c0 (B, H)), with a hand-written backward."""
+    """hs, c_last = f(xproj (T, B, 4H), w_hh (4H, H), h0 (B, H), c0 (B, H)), with a hand-written backward.
+
+    ``xproj`` is overwritten with the activated gates (the caller passes a temporary nothing else reads).
+    """
 
     @staticmethod
     def forward(ctx, xproj: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor]:  # noqa: ANN001

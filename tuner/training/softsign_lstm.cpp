@@ -15,45 +15,47 @@
 
 namespace {
 
-template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
 template <typename T> inline T softsign(T x) { return x / (T(1) + std::abs(x)); }
 
 }  // namespace
 
 // Returns hs (T, B, H), cs (T, B, H), acts (T, B, 4H): the activated gates, kept for backward.
+// acts is xproj itself: each step's recurrent matmul is added into it and activated in place,
+// which spares a copy and an allocation per step (xproj is a temporary of the caller's).
 std::vector<torch::Tensor> forward(torch::Tensor xproj, torch::Tensor w_hh, torch::Tensor h0, torch::Tensor c0) {
   const auto steps = xproj.size(0), batch = xproj.size(1), hidden = h0.size(1);
   auto hs = torch::empty({steps, batch, hidden}, xproj.options());
   auto cs = torch::empty({steps, batch, hidden}, xproj.options());
-  auto acts = torch::empty({steps, batch, 4 * hidden}, xproj.options());
+  auto acts = xproj;
   auto w_t = w_hh.t();
   auto h = h0.contiguous();
-  auto c = c0.contiguous();
+  auto c0c = c0.contiguous();
   AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "softsign_lstm_forward", [&] {
+    scalar_t* h_all = hs.data_ptr<scalar_t>();
+    scalar_t* c_all = cs.data_ptr<scalar_t>();
     for (int64_t t = 0; t < steps; ++t) {
       auto gates = acts[t];
-      at::addmm_out(gates, xproj[t], h, w_t);  // pre-activations (B, 4H), activated in place below
-      const scalar_t* g = gates.data_ptr<scalar_t>();
-      const scalar_t* c_prev = c.data_ptr<scalar_t>();
+      gates.addmm_(h, w_t);  // pre-activations (B, 4H), activated in place below
+      gates.narrow(1, 0, 2 * hidden).sigmoid_();  // i, f: torch's vectorised sigmoid beats a scalar exp loop
+      gates.narrow(1, 3 * hidden, hidden).sigmoid_();  // o
       scalar_t* a = gates.data_ptr<scalar_t>();
-      scalar_t* c_new = cs[t].data_ptr<scalar_t>();
-      scalar_t* h_new = hs[t].data_ptr<scalar_t>();
+      const scalar_t* c_prev = t > 0 ? c_all + (t - 1) * batch * hidden : c0c.data_ptr<scalar_t>();
+      scalar_t* c_new = c_all + t * batch * hidden;
+      scalar_t* h_new = h_all + t * batch * hidden;
       at::parallel_for(0, batch, 8, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
-          const scalar_t* gb = g + b * 4 * hidden;
           scalar_t* ab = a + b * 4 * hidden;
           for (int64_t j = 0; j < hidden; ++j) {
-            const scalar_t i = sigmoid(gb[j]), f = sigmoid(gb[hidden + j]);
-            const scalar_t z = softsign(gb[2 * hidden + j]), o = sigmoid(gb[3 * hidden + j]);
+            const scalar_t i = ab[j], f = ab[hidden + j], o = ab[3 * hidden + j];
+            const scalar_t z = softsign(ab[2 * hidden + j]);
             const scalar_t cell = f * c_prev[b * hidden + j] + i * z;
-            ab[j] = i; ab[hidden + j] = f; ab[2 * hidden + j] = z; ab[3 * hidden + j] = o;
+            ab[2 * hidden + j] = z;
             c_new[b * hidden + j] = cell;
             h_new[b * hidden + j] = o * softsign(cell);
           }
         }
       });
       h = hs[t];
-      c = cs[t];
     }
   });
   return {hs, cs, acts};
