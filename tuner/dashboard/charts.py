@@ -65,7 +65,7 @@ def overfitting_figure(curves: dict[int, pd.DataFrame], readings: dict[int, Curv
     figure.update_layout(
         title="Training vs validation loss",
         xaxis_title="epoch",
-        yaxis_title="loss (nats/char)",
+        yaxis_title="loss",
         legend={"groupclick": "togglegroup"},
         margin={"t": 50},
     )
