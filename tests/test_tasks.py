@@ -189,7 +189,9 @@ def test_shipped_task_studies_parse():
 def test_parquet_files_load_like_csv(tmp_path):
     frame = pd.read_csv(REPO / "tuner/data/control_charts.csv")
     frame.to_parquet(tmp_path / "charts.parquet")
-    from_parquet = task_for("sequence_classification").load(str(tmp_path / "charts.parquet"), SequenceClassificationOptions())
+    from_parquet = task_for("sequence_classification").load(
+        str(tmp_path / "charts.parquet"), SequenceClassificationOptions()
+    )
     from_csv = task_for("sequence_classification").load("builtin:control_charts", SequenceClassificationOptions())
     assert torch.equal(from_parquet.train.inputs, from_csv.train.inputs)
     assert torch.equal(from_parquet.val.targets, from_csv.val.targets)

@@ -14,6 +14,7 @@ import optuna
 from optuna.pruners import BasePruner
 
 from tuner.errors import BadInput, check_keys, did_you_mean
+from tuner.pruners import OverfittingPruner
 from tuner.spaces import SearchSpace
 
 SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
@@ -31,7 +32,9 @@ PRUNERS: dict[str, type[BasePruner]] = {
     "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
     "hyperband": optuna.pruners.HyperbandPruner,
     "patient": optuna.pruners.PatientPruner,
+    "overfitting": OverfittingPruner,
 }
+_WRAPPERS = {"patient", "overfitting"}  # pruners that may wrap another: {type: overfitting, wrapped: {type: median}}
 
 # Arguments we fill in ourselves, never from the study file.
 _SAMPLER_OWN = {"seed", "search_space"}
@@ -92,14 +95,14 @@ def build_pruner(
     check_keys(where, key_path, options, _options_of(cls, _PRUNER_OWN))
     if kind == "hyperband":
         options.setdefault("max_resource", max_epochs or "auto")
-    if kind == "patient":
+    if kind in _WRAPPERS:
         wrapped = config.get("wrapped")
         if wrapped is not None and not isinstance(wrapped, dict):
             raise BadInput(where, f"{key_path}.wrapped", "a pruner mapping such as {type: median}", wrapped)
         options["wrapped_pruner"] = build_pruner(wrapped, where, f"{key_path}.wrapped", max_epochs) if wrapped else None
-        options.setdefault("patience", 1)
+        options.setdefault("patience", 1 if kind == "patient" else 2)
     elif "wrapped" in config:
         raise BadInput(
-            where, f"{key_path}.wrapped", "no wrapped pruner (only type: patient wraps one)", config["wrapped"]
+            where, f"{key_path}.wrapped", "no wrapped pruner (only patient and overfitting wrap one)", config["wrapped"]
         )
     return _construct(cls, options, where, key_path)

@@ -15,6 +15,7 @@ class StopReason(StrEnum):
     FAILED = "failed"  # raised an error (traceback stored)
     DIVERGED = "diverged"  # NaN or infinite loss
     INTERRUPTED = "interrupted"  # its driver died or was stopped; re-run on resume
+    OVERFITTING = "overfitting"  # pruned by the overfitting pruner
     WORKER_DIED = "worker_died"  # its process was killed (out of memory, SIGKILL)
 
 
@@ -28,6 +29,10 @@ BEST_EPOCH = "best_epoch"
 PARAMETER_COUNT = "parameter_count"
 TRAINING_EXAMPLES = "training_examples"  # targets the model learned from; fewer than parameters invites overfitting
 WARNING = "warning"  # e.g. more parameters than training examples
+LOSS_CURVE = "loss_curve"  # {"train_loss": [...], "val_loss": [...]} so far, for the overfitting pruner
+DRIVER = "driver"  # the `tuner run` process running the trial (host:pid:start)
+ATTEMPT = "attempt"  # 1 for a first run; a retry after a worker died counts up
+RETRIED = "retried"  # this failed trial was queued again: it does not use up the budget
 RETRY_OF = "retry_of"  # number of the interrupted trial this one re-runs
 
 # Study user attrs

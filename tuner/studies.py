@@ -72,6 +72,7 @@ class StudySpec:
     seed: int
     baseline: dict[str, Any] | None = None
     description: str = ""
+    max_retries: int = 1  # re-runs of a trial whose worker process died (killed, out of memory)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
@@ -135,6 +136,7 @@ def load_study(path: str | Path) -> StudySpec:
         seed=seed,
         baseline=baseline,
         description=str(raw.get("description", "")),
+        max_retries=_non_negative_int(raw, "max_retries", 1, where),
     )
 
 
@@ -151,6 +153,13 @@ def _positive_int(raw: dict, key: str, default: int, where: str, key_path: str |
     value = raw.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise BadInput(where, key_path or key, "an integer >= 1", value)
+    return value
+
+
+def _non_negative_int(raw: dict, key: str, default: int, where: str) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadInput(where, key, "an integer >= 0", value)
     return value
 
 

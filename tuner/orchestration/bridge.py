@@ -27,6 +27,7 @@ from tuner.attrs import StopReason
 from tuner.hyperparams import Hyperparameters
 from tuner.orchestration.trainable import EPOCH
 from tuner.spaces import SearchSpace
+from tuner.storage import queries
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class TrialRecord:
     trial: optuna.Trial
     epochs: int = 0
     pruned: bool = False
+    curve: dict[str, list[float]] = field(default_factory=lambda: {"train_loss": [], "val_loss": []})
 
 
 @dataclass
@@ -52,19 +54,45 @@ class Outcomes:
 class StudyBridge:
     """Driver-side state shared by the searcher, the pruning scheduler and the metrics sink."""
 
-    def __init__(self, study: optuna.Study, space: SearchSpace, settings: dict[str, Any], cpus: float, gpus: float):
+    def __init__(
+        self,
+        study: optuna.Study,
+        storage_url: str,
+        space: SearchSpace,
+        settings: dict[str, Any],
+        cpus: float,
+        gpus: float,
+        total_trials: int,
+        max_retries: int = 1,
+        driver_id: str = "",
+    ):
         self.study = study
+        self.storage_url = storage_url
         self.space = space
         self.settings = settings
         self.cpus, self.gpus = cpus, gpus
+        self.total_trials = total_trials
+        self.max_retries = max_retries
+        self.driver_id = driver_id
         self.records: dict[str, TrialRecord] = {}
         self.outcomes = Outcomes()
         self._minimize = settings["direction"] == "minimize"
+        self._budget_full = False  # cached until one of our trials ends
 
     def __getstate__(self) -> dict:
         # Tune pickles its searcher and scheduler into its experiment folder; the live
         # study (an open database) stays in the driver. We resume from the database.
         return {}
+
+    def budget(self) -> str:
+        """'open' to start another trial, 'wait' while ours run (one may need a retry), 'done' when the
+        study holds its budget. Counted in the database, so several drivers share one budget."""
+        if not self._budget_full:
+            counted, running = queries.budget_counts(self.storage_url, self.study.study_name)
+            self._budget_full = counted + running >= self.total_trials
+        if not self._budget_full:
+            return "open"
+        return "wait" if self.records else "done"
 
     def ask(self, tune_trial_id: str) -> dict[str, Any]:
         """Ask Optuna for a trial and turn it into the config the worker trains."""
@@ -74,7 +102,9 @@ class StudyBridge:
         seed = int(self.settings["seed"]) + trial.number
         trial.set_user_attr(attrs.HYPERPARAMETERS, hyperparameters)
         trial.set_user_attr(attrs.SEED, seed)
+        trial.set_user_attr(attrs.DRIVER, self.driver_id)
         self.records[tune_trial_id] = TrialRecord(trial)
+        self._budget_full = False  # this trial is now RUNNING: recount next time
         return {
             "settings": self.settings,
             "hyperparameters": hyperparameters,
@@ -88,6 +118,9 @@ class StudyBridge:
         """Hand one epoch's value to Optuna; True when the study's pruner says stop."""
         record = self.records[tune_trial_id]
         record.epochs = int(result["epoch"])
+        record.curve["train_loss"].append(float(result["train_loss"]))
+        record.curve["val_loss"].append(float(result["val_loss"]))
+        record.trial.set_user_attr(attrs.LOSS_CURVE, record.curve)  # read by the overfitting pruner
         value = float(result["objective"])
         if not math.isfinite(value):
             return False
@@ -114,9 +147,7 @@ class StudyBridge:
             self._tell(trial, TrialState.PRUNED)
             return
         if error or summary.get("kind") != "summary":
-            trial.set_user_attr(attrs.STOP, str(StopReason.WORKER_DIED))
-            trial.set_user_attr(attrs.ERROR, "the trial's worker process died before it reported a result")
-            self._tell(trial, TrialState.FAIL)
+            self._worker_died(trial)
             return
         trial.set_user_attr(attrs.STOP, summary["stop_reason"])
         if "error" in summary:
@@ -135,6 +166,34 @@ class StudyBridge:
         if best is None or (value < best if self._minimize else value > best):
             self.outcomes.best_value, self.outcomes.best_number = value, trial.number
 
+    def _worker_died(self, trial: optuna.Trial) -> None:
+        """FAIL with the reason; queue the same parameters again while retries are left."""
+        attempt = int(self.study._storage.get_trial(trial._trial_id).user_attrs.get(attrs.ATTEMPT, 1))
+        trial.set_user_attr(attrs.STOP, str(StopReason.WORKER_DIED))
+        message = f"the trial's worker process died (killed, or out of memory) on attempt {attempt}"
+        retry = attempt <= self.max_retries
+        trial.set_user_attr(
+            attrs.ERROR,
+            message + ("; queued again" if retry else f"; no retries left (max_retries {self.max_retries})"),
+        )
+        if retry:
+            trial.set_user_attr(attrs.RETRIED, True)
+        self._tell(trial, TrialState.FAIL)
+        if retry:
+            params = self.study._storage.get_trial(trial._trial_id).params
+            self.study.enqueue_trial(params, user_attrs={attrs.RETRY_OF: trial.number, attrs.ATTEMPT: attempt + 1})
+
+    def interrupt(self) -> int:
+        """Our running trials become FAIL (interrupted) and are queued to run again: a clean Ctrl-C."""
+        stopped = list(self.records.values())
+        self.records.clear()
+        for record in stopped:
+            record.trial.set_user_attr(attrs.STOP, str(StopReason.INTERRUPTED))
+            self._tell(record.trial, TrialState.FAIL)
+            params = self.study._storage.get_trial(record.trial._trial_id).params
+            self.study.enqueue_trial(params, user_attrs={attrs.RETRY_OF: record.trial.number})
+        return len(stopped)
+
     def _tell(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
         try:
             self.study.tell(trial, value if state is TrialState.COMPLETE else None, state=state)
@@ -143,6 +202,7 @@ class StudyBridge:
                 "the sampler failed after trial %d was stored %s; the study goes on", trial.number, state.name
             )
         self.outcomes.by_state[state.name] += 1
+        self._budget_full = False
 
 
 class OptunaSearcher(Searcher):
@@ -152,8 +212,11 @@ class OptunaSearcher(Searcher):
         super().__init__(metric=metric, mode=mode)
         self.bridge = bridge
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        return self.bridge.ask(trial_id)
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        state = self.bridge.budget()
+        if state == "open":
+            return self.bridge.ask(trial_id)
+        return None if state == "wait" else Searcher.FINISHED  # None: Tune asks again later
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         self.bridge.finish(trial_id, result, error)

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,12 @@ from tuner import attrs
 from tuner.algorithms import build_pruner, build_sampler
 from tuner.attrs import StopReason
 from tuner.errors import BadInput
+from tuner.orchestration import drivers
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
 from tuner.orchestration.trainable import run_trial
+from tuner.storage import queries
 from tuner.storage.engine import get_engine, optuna_storage, use_wal
 from tuner.storage.tables import create_tables
 from tuner.studies import StudySpec
@@ -81,20 +84,21 @@ def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
     return study
 
 
-def reconcile(study: optuna.Study) -> int:
-    """Trials left RUNNING by a dead driver become FAIL (interrupted) and are queued to run again."""
-    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+def reconcile(study: optuna.Study, storage_url: str) -> int:
+    """Trials left RUNNING by a driver that is gone become FAIL (interrupted) and are queued to run again.
+
+    Trials of drivers still alive (another `tuner run` on the same study) are left alone.
+    """
+    stale = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if drivers.is_gone(storage_url, t.user_attrs.get(attrs.DRIVER))
+    ]
     for trial in stale:
         study._storage.set_trial_user_attr(trial._trial_id, attrs.STOP, str(StopReason.INTERRUPTED))
         study.tell(trial.number, state=TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs={attrs.RETRY_OF: trial.number})
     return len(stale)
-
-
-def counted_trials(study: optuna.Study) -> int:
-    """Trials that use up the budget: finished ones, not counting interrupted runs (they re-run)."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
-    return sum(1 for t in done if t.user_attrs.get(attrs.STOP) != StopReason.INTERRUPTED)
 
 
 def _start_ray(address: str | None) -> bool:
@@ -126,17 +130,39 @@ def run_study(
     workers: int,
     address: str | None = None,
     show_progress: bool = True,
+    trainable: Callable[[dict], None] = run_trial,
 ) -> RunSummary:
-    """Run ``spec`` until the study holds ``trials`` counted trials; returns what happened."""
+    """Run ``spec`` until the study holds ``trials`` counted trials; returns what happened.
+
+    ``trainable`` is what each Ray worker runs (tests and benchmarks of the orchestration
+    pass an arithmetic one that trains nothing). Ctrl-C marks this driver's running trials
+    FAIL (interrupted), queues them again and re-raises KeyboardInterrupt.
+    """
     study = open_study(spec, storage_url)
-    interrupted = reconcile(study)
-    remaining = max(0, trials - counted_trials(study))
-    bridge = StudyBridge(study, spec.space, spec.settings(), spec.resources.cpu, spec.resources.gpu)
+    driver_id = drivers.new_driver_id()
+    drivers.beat(storage_url, driver_id, spec.name)
+    interrupted = reconcile(study, storage_url)
+    counted, _ = queries.budget_counts(storage_url, spec.name)
+    remaining = max(0, trials - counted)
+    bridge = StudyBridge(
+        study,
+        storage_url,
+        spec.space,
+        spec.settings(),
+        spec.resources.cpu,
+        spec.resources.gpu,
+        total_trials=trials,
+        max_retries=spec.max_retries,
+        driver_id=driver_id,
+    )
     if remaining:
         started_ray = _start_ray(address)
         results_dir = tempfile.mkdtemp(prefix="tuner-ray-")
         try:
-            _fit(bridge, spec, storage_url, remaining, workers, results_dir, show_progress)
+            _fit(bridge, spec, storage_url, remaining, workers, results_dir, show_progress, trainable)
+        except KeyboardInterrupt:
+            bridge.interrupt()
+            raise
         finally:
             shutil.rmtree(results_dir, ignore_errors=True)
             if started_ray:
@@ -154,21 +180,29 @@ def _fit(
     workers: int,
     results_dir: str,
     show_progress: bool,
+    trainable: Callable[[dict], None],
 ) -> None:
     # Tune's own console output (a config table, its results folder) would talk over our progress bar.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Let Ctrl-C reach us (Tune would swallow it) so running trials are marked and re-queued.
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     mode = "min" if spec.direction == "minimize" else "max"
     resources: dict[str, Any] = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
-    callbacks: list[Any] = [EpochSink(bridge, storage_url, spec.name)]
+    callbacks: list[Any] = [
+        EpochSink(bridge, storage_url, spec.name),
+        drivers.Heartbeat(storage_url, bridge.driver_id, spec.name),
+    ]
     progress = ProgressBar(bridge, remaining) if show_progress else None
     if progress:
         callbacks.append(progress)
     tuner = tune.Tuner(
-        tune.with_resources(run_trial, resources),
+        tune.with_resources(trainable, resources),
         tune_config=tune.TuneConfig(
             search_alg=OptunaSearcher(bridge, metric="objective", mode=mode),
             scheduler=OptunaPruningScheduler(bridge),
-            num_samples=remaining,
+            # an upper bound: the searcher stops at the budget, counted in the database (retries
+            # after a dead worker, and other drivers on the same study, change what is left)
+            num_samples=remaining * (1 + spec.max_retries),
             max_concurrent_trials=workers,
             reuse_actors=True,
         ),

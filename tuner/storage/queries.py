@@ -241,3 +241,28 @@ def distributions(url: str, study_name: str) -> dict[str, Any]:
             {"study": study_name},
         ).all()
     return {name: _distribution(raw) for name, raw in rows}
+
+
+def budget_counts(url: str, study_name: str) -> tuple[int, int]:
+    """(trials that use up the budget, trials running now) of a study, across every driver.
+
+    FAIL trials that were interrupted or retried do not count: their parameters run again.
+    """
+    sql = sa.text(
+        """
+        SELECT t.state, COUNT(*) FROM trials t JOIN studies s ON s.study_id = t.study_id
+        WHERE s.study_name = :study AND NOT EXISTS (
+            SELECT 1 FROM trial_user_attributes a WHERE a.trial_id = t.trial_id AND t.state = 'FAIL'
+            AND ((a.key = :stop AND a.value_json = :interrupted) OR a.key = :retried))
+        GROUP BY t.state
+        """
+    )
+    params = {
+        "study": study_name,
+        "stop": attrs.STOP,
+        "interrupted": json.dumps(str(attrs.StopReason.INTERRUPTED)),
+        "retried": attrs.RETRIED,
+    }
+    with get_engine(url).connect() as connection:
+        counts = dict(connection.execute(sql, params).all())
+    return sum(counts.get(s, 0) for s in ("COMPLETE", "PRUNED", "FAIL")), counts.get("RUNNING", 0)

@@ -36,6 +36,24 @@ class EpochRow(Base):
     layer_grad_norms: Mapped[list] = mapped_column(JSON)  # per recurrent layer, then the output layer
 
 
+class DriverRow(Base):
+    """A `tuner run` process working on a study, and when it was last seen alive.
+
+    Trials RUNNING under a driver that is gone (its process has exited, or it has
+    not been seen for ``DRIVER_TIMEOUT_S``) are the ones a new run re-queues.
+    """
+
+    __tablename__ = "tuner_drivers"
+
+    driver_id: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:start time
+    study_name: Mapped[str] = mapped_column(String(512), index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    last_seen: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+
+
+DRIVER_TIMEOUT_S = 120.0
+
 EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm", "clipped_fraction", "seconds", "steps_per_sec")
 EPOCH_JSON = ("metrics", "layer_grad_norms")
 
