@@ -33,6 +33,7 @@ _TOP_KEYS = {
     "storage",
     "seed",
     "baseline",
+    "max_retries",
 }
 
 

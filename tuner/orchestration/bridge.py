@@ -112,6 +112,7 @@ class StudyBridge:
             "cpus": self.cpus,
             "gpus": self.gpus,
             "trial_number": trial.number,
+            "attempt": int(trial.user_attrs.get(attrs.ATTEMPT, 1)),
         }
 
     def report_epoch(self, tune_trial_id: str, result: dict[str, Any]) -> bool:

@@ -1,0 +1,188 @@
+"""Studies that survive: pruning through Ray Tune, dead workers, Ctrl-C, SIGKILL, several drivers.
+
+The orchestration tests run ``arithmetic_trial``, a trainable that trains
+nothing (its curves are arithmetic), through real Ray workers into a real
+Optuna study; the interruption tests run real `tuner run` processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests.conftest import REPO, tiny_study, write_yaml
+from tuner.orchestration.arithmetic import arithmetic_trial, dying_trial
+from tuner.orchestration.runner import run_study
+from tuner.pruners import OverfittingPruner
+from tuner.studies import load_study
+
+ARITHMETIC_SPACE = {
+    "parameters": {
+        "learning_rate": {"type": "float", "low": 1.0e-4, "high": 1.0, "log": True},
+        "dropout": {"type": "categorical", "choices": [0.0, 0.3]},
+    }
+}
+
+
+def arithmetic_spec(tmp_path, **overrides):  # noqa: ANN001, ANN201
+    document = tiny_study(tmp_path, space=ARITHMETIC_SPACE, **overrides)
+    return load_study(write_yaml(tmp_path / "study.yaml", document))
+
+
+def trial_with_curve(train: list[float], val: list[float]) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(
+        state=TrialState.RUNNING,
+        intermediate_values=dict(enumerate(val, start=1)),
+        user_attrs={"loss_curve": {"train_loss": train, "val_loss": val}},
+    )
+
+
+def test_overfitting_pruner_needs_k_rising_validation_epochs_with_falling_training_loss():
+    study = optuna.create_study()
+    pruner = OverfittingPruner(patience=2)
+    assert pruner.prune(study, trial_with_curve([3, 2, 1.5, 1.2], [3, 2.5, 2.6, 2.7]))  # rose twice, train fell
+    assert not pruner.prune(study, trial_with_curve([3, 2, 1.5, 1.2], [3, 2.5, 2.6, 2.55]))  # rose once
+    assert not pruner.prune(study, trial_with_curve([3, 2, 2.1, 2.2], [3, 2.5, 2.6, 2.7]))  # both rose: not overfitting
+    assert not pruner.prune(study, trial_with_curve([3, 2], [3, 3.1]))  # too short to tell
+    with pytest.raises(ValueError, match="patience must be an integer >= 1"):
+        OverfittingPruner(patience=0)
+
+
+def test_overfitting_pruner_wrapped_around_another_prunes_when_either_says_so():
+    always = optuna.pruners.ThresholdPruner(upper=0.0)  # prunes any positive value
+    pruner = OverfittingPruner(patience=2, wrapped_pruner=always)
+    study = optuna.create_study()
+    assert pruner.prune(study, trial_with_curve([3, 2], [3, 2.5]))  # not overfitting, but the wrapped pruner prunes
+
+
+@pytest.mark.parametrize(
+    "pruner",
+    [
+        {"type": "overfitting", "patience": 2},
+        {"type": "median", "n_startup_trials": 1, "n_warmup_steps": 1},
+        {"type": "percentile", "percentile": 25.0, "n_startup_trials": 1},
+        {"type": "successive_halving", "min_resource": 1},
+        {"type": "hyperband", "min_resource": 1},
+        {"type": "patient", "patience": 0, "wrapped": {"type": "median", "n_startup_trials": 1}},
+    ],
+)
+def test_study_pruners_stop_ray_trials_and_store_them_pruned(ray_session, tmp_path, pruner):
+    spec = arithmetic_spec(tmp_path, trials=8, max_epochs=6, pruner=pruner, early_stopping={"patience": 10},
+                           baseline={"learning_rate": 0.01, "dropout": 0.3}, sampler={"type": "random", "seed": 0})
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    summary = run_study(spec, url, trials=8, workers=2, show_progress=False, trainable=arithmetic_trial)
+    trials = optuna.load_study(study_name="tiny", storage=url).trials
+    pruned = [t for t in trials if t.state is TrialState.PRUNED]
+    assert pruned, "no trial was pruned"
+    assert summary.outcomes.by_state["PRUNED"] == len(pruned)
+    for trial in pruned:
+        assert trial.user_attrs["stop_reason"] == "pruned"
+        assert 1 <= len(trial.intermediate_values) < 6  # stopped early, its values kept
+        assert trial.value == trial.intermediate_values[max(trial.intermediate_values)]
+    if pruner["type"] == "overfitting":  # exactly the trials without dropout overfit
+        assert {t.number for t in pruned} == {t.number for t in trials if t.params["dropout"] == 0.0}
+
+
+def test_a_killed_worker_is_retried_then_the_study_finishes_its_budget(ray_session, tmp_path):
+    spec = arithmetic_spec(tmp_path, trials=3, max_epochs=2, max_retries=1)
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    run_study(spec, url, trials=3, workers=2, show_progress=False, trainable=dying_trial)
+    trials = optuna.load_study(study_name="tiny", storage=url).trials
+    died = [t for t in trials if t.state is TrialState.FAIL]
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
+    assert len(died) == 3 and len(complete) == 3  # each first attempt died, each retry finished
+    assert all(t.user_attrs["stop_reason"] == "worker_died" and "queued again" in t.user_attrs["error"] for t in died)
+    assert {t.user_attrs["retry_of"] for t in complete} == {t.number for t in died}
+    assert all(t.params == trials[t.user_attrs["retry_of"]].params for t in complete)
+
+
+def test_without_retries_a_killed_worker_is_fail_and_counts(ray_session, tmp_path):
+    spec = arithmetic_spec(tmp_path, trials=2, max_epochs=2, max_retries=0)
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    run_study(spec, url, trials=2, workers=2, show_progress=False, trainable=dying_trial)
+    trials = optuna.load_study(study_name="tiny", storage=url).trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert all("no retries left" in t.user_attrs["error"] for t in trials)
+
+
+def slow_study(tmp_path, name: str, trials: int):  # noqa: ANN001, ANN201
+    """A real char_lm study whose trials take a few seconds each."""
+    document = tiny_study(tmp_path, name=name, trials=trials, max_epochs=4, early_stopping={"patience": 4},
+                          task={"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": 30000, "seq_length": 100}})
+    return write_yaml(tmp_path / f"{name}.yaml", document)
+
+
+def tuner_run(study_file, url: str, address: str, *extra: str) -> subprocess.Popen:  # noqa: ANN001
+    return subprocess.Popen(
+        [sys.executable, "-m", "tuner.cli", "run", str(study_file), "--storage", url, "--address", address, "--quiet", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True,
+    )
+
+
+def wait_for(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
+def states(url: str, name: str) -> list[TrialState]:
+    try:
+        return [t.state for t in optuna.load_study(study_name=name, storage=url).trials]
+    except KeyError:
+        return []
+
+
+@pytest.mark.parametrize("how", ["sigkill", "ctrl-c"])
+def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resumes(ray_session, tmp_path, how):
+    address = ray_session.get_runtime_context().gcs_address
+    study_file, url = slow_study(tmp_path, "resume", trials=4), f"sqlite:///{tmp_path / 'r.db'}"
+    driver = tuner_run(study_file, url, address)
+    wait_for(lambda: TrialState.COMPLETE in states(url, "resume") and TrialState.RUNNING in states(url, "resume"))
+    finished_before = {t.number: t.value for t in optuna.load_study(study_name="resume", storage=url).trials if t.state is TrialState.COMPLETE}
+    if how == "sigkill":
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    else:
+        driver.send_signal(signal.SIGINT)
+        _, err = driver.communicate(timeout=60)
+        assert driver.returncode == 130 and "run the same command again to resume" in err
+        # a clean stop leaves nothing RUNNING
+        assert TrialState.RUNNING not in states(url, "resume")
+    again = tuner_run(study_file, url, address)
+    out, err = again.communicate(timeout=240)
+    assert again.returncode == 0, err
+    study = optuna.load_study(study_name="resume", storage=url)
+    trials = study.trials
+    assert {n: trials[n].value for n in finished_before} == finished_before  # no COMPLETE trial lost or changed
+    interrupted = [t for t in trials if t.user_attrs.get("stop_reason") == "interrupted"]
+    assert interrupted and all(t.state is TrialState.FAIL for t in interrupted)
+    reruns = [t for t in trials if "retry_of" in t.user_attrs]
+    assert {t.user_attrs["retry_of"] for t in reruns} == {t.number for t in interrupted}
+    counted = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state is TrialState.FAIL and t not in interrupted)]
+    assert len(counted) == 4 and TrialState.RUNNING not in [t.state for t in trials]
+
+
+def test_two_drivers_share_one_budget(ray_session, tmp_path):
+    address = ray_session.get_runtime_context().gcs_address
+    study_file, url = slow_study(tmp_path, "shared", trials=5), f"sqlite:///{tmp_path / 's.db'}"
+    first = tuner_run(study_file, url, address, "--workers", "1")
+    wait_for(lambda: bool(states(url, "shared")))  # let the first create the study
+    second = tuner_run(study_file, url, address, "--workers", "1")
+    for driver in (first, second):
+        _, err = driver.communicate(timeout=240)
+        assert driver.returncode == 0, err
+    trials = optuna.load_study(study_name="shared", storage=url).trials
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert 5 <= len(trials) <= 6  # both may ask for the last slot at the same moment: at most one over
+    drivers_seen = {t.user_attrs["driver"] for t in trials}
+    assert len(drivers_seen) == 2  # both really ran trials

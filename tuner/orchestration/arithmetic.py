@@ -1,0 +1,50 @@
+"""Trainables that train nothing, for testing and measuring the orchestration on its own.
+
+``arithmetic_trial`` reports made-up learning curves computed from the
+hyperparameters, as fast as Ray can carry them: the validation loss is
+lowest near learning rate 0.01, and without dropout it turns upwards after
+epoch 2 while the training loss keeps falling (overfitting, on purpose).
+``dying_trial`` kills its own process on the first attempt of each trial,
+the way the out-of-memory killer would.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from typing import Any
+
+from ray import tune
+
+from tuner.orchestration.trainable import EPOCH, SUMMARY
+
+
+def curve(hyperparameters: dict[str, Any], epoch: int) -> tuple[float, float]:
+    """(train loss, validation loss) of an imaginary network at ``epoch``."""
+    base = abs(math.log10(hyperparameters["learning_rate"]) + 2) + 1.0
+    train = base + 2.0 / epoch
+    overfit = 0.4 * max(0, epoch - 2) if hyperparameters.get("dropout", 0.0) < 0.1 else 0.0
+    return train, train + 0.1 + overfit
+
+
+def arithmetic_trial(config: dict[str, Any]) -> None:
+    settings, hp = config["settings"], config["hyperparameters"]
+    best = math.inf
+    for epoch in range(1, settings["max_epochs"] + 1):
+        train, val = curve(hp, epoch)
+        best = min(best, val)
+        tune.report({
+            "kind": EPOCH, "epoch": epoch, "train_loss": train, "val_loss": val, "objective": val, "best_objective": best,
+            "metrics": {"val_loss": val}, "layer_grad_norms": [1.0], "grad_norm": 1.0, "clipped_fraction": 0.0,
+            "seconds": 0.0, "steps_per_sec": 0.0,
+        })
+    tune.report({"kind": SUMMARY, "objective": best, "best_objective": best, "stop_reason": "finished",
+                 "best_epoch": 1, "epochs_run": settings["max_epochs"], "parameter_count": 1, "training_examples": 1})
+
+
+def dying_trial(config: dict[str, Any]) -> None:
+    """Dies by SIGKILL on a trial's first attempt; behaves like arithmetic_trial on a retry."""
+    if config["attempt"] == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    arithmetic_trial(config)
