@@ -205,3 +205,20 @@ def test_a_diverging_trial_is_stored_fail_with_reason_diverged_and_the_study_goe
     assert wild.state is TrialState.FAIL and wild.user_attrs["stop_reason"] == "diverged"
     assert "inf" in wild.user_attrs["error"] or "nan" in wild.user_attrs["error"]
     assert tame.state is TrialState.COMPLETE
+
+
+def test_a_changed_space_is_refused_and_force_starts_a_new_study(ray_session, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    first = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="evolving", trials=1, max_epochs=1))
+    assert main(["run", str(first), "--storage", url, "--quiet"]) == 0
+    document = tiny_study(tmp_path, name="evolving", trials=1, max_epochs=1)
+    document["space"]["parameters"]["hidden_size"] = {"type": "int", "low": 8, "high": 24, "step": 8}
+    changed = write_yaml(tmp_path / "s2.yaml", document)
+    capsys.readouterr()
+    assert main(["run", str(changed), "--storage", url, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "s2.yaml: space" in err and "a changed search space" in err and "--force" in err
+    assert len(optuna.load_study(study_name="evolving", storage=url).trials) == 1  # untouched
+    assert main(["run", str(changed), "--storage", url, "--quiet", "--force"]) == 0
+    assert "this run is study evolving-2" in capsys.readouterr().out
+    assert len(optuna.load_study(study_name="evolving-2", storage=url).trials) == 1

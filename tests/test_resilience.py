@@ -74,8 +74,15 @@ def test_overfitting_pruner_wrapped_around_another_prunes_when_either_says_so():
     ],
 )
 def test_study_pruners_stop_ray_trials_and_store_them_pruned(ray_session, tmp_path, pruner):
-    spec = arithmetic_spec(tmp_path, trials=8, max_epochs=6, pruner=pruner, early_stopping={"patience": 10},
-                           baseline={"learning_rate": 0.01, "dropout": 0.3}, sampler={"type": "random", "seed": 0})
+    spec = arithmetic_spec(
+        tmp_path,
+        trials=8,
+        max_epochs=6,
+        pruner=pruner,
+        early_stopping={"patience": 10},
+        baseline={"learning_rate": 0.01, "dropout": 0.3},
+        sampler={"type": "random", "seed": 0},
+    )
     url = f"sqlite:///{tmp_path / 'p.db'}"
     summary = run_study(spec, url, trials=8, workers=2, show_progress=False, trainable=arithmetic_trial)
     trials = optuna.load_study(study_name="tiny", storage=url).trials
@@ -114,15 +121,37 @@ def test_without_retries_a_killed_worker_is_fail_and_counts(ray_session, tmp_pat
 
 def slow_study(tmp_path, name: str, trials: int):  # noqa: ANN001, ANN201
     """A real char_lm study whose trials take a few seconds each."""
-    document = tiny_study(tmp_path, name=name, trials=trials, max_epochs=4, early_stopping={"patience": 4},
-                          task={"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": 30000, "seq_length": 100}})
+    document = tiny_study(
+        tmp_path,
+        name=name,
+        trials=trials,
+        max_epochs=4,
+        early_stopping={"patience": 4},
+        task={"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": 30000, "seq_length": 100}},
+    )
     return write_yaml(tmp_path / f"{name}.yaml", document)
 
 
 def tuner_run(study_file, url: str, address: str, *extra: str) -> subprocess.Popen:  # noqa: ANN001
     return subprocess.Popen(
-        [sys.executable, "-m", "tuner.cli", "run", str(study_file), "--storage", url, "--address", address, "--quiet", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "tuner.cli",
+            "run",
+            str(study_file),
+            "--storage",
+            url,
+            "--address",
+            address,
+            "--quiet",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,
     )
 
 
@@ -146,7 +175,11 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
     study_file, url = slow_study(tmp_path, "resume", trials=4), f"sqlite:///{tmp_path / 'r.db'}"
     driver = tuner_run(study_file, url, address)
     wait_for(lambda: TrialState.COMPLETE in states(url, "resume") and TrialState.RUNNING in states(url, "resume"))
-    finished_before = {t.number: t.value for t in optuna.load_study(study_name="resume", storage=url).trials if t.state is TrialState.COMPLETE}
+    finished_before = {
+        t.number: t.value
+        for t in optuna.load_study(study_name="resume", storage=url).trials
+        if t.state is TrialState.COMPLETE
+    }
     if how == "sigkill":
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
@@ -166,7 +199,11 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
     assert interrupted and all(t.state is TrialState.FAIL for t in interrupted)
     reruns = [t for t in trials if "retry_of" in t.user_attrs]
     assert {t.user_attrs["retry_of"] for t in reruns} == {t.number for t in interrupted}
-    counted = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state is TrialState.FAIL and t not in interrupted)]
+    counted = [
+        t
+        for t in trials
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state is TrialState.FAIL and t not in interrupted)
+    ]
     assert len(counted) == 4 and TrialState.RUNNING not in [t.state for t in trials]
 
 

@@ -51,11 +51,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     check_storage(storage)
     summary = run_study(
-        spec, storage, args.trials or spec.trials, args.workers, args.address, show_progress=not args.quiet
+        spec,
+        storage,
+        args.trials or spec.trials,
+        args.workers,
+        args.address,
+        show_progress=not args.quiet,
+        force=args.force,
     )
     counts = summary.outcomes.by_state
+    if summary.study_name != spec.name:
+        print(f"study {spec.name} exists with another space or settings: this run is study {summary.study_name}")
     print(
-        f"study {spec.name}: ran {summary.ran} trials (complete {counts['COMPLETE']}, pruned {counts['PRUNED']}, failed {counts['FAIL']})"
+        f"study {summary.study_name}: ran {summary.ran} trials (complete {counts['COMPLETE']}, pruned {counts['PRUNED']}, failed {counts['FAIL']})"
     )
     if summary.interrupted:
         print(
@@ -66,11 +74,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
         print(f"best trial {best.number}: {spec.metric} {best.value:.4f}  {params}")
     flag = "" if storage == DEFAULT_STORAGE else f" --storage '{mask_url(storage)}'"
-    print(f"results: {mask_url(storage)} (study {spec.name!r})")
+    print(f"results: {mask_url(storage)} (study {summary.study_name!r})")
     print("next:")
     print(f"  tuner status{flag}")
-    print(f"  tuner trials {spec.name}{flag}")
-    print(f"  tuner export {spec.name} --out best.yaml{flag}")
+    print(f"  tuner trials {summary.study_name}{flag}")
+    print(f"  tuner export {summary.study_name} --out best.yaml{flag}")
     print(f"  tuner dashboard{flag}")
     return 0
 
@@ -265,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=2, help="most trials running at once (default 2)")
     run.add_argument("--address", help="join an existing Ray cluster at HOST:PORT instead of starting Ray here")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--force", action="store_true", help="the study exists with another space or settings: start NAME-2 instead"
+    )
 
     command("status", "List the studies in the storage with trial counts and best values.", cmd_status)
 

@@ -34,13 +34,34 @@ def arithmetic_trial(config: dict[str, Any]) -> None:
     for epoch in range(1, settings["max_epochs"] + 1):
         train, val = curve(hp, epoch)
         best = min(best, val)
-        tune.report({
-            "kind": EPOCH, "epoch": epoch, "train_loss": train, "val_loss": val, "objective": val, "best_objective": best,
-            "metrics": {"val_loss": val}, "layer_grad_norms": [1.0], "grad_norm": 1.0, "clipped_fraction": 0.0,
-            "seconds": 0.0, "steps_per_sec": 0.0,
-        })
-    tune.report({"kind": SUMMARY, "objective": best, "best_objective": best, "stop_reason": "finished",
-                 "best_epoch": 1, "epochs_run": settings["max_epochs"], "parameter_count": 1, "training_examples": 1})
+        tune.report(
+            {
+                "kind": EPOCH,
+                "epoch": epoch,
+                "train_loss": train,
+                "val_loss": val,
+                "objective": val,
+                "best_objective": best,
+                "metrics": {"val_loss": val},
+                "layer_grad_norms": [1.0],
+                "grad_norm": 1.0,
+                "clipped_fraction": 0.0,
+                "seconds": 0.0,
+                "steps_per_sec": 0.0,
+            }
+        )
+    tune.report(
+        {
+            "kind": SUMMARY,
+            "objective": best,
+            "best_objective": best,
+            "stop_reason": "finished",
+            "best_epoch": 1,
+            "epochs_run": settings["max_epochs"],
+            "parameter_count": 1,
+            "training_examples": 1,
+        }
+    )
 
 
 def dying_trial(config: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -48,24 +49,51 @@ def _space_json(spec: StudySpec) -> str:
     return json.dumps({name: distribution_to_json(d) for name, d in spec.space.distributions().items()}, sort_keys=True)
 
 
+def _fingerprint(spec: StudySpec) -> tuple[str, dict]:
+    return _space_json(spec), spec.settings()
+
+
+def _conflict(study: optuna.Study, spec: StudySpec) -> str | None:
+    """What differs between a stored study and this study file, or None."""
+    space, settings = _fingerprint(spec)
+    if study.user_attrs.get(attrs.SPACE, space) != space:
+        return "a changed search space"
+    stored = study.user_attrs.get(attrs.SETTINGS, settings)
+    changed = sorted(k for k in settings if stored.get(k) != settings[k])
+    return f"changed settings ({', '.join(changed)})" if changed else None
+
+
+def choose_study(spec: StudySpec, storage_url: str, force: bool) -> StudySpec:
+    """Refuse to mix two spaces (or tasks, epochs, seeds) in one study; with ``force``, move to NAME-2, NAME-3, ..."""
+    names = set(queries.study_names(storage_url))
+    candidate = spec
+    for version in range(2, 1000):
+        if candidate.name not in names:
+            return candidate
+        study = optuna.load_study(study_name=candidate.name, storage=optuna_storage(storage_url, create_tables=False))
+        conflict = _conflict(study, spec)
+        if conflict is None:
+            return candidate
+        if not force:
+            raise BadInput(
+                spec.source,
+                "space" if "space" in conflict else "settings",
+                f"the same search space and settings study {spec.name!r} was started with (or --force for a new study)",
+                conflict,
+            )
+        candidate = dataclasses.replace(spec, name=f"{spec.name}-{version}")
+    raise BadInput(spec.source, "name", "a study name with a free version", spec.name)
+
+
 def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
-    """Create the study (storing its settings and space) or load it, refusing a changed search space."""
+    """Create the study (storing its settings and space) or load it (``choose_study`` checked they match)."""
     use_wal(storage_url)
     storage = optuna_storage(storage_url)
     create_tables(get_engine(storage_url))
-    existing = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
-    finished = 0
-    if spec.name in existing:
-        study = optuna.load_study(study_name=spec.name, storage=storage)
-        stored_space = study.user_attrs.get(attrs.SPACE)
-        if stored_space is not None and stored_space != _space_json(spec):
-            raise BadInput(
-                spec.source,
-                "space",
-                f"the search space study {spec.name!r} was started with",
-                "a changed space (give the study a new name)",
-            )
-        finished = len(study.get_trials(deepcopy=False))
+    existing = spec.name in queries.study_names(storage_url)
+    finished = (
+        len(optuna.load_study(study_name=spec.name, storage=storage).get_trials(deepcopy=False)) if existing else 0
+    )
     sampler = build_sampler(spec.sampler, spec.space, spec.seed + finished, spec.source)
     pruner = build_pruner(spec.pruner, spec.source, max_epochs=spec.max_epochs)
     study = optuna.create_study(
@@ -76,7 +104,7 @@ def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
         pruner=pruner,
         load_if_exists=True,
     )
-    if spec.name not in existing:
+    if not existing:
         study.set_user_attr(attrs.SETTINGS, spec.settings())
         study.set_user_attr(attrs.SPACE, _space_json(spec))
         if spec.baseline:
@@ -131,6 +159,7 @@ def run_study(
     address: str | None = None,
     show_progress: bool = True,
     trainable: Callable[[dict], None] = run_trial,
+    force: bool = False,
 ) -> RunSummary:
     """Run ``spec`` until the study holds ``trials`` counted trials; returns what happened.
 
@@ -138,6 +167,7 @@ def run_study(
     pass an arithmetic one that trains nothing). Ctrl-C marks this driver's running trials
     FAIL (interrupted), queues them again and re-raises KeyboardInterrupt.
     """
+    spec = choose_study(spec, storage_url, force)
     study = open_study(spec, storage_url)
     driver_id = drivers.new_driver_id()
     drivers.beat(storage_url, driver_id, spec.name)
