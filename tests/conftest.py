@@ -77,3 +77,44 @@ def small_study(ray_session, tmp_path_factory) -> tuple[str, str]:
     url = f"sqlite:///{folder / 'small.db'}"
     run_study(spec, url, trials=4, workers=2, show_progress=False)
     return url, "small"
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server in a temporary folder on 127.0.0.1, for the session: a psycopg URL.
+
+    Uses the machine's PostgreSQL binaries (initdb, pg_ctl); as root, they run as the
+    `postgres` user, since PostgreSQL refuses to run as root.
+    """
+    import getpass
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bindir = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]) if Path("/usr/lib/postgresql").exists() else None
+    initdb = str(bindir / "initdb") if bindir else shutil.which("initdb")
+    pg_ctl = str(bindir / "pg_ctl") if bindir else shutil.which("pg_ctl")
+    assert initdb and pg_ctl, "PostgreSQL server binaries (initdb, pg_ctl) are needed: apt-get install postgresql"
+    as_user = ["runuser", "-u", "postgres", "--"] if getpass.getuser() == "root" else []
+    folder = Path(tempfile.mkdtemp(prefix="tuner-pg-"))
+    (folder / "pw").write_text("s3cret\n")
+    if as_user:
+        shutil.chown(folder, "postgres")
+        shutil.chown(folder / "pw", "postgres")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = folder / "data"
+    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True)  # noqa: E731
+    run(initdb, "-D", str(data), "-U", "tuner", "--auth=scram-sha-256", f"--pwfile={folder / 'pw'}", "-E", "UTF8")
+    run(pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o", f"-h 127.0.0.1 -p {port} -k {folder}", "start")
+    try:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=tuner password=s3cret dbname=postgres", autocommit=True) as connection:
+            connection.execute("CREATE DATABASE tuner")
+        yield f"postgresql+psycopg://tuner:s3cret@127.0.0.1:{port}/tuner"
+    finally:
+        run(pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
