@@ -92,7 +92,9 @@ def postgres_url():
     import subprocess
     import tempfile
 
-    bindir = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]) if Path("/usr/lib/postgresql").exists() else None
+    bindir = (
+        Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]) if Path("/usr/lib/postgresql").exists() else None
+    )
     initdb = str(bindir / "initdb") if bindir else shutil.which("initdb")
     pg_ctl = str(bindir / "pg_ctl") if bindir else shutil.which("pg_ctl")
     assert initdb and pg_ctl, "PostgreSQL server binaries (initdb, pg_ctl) are needed: apt-get install postgresql"
@@ -112,7 +114,9 @@ def postgres_url():
     try:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={port} user=tuner password=s3cret dbname=postgres", autocommit=True) as connection:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={port} user=tuner password=s3cret dbname=postgres", autocommit=True
+        ) as connection:
             connection.execute("CREATE DATABASE tuner")
         yield f"postgresql+psycopg://tuner:s3cret@127.0.0.1:{port}/tuner"
     finally:

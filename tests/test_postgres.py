@@ -59,6 +59,9 @@ def test_a_wrong_password_is_one_line_with_the_password_masked(postgres_url, tmp
 
 def test_a_wrong_host_is_one_line_naming_it(tmp_path, capsys):
     study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path))
-    assert main(["run", str(study_file), "--storage", "postgresql+psycopg://tuner:pw@no-such-host.invalid:5432/tuner"]) == 2
+    assert (
+        main(["run", str(study_file), "--storage", "postgresql+psycopg://tuner:pw@no-such-host.invalid:5432/tuner"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no-such-host.invalid" in err and ":pw@" not in err

@@ -26,6 +26,7 @@ from tuner import attrs
 from tuner.attrs import StopReason
 from tuner.hyperparams import Hyperparameters
 from tuner.orchestration.trainable import EPOCH
+from tuner.pruners import OverfittingPruner
 from tuner.spaces import SearchSpace
 from tuner.storage import queries
 
@@ -74,6 +75,7 @@ class StudyBridge:
         self.total_trials = total_trials
         self.max_retries = max_retries
         self.driver_id = driver_id
+        self.stores_curves = _uses_curves(study.pruner)
         self.records: dict[str, TrialRecord] = {}
         self.outcomes = Outcomes()
         self._minimize = settings["direction"] == "minimize"
@@ -119,9 +121,10 @@ class StudyBridge:
         """Hand one epoch's value to Optuna; True when the study's pruner says stop."""
         record = self.records[tune_trial_id]
         record.epochs = int(result["epoch"])
-        record.curve["train_loss"].append(float(result["train_loss"]))
-        record.curve["val_loss"].append(float(result["val_loss"]))
-        record.trial.set_user_attr(attrs.LOSS_CURVE, record.curve)  # read by the overfitting pruner
+        if self.stores_curves:  # the overfitting pruner reads both curves from the trial
+            record.curve["train_loss"].append(float(result["train_loss"]))
+            record.curve["val_loss"].append(float(result["val_loss"]))
+            record.trial.set_user_attr(attrs.LOSS_CURVE, record.curve)
         value = float(result["objective"])
         if not math.isfinite(value):
             return False
@@ -204,6 +207,15 @@ class StudyBridge:
             )
         self.outcomes.by_state[state.name] += 1
         self._budget_full = False
+
+
+def _uses_curves(pruner: optuna.pruners.BasePruner | None) -> bool:
+    """Whether an overfitting pruner sits anywhere in this (possibly wrapped) pruner."""
+    while pruner is not None:
+        if isinstance(pruner, OverfittingPruner):
+            return True
+        pruner = getattr(pruner, "_wrapped_pruner", None) or getattr(pruner, "wrapped_pruner", None)
+    return False
 
 
 class OptunaSearcher(Searcher):

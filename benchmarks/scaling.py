@@ -1,0 +1,97 @@
+"""Trials per hour with 1 and 2 workers on this machine, for a fixed small training trial.
+
+Each trial trains a 1 x 64 LSTM for 2 epochs on 30,000 characters of Tiny
+Shakespeare with one torch thread (resources: cpu 1). The same 6 trials (a
+grid) run with --workers 1, then 2; Ray's start-up is excluded. The last
+line is JSON; `ratio` = trials/hour with 2 workers / with 1. Goal >= 1.8 on 2 cores.
+
+    python benchmarks/scaling.py [--trials 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import ray
+import yaml
+
+from tuner.orchestration.runner import run_study
+from tuner.studies import load_study
+
+
+def trials_per_hour(folder: Path, workers: int, trials: int) -> float:
+    document = {
+        "name": f"scaling-{workers}",
+        "task": {"name": "char_lm", "options": {"max_chars": 30000, "seq_length": 200}},
+        "space": {
+            "parameters": {
+                "learning_rate": {
+                    "type": "categorical",
+                    "choices": [0.002, 0.004, 0.008, 0.016, 0.032, 0.064][:trials],
+                },
+                "hidden_size": 64,
+                "depth": 1,
+                "batch_size": 32,
+                "tbptt_length": 50,
+                "activation": "tanh",
+                "cell": "lstm",
+            }
+        },
+        "sampler": {"type": "grid"},
+        "trials": trials,
+        "max_epochs": 2,
+        "early_stopping": {"patience": 2},
+        "resources": {"cpu": 1},
+    }
+    path = folder / f"scaling-{workers}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    spec = load_study(path)
+    started = time.perf_counter()
+    run_study(spec, f"sqlite:///{folder}/scaling.db", trials, workers=workers, show_progress=False)
+    return trials / (time.perf_counter() - started) * 3600
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=6)
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    with tempfile.TemporaryDirectory() as folder:
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            _temp_dir=f"{folder}/ray",
+        )
+        try:
+            one = trials_per_hour(Path(folder), 1, args.trials)
+            two = trials_per_hour(Path(folder), 2, args.trials)
+        finally:
+            ray.shutdown()
+    print(f"1 worker: {one:,.0f} trials/hour; 2 workers: {two:,.0f} trials/hour; ratio {two / one:.2f}")
+    print(
+        json.dumps(
+            {
+                "benchmark": "scaling",
+                "trials": args.trials,
+                "cores": os.cpu_count(),
+                "trials_per_hour_1_worker": round(one),
+                "trials_per_hour_2_workers": round(two),
+                "ratio": round(two / one, 3),
+                "goal": 1.8,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
