@@ -30,6 +30,7 @@ PARAMETER_COUNT = "parameter_count"
 TRAINING_EXAMPLES = "training_examples"  # targets the model learned from; fewer than parameters invites overfitting
 WARNING = "warning"  # e.g. more parameters than training examples
 LOSS_CURVE = "loss_curve"  # {"train_loss": [...], "val_loss": [...]} so far, for the overfitting pruner
+NODE = "node"  # {"node": Ray node id, "gpus": GPU ids} where the trial ran
 DRIVER = "driver"  # the `tuner run` process running the trial (host:pid:start)
 ATTEMPT = "attempt"  # 1 for a first run; a retry after a worker died counts up
 RETRIED = "retried"  # this failed trial was queued again: it does not use up the budget

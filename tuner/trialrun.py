@@ -32,6 +32,10 @@ def task_data(task: dict[str, Any]) -> TaskData:
 def train_settings(settings: dict[str, Any], seed: int, cpus: float, gpus: float = 0.0) -> TrainSettings:
     early = settings["early_stopping"]
     use_gpu = gpus > 0 and torch.cuda.is_available()
+    if use_gpu and gpus < 1:
+        # resources: {gpu: 0.25} puts four trials on one GPU; each allocates at most its share
+        # of the GPU's memory (torch raises out-of-memory beyond it, and the trial fails alone)
+        torch.cuda.set_per_process_memory_fraction(gpus)
     return TrainSettings(
         max_epochs=settings["max_epochs"],
         patience=early["patience"],

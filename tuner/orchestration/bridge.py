@@ -154,6 +154,7 @@ class StudyBridge:
             self._worker_died(trial)
             return
         trial.set_user_attr(attrs.STOP, summary["stop_reason"])
+        trial.set_user_attr(attrs.NODE, {"node": summary.get("node"), "gpus": summary.get("gpus", [])})
         if "error" in summary:
             trial.set_user_attr(attrs.ERROR, summary["error"])
             self._tell(trial, TrialState.FAIL)
@@ -201,10 +202,13 @@ class StudyBridge:
     def _tell(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
         try:
             self.study.tell(trial, value if state is TrialState.COMPLETE else None, state=state)
-        except Exception:  # noqa: BLE001 - Optuna stores the state before its sampler's after_trial can raise
-            log.exception(
-                "the sampler failed after trial %d was stored %s; the study goes on", trial.number, state.name
-            )
+        except Exception as error:  # noqa: BLE001 - Optuna stores the state before its sampler's after_trial can raise
+            # GridSampler calls study.stop() when its grid is used up, which ask/tell cannot honour:
+            # not a failure, our budget decides when the study ends.
+            if "Study.stop" not in str(error):
+                log.exception(
+                    "the sampler failed after trial %d was stored %s; the study goes on", trial.number, state.name
+                )
         self.outcomes.by_state[state.name] += 1
         self._budget_full = False
 

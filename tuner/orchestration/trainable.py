@@ -12,6 +12,7 @@ import math
 import traceback
 from typing import Any
 
+import ray
 from ray import tune
 
 from tuner.attrs import StopReason
@@ -34,7 +35,14 @@ def run_trial(config: dict[str, Any]) -> None:
         best = value if math.isnan(best) else better(best, value)
         tune.report({"kind": EPOCH, **metrics.as_dict(), "objective": value, "best_objective": best})
 
-    summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best}
+    context = ray.get_runtime_context()
+    summary: dict[str, Any] = {
+        "kind": SUMMARY,
+        "objective": best,
+        "best_objective": best,
+        "node": context.get_node_id(),
+        "gpus": [str(g) for g in ray.get_gpu_ids()],
+    }
     try:
         result = run_training(
             settings, config["hyperparameters"], config["seed"], config["cpus"], config["gpus"], [report_epoch]
