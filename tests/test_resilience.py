@@ -127,7 +127,7 @@ def slow_study(tmp_path, name: str, trials: int):  # noqa: ANN001, ANN201
         trials=trials,
         max_epochs=4,
         early_stopping={"patience": 4},
-        task={"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": 30000, "seq_length": 100}},
+        task={"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": 20000, "seq_length": 100}},
     )
     return write_yaml(tmp_path / f"{name}.yaml", document)
 
@@ -172,7 +172,7 @@ def states(url: str, name: str) -> list[TrialState]:
 @pytest.mark.parametrize("how", ["sigkill", "ctrl-c"])
 def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resumes(ray_session, tmp_path, how):
     address = ray_session.get_runtime_context().gcs_address
-    study_file, url = slow_study(tmp_path, "resume", trials=4), f"sqlite:///{tmp_path / 'r.db'}"
+    study_file, url = slow_study(tmp_path, "resume", trials=3), f"sqlite:///{tmp_path / 'r.db'}"
     driver = tuner_run(study_file, url, address)
     wait_for(lambda: TrialState.COMPLETE in states(url, "resume") and TrialState.RUNNING in states(url, "resume"))
     finished_before = {
@@ -204,12 +204,12 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
         for t in trials
         if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state is TrialState.FAIL and t not in interrupted)
     ]
-    assert len(counted) == 4 and TrialState.RUNNING not in [t.state for t in trials]
+    assert len(counted) == 3 and TrialState.RUNNING not in [t.state for t in trials]
 
 
 def test_two_drivers_share_one_budget(ray_session, tmp_path):
     address = ray_session.get_runtime_context().gcs_address
-    study_file, url = slow_study(tmp_path, "shared", trials=5), f"sqlite:///{tmp_path / 's.db'}"
+    study_file, url = slow_study(tmp_path, "shared", trials=4), f"sqlite:///{tmp_path / 's.db'}"
     first = tuner_run(study_file, url, address, "--workers", "1")
     wait_for(lambda: bool(states(url, "shared")))  # let the first create the study
     second = tuner_run(study_file, url, address, "--workers", "1")
@@ -220,6 +220,6 @@ def test_two_drivers_share_one_budget(ray_session, tmp_path):
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers))
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    assert 5 <= len(trials) <= 6  # both may ask for the last slot at the same moment: at most one over
+    assert 4 <= len(trials) <= 5  # both may ask for the last slot at the same moment: at most one over
     drivers_seen = {t.user_attrs["driver"] for t in trials}
     assert len(drivers_seen) == 2  # both really ran trials

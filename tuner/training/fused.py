@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +27,10 @@ SOURCE = Path(__file__).with_name("softsign_lstm.cpp")
 @functools.cache
 def extension() -> ModuleType | None:
     """The compiled extension, or None where it cannot be built here."""
+    # torch looks for `ninja` on PATH; the ninja package puts it beside this Python (a venv's bin/)
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     try:
         from torch.utils.cpp_extension import load
 
