@@ -88,6 +88,21 @@ def test_status_and_trials_commands_show_the_study(quickstart, capsys):
     assert len(rows) == 1 + len(optuna.load_study(study_name="quickstart", storage=url).trials)
 
 
+def test_importance_command_shows_both_evaluators_and_warns_on_few_trials(quickstart, capsys):
+    url, _ = quickstart
+    assert main(["importance", "quickstart", "--storage", url]) == 0
+    out = capsys.readouterr().out
+    complete = sum(
+        t.state is TrialState.COMPLETE for t in optuna.load_study(study_name="quickstart", storage=url).trials
+    )
+    assert f"from {complete} COMPLETE trials" in out
+    if complete >= 2:
+        assert "fanova" in out and "ped-anova" in out and "learning_rate" in out
+        assert "fewer than 20 COMPLETE trials" in out
+    else:
+        assert "need at least 2 COMPLETE trials" in out
+
+
 def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart, capsys):
     url, folder = quickstart
     best_yaml, best_json = folder / "best.yaml", folder / "best.json"

@@ -180,6 +180,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_importance(args: argparse.Namespace) -> int:
+    import optuna
+
+    from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
+    from tuner.storage import queries
+    from tuner.storage.engine import check_storage
+
+    storage = _storage(args)
+    check_storage(storage, must_exist=True)
+    queries.check_study(storage, args.study)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = queries.studies_frame(storage).set_index("study").loc[args.study, "direction"]
+    trials = queries.trials_frame(storage, args.study)
+    distributions = queries.distributions(storage, args.study)
+    columns = {}
+    for evaluator in (Evaluator.FANOVA, Evaluator.PED_ANOVA):
+        result = param_importances(trials, distributions, direction, evaluator)
+        columns[evaluator.value] = result.values.set_index("parameter")["importance"]
+    complete = result.trials
+    if not any(len(c) for c in columns.values()):
+        print(f"study {args.study}: importances need at least 2 COMPLETE trials that differ (it has {complete})")
+        return 0
+    import pandas as pd
+
+    table = pd.DataFrame(columns).fillna(0.0).sort_values(Evaluator.FANOVA.value, ascending=False)
+    print(
+        f"hyperparameter importance in study {args.study}, from {complete} COMPLETE trials (shares of the objective's variance)"
+    )
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    if complete < RELIABLE_TRIALS:
+        print(f"warning: fewer than {RELIABLE_TRIALS} COMPLETE trials: treat these as a rough guide")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     if args.length < 1:
         raise BadInput("--length", None, "an integer >= 1", args.length)
@@ -241,6 +275,7 @@ _EXAMPLES = {
     "trials": "example:\n  tuner trials quickstart\n  tuner trials quickstart --state FAIL --errors",
     "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --trial 3 --format json --out trial3.json",
     "train": "example:\n  tuner train best.yaml --out model.pt",
+    "importance": "example:\n  tuner importance shakespeare-char",
     "sample": 'example:\n  tuner sample model.pt --prime "ROMEO:" --length 500 --temperature 0.8',
     "dashboard": "example:\n  tuner dashboard\n  tuner dashboard --storage sqlite:///shakespeare.db --port 8502",
 }
@@ -303,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="a file written by tuner export")
     train.add_argument("--out", default="model.pt", help="checkpoint to write (default model.pt)")
     train.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+
+    importance = command("importance", "Hyperparameter importances of a study (fANOVA and PED-ANOVA).", cmd_importance)
+    importance.add_argument("study", help="study name")
 
     sample = command("sample", "Generate text from a character model trained by tuner train.", cmd_sample)
     sample.add_argument("model", help="a checkpoint written by tuner train --out")
