@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
 
 from tests.conftest import REPO, tiny_study, write_yaml
@@ -145,3 +146,24 @@ def test_the_installed_command_exits_2_with_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert "sampler.type" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_compare_two_studies_side_by_side(tmp_path, capsys):
+    """Two real Optuna studies in one storage (built with Optuna's API: compare only reads)."""
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    space = {"learning_rate": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)}
+    for name, values in (("old", [3.0, 2.0, 1.0, 1.5]), ("new", [0.9, 0.8, 0.85])):
+        study = optuna.create_study(study_name=name, storage=url)
+        study.add_trials(
+            [
+                optuna.trial.create_trial(params={"learning_rate": 0.01 * (i + 1)}, distributions=space, value=v)
+                for i, v in enumerate(values)
+            ]
+        )
+    assert main(["compare", "old", "new", "--storage", url]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split("  ")[0]: line.split() for line in out.splitlines()}
+    assert "A: old" in out and "B: new" in out
+    assert lines["best value"][-2:] == ["1.0", "0.8"]
+    assert lines["trials to reach 1"][-2:] == ["3", "1"]  # the worse best (1.0): old needed 3 trials, new 1
+    assert main(["compare", "old", "nope", "--storage", url]) == 2

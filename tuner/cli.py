@@ -214,6 +214,49 @@ def cmd_importance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    import optuna
+    import pandas as pd
+
+    from tuner.analysis import best_so_far
+    from tuner.importance import Evaluator, param_importances
+    from tuner.storage import queries
+    from tuner.storage.engine import check_storage
+
+    storage = _storage(args)
+    check_storage(storage, must_exist=True)
+    for name in (args.study_a, args.study_b):
+        queries.check_study(storage, name)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    studies = queries.studies_frame(storage).set_index("study")
+    directions = {name: studies.loc[name, "direction"] for name in (args.study_a, args.study_b)}
+    if directions[args.study_a] != directions[args.study_b]:
+        raise BadInput("STUDY_B", None, f"a study that also {directions[args.study_a]}s", directions[args.study_b])
+    minimize = directions[args.study_a] == "minimize"
+    curves = {name: best_so_far(queries.trials_frame(storage, name), directions[name]) for name in directions}
+    bests = {name: (curve["best"].iloc[-1] if len(curve) else None) for name, curve in curves.items()}
+    reached = [b for b in bests.values() if b is not None]
+    target = args.target if args.target is not None else ((max if minimize else min)(reached) if reached else None)
+    rows = {}
+    for label, name in (("A", args.study_a), ("B", args.study_b)):
+        curve = curves[name]
+        hit = curve[curve["best"] <= target] if minimize else curve[curve["best"] >= target]
+        trials = queries.trials_frame(storage, name)
+        result = param_importances(trials, queries.distributions(storage, name), directions[name], Evaluator.FANOVA)
+        top = ", ".join(f"{p} {v:.2f}" for p, v in result.values.head(3).itertuples(index=False)) or "-"
+        rows[f"{label}: {name}"] = {
+            "best value": bests[name],
+            "trials": len(trials),
+            "COMPLETE": int((trials["state"] == "COMPLETE").sum()) if len(trials) else 0,
+            f"trials to reach {target:.4g}" if target is not None else "trials to reach target": (
+                int(hit["number"].iloc[0]) + 1 if len(hit) else "never"
+            ),
+            "top importances (fANOVA)": top,
+        }
+    print(pd.DataFrame(rows).to_string())
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     if args.length < 1:
         raise BadInput("--length", None, "an integer >= 1", args.length)
@@ -276,6 +319,7 @@ _EXAMPLES = {
     "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --trial 3 --format json --out trial3.json",
     "train": "example:\n  tuner train best.yaml --out model.pt",
     "importance": "example:\n  tuner importance shakespeare-char",
+    "compare": "example:\n  tuner compare shakespeare-char shakespeare-char-2\n  tuner compare old new --target 1.5",
     "sample": 'example:\n  tuner sample model.pt --prime "ROMEO:" --length 500 --temperature 0.8',
     "dashboard": "example:\n  tuner dashboard\n  tuner dashboard --storage sqlite:///shakespeare.db --port 8502",
 }
@@ -341,6 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     importance = command("importance", "Hyperparameter importances of a study (fANOVA and PED-ANOVA).", cmd_importance)
     importance.add_argument("study", help="study name")
+
+    compare = command(
+        "compare", "Two studies side by side: best values, trials to reach a target, importances.", cmd_compare
+    )
+    compare.add_argument("study_a", help="study name")
+    compare.add_argument("study_b", help="study name")
+    compare.add_argument("--target", type=float, help="objective value to reach (default: the worse of the two bests)")
 
     sample = command("sample", "Generate text from a character model trained by tuner train.", cmd_sample)
     sample.add_argument("model", help="a checkpoint written by tuner train --out")
