@@ -3,6 +3,7 @@ study in SQLite, real torch training; then export and a retrain without Ray or O
 
 from __future__ import annotations
 
+import html
 import math
 import subprocess
 import sys
@@ -101,6 +102,19 @@ def test_importance_command_shows_both_evaluators_and_warns_on_few_trials(quicks
         assert "fewer than 20 COMPLETE trials" in out
     else:
         assert "need at least 2 COMPLETE trials" in out
+
+
+def test_report_is_one_self_contained_html_file(quickstart, capsys, tmp_path):
+    url, _ = quickstart
+    assert main(["report", "quickstart", "--out", str(tmp_path / "reports"), "--storage", url]) == 0
+    page = (tmp_path / "reports" / "quickstart-report.html").read_text(encoding="utf-8")
+    assert "<script src=" not in page and "plotly" in page.lower()  # plotly inlined, nothing fetched
+    from tuner.export import export_text
+    from tuner.trainfile import FileFormat
+
+    assert html.escape(export_text(url, "quickstart", None, FileFormat.YAML)) in page  # the best config, as exported
+    for section in ("Settings", "Top ", "Training vs validation loss", "Best value over trials", "Failures"):
+        assert section in page
 
 
 def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart, capsys):

@@ -257,6 +257,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import optuna
+
+    from tuner.report import build_report
+    from tuner.storage.engine import check_storage
+
+    storage = _storage(args)
+    check_storage(storage, must_exist=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    text = build_report(storage, args.study, args.top)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BadInput("--out", None, "a folder", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{args.study}-report.html"
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path} (one self-contained file)")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     if args.length < 1:
         raise BadInput("--length", None, "an integer >= 1", args.length)
@@ -320,6 +340,7 @@ _EXAMPLES = {
     "train": "example:\n  tuner train best.yaml --out model.pt",
     "importance": "example:\n  tuner importance shakespeare-char",
     "compare": "example:\n  tuner compare shakespeare-char shakespeare-char-2\n  tuner compare old new --target 1.5",
+    "report": "example:\n  tuner report shakespeare-char --out reports/",
     "sample": 'example:\n  tuner sample model.pt --prime "ROMEO:" --length 500 --temperature 0.8',
     "dashboard": "example:\n  tuner dashboard\n  tuner dashboard --storage sqlite:///shakespeare.db --port 8502",
 }
@@ -392,6 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("study_a", help="study name")
     compare.add_argument("study_b", help="study name")
     compare.add_argument("--target", type=float, help="objective value to reach (default: the worse of the two bests)")
+
+    report = command("report", "Write one self-contained HTML report of a study.", cmd_report)
+    report.add_argument("study", help="study name")
+    report.add_argument("--out", default=".", help="folder to write STUDY-report.html into (default: here)")
+    report.add_argument("--top", type=int, default=5, help="top trials to show (default 5)")
 
     sample = command("sample", "Generate text from a character model trained by tuner train.", cmd_sample)
     sample.add_argument("model", help="a checkpoint written by tuner train --out")

@@ -1,0 +1,105 @@
+"""`tuner report`: one self-contained HTML file about a study, to attach to a pull request or send on.
+
+Everything is inside the file (plotly's JavaScript inlined once, figures as
+data): the study's settings, the best config (the `tuner export` text),
+the top trials, their overfitting curves, importances, the best-so-far
+curve, and the failures with their reasons. Read-only over the storage.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pandas as pd
+import plotly.io as pio
+
+from tuner import attrs
+from tuner.analysis import best_so_far, read_curve, with_gap
+from tuner.dashboard import charts
+from tuner.export import export_text
+from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
+from tuner.storage import queries
+from tuner.trainfile import FileFormat
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.9rem; } td, th { border: 1px solid #ddd; padding: 0.25rem 0.5rem; }
+pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; } .note { color: #666; }
+"""
+
+
+def build_report(url: str, study: str, top_k: int = 5) -> str:
+    """The report's HTML text."""
+    queries.check_study(url, study)
+    direction = queries.studies_frame(url).set_index("study").loc[study, "direction"]
+    settings = queries.study_user_attr(url, study, attrs.SETTINGS) or {}
+    trials = queries.trials_frame(url, study)
+    complete = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize")
+    figures: list[str] = []
+
+    def figure(fig) -> str:  # noqa: ANN001 (a plotly Figure)
+        figures.append("x")
+        return pio.to_html(fig, full_html=False, include_plotlyjs="inline" if len(figures) == 1 else False)
+
+    parts = [
+        f"<h1>Study {html.escape(study)}</h1>",
+        f"<p class='note'>{len(trials)} trials, objective {direction}d</p>",
+    ]
+    parts += ["<h2>Settings</h2>", f"<pre>{html.escape(json.dumps(settings, indent=2))}</pre>"]
+    counts = trials["state"].value_counts().to_dict() if len(trials) else {}
+    parts.append("<p>" + ", ".join(f"{state}: {n}" for state, n in counts.items()) + "</p>")
+    if complete.empty:
+        parts.append("<p>No COMPLETE trial yet.</p>")
+    else:
+        parts += ["<h2>Best config</h2>", f"<pre>{html.escape(export_text(url, study, None, FileFormat.YAML))}</pre>"]
+        top = complete.head(top_k)
+        shown = top.drop(columns=["trial_id", "error", "warning", "started", "completed"]).rename(
+            columns=lambda c: c.removeprefix("param_")
+        )
+        parts += [
+            f"<h2>Top {len(top)} trials</h2>",
+            shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""),
+        ]
+        epochs = queries.epochs_frame(url, study, list(top["number"]))
+        curves = {int(n): with_gap(group) for n, group in epochs.groupby("trial_number")}
+        if curves:
+            readings = {n: read_curve(c) for n, c in curves.items()}
+            labels = pd.DataFrame(
+                [
+                    {"trial": n, "fit": str(r.fit), "best epoch": r.best_epoch, "overfitting onset": r.onset_epoch}
+                    for n, r in readings.items()
+                ]
+            )
+            parts += [
+                "<h2>Overfitting curves of the top trials</h2>",
+                figure(charts.overfitting_figure(curves, readings)),
+                labels.to_html(index=False, na_rep="-"),
+            ]
+        parts += [
+            "<h2>Best value over trials</h2>",
+            figure(charts.best_so_far_figure(best_so_far(trials, direction), "objective")),
+        ]
+        result = param_importances(trials, queries.distributions(url, study), direction, Evaluator.FANOVA)
+        parts.append("<h2>Hyperparameter importance (fANOVA)</h2>")
+        if result.values.empty:
+            parts.append(f"<p>Not enough COMPLETE trials that differ ({result.trials}).</p>")
+        else:
+            parts += [
+                f"<p class='note'>from {result.trials} COMPLETE trials"
+                + ("" if result.reliable else f"; fewer than {RELIABLE_TRIALS}: a rough guide")
+                + "</p>",
+                figure(charts.importance_figure(result.values)),
+            ]
+    failed = trials[trials["error"] != ""]
+    parts.append("<h2>Failures</h2>")
+    if failed.empty:
+        parts.append("<p>None.</p>")
+    else:
+        reasons = failed.assign(error=failed["error"].map(lambda e: e.strip().splitlines()[-1]))[
+            ["number", "stop_reason", "error"]
+        ]
+        parts.append(reasons.to_html(index=False))
+    body = "\n".join(parts)
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(study)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
