@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import tempfile
@@ -24,8 +23,8 @@ import time
 from pathlib import Path
 
 import optuna
-import ray
 import yaml
+from _common import local_ray
 
 from tuner.orchestration.arithmetic import arithmetic_trial, curve
 from tuner.orchestration.runner import run_study
@@ -98,21 +97,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    with local_ray() as folder:
+        ours_s = ours(folder, args.trials)
+        tune_s = tune_only(folder, args.trials)
     with tempfile.TemporaryDirectory() as folder:
-        ray.init(
-            num_cpus=2,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-            _temp_dir=f"{folder}/ray",
-        )
-        try:
-            ours_s = ours(Path(folder), args.trials)
-            tune_s = tune_only(Path(folder), args.trials)
-        finally:
-            ray.shutdown()
         bare_s = bare(Path(folder), args.trials)
     per_trial = (ours_s - bare_s) / args.trials * 1000
     print(f"ours {ours_s:.1f} s, bare Ray Tune {tune_s:.1f} s, bare Optuna {bare_s:.1f} s for {args.trials} trials")

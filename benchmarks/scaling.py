@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
-import optuna
-import ray
 import yaml
+from _common import local_ray
 
 from tuner.orchestration.runner import run_study
 from tuner.studies import load_study
@@ -62,21 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=8)
     args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    with tempfile.TemporaryDirectory() as folder:
-        ray.init(
-            num_cpus=2,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-            _temp_dir=f"{folder}/ray",
-        )
-        try:
-            one = trials_per_hour(Path(folder), 1, args.trials)
-            two = trials_per_hour(Path(folder), 2, args.trials)
-        finally:
-            ray.shutdown()
+    with local_ray() as folder:
+        one = trials_per_hour(folder, 1, args.trials)
+        two = trials_per_hour(folder, 2, args.trials)
     print(f"1 worker: {one:,.0f} trials/hour; 2 workers: {two:,.0f} trials/hour; ratio {two / one:.2f}")
     print(
         json.dumps(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,31 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory):
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(temp_dir), logging_level="ERROR", log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+def tuner_run(study_file, url: str, address: str, *extra: str, env: dict | None = None) -> subprocess.Popen:  # noqa: ANN001
+    """`tuner run STUDY --address ADDRESS --quiet` in a process of its own session (so a test can kill it)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tuner.cli",
+            "run",
+            str(study_file),
+            "--storage",
+            url,
+            "--address",
+            address,
+            "--quiet",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def write_yaml(path: Path, document: object) -> Path:

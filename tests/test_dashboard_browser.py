@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +36,7 @@ def served_dashboard(small_study, tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "HOME": str(tmp_path)},
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -51,7 +53,7 @@ def served_dashboard(small_study, tmp_path):
                 ) from None
             time.sleep(0.5)
     yield base, study
-    server.terminate()
+    os.killpg(server.pid, signal.SIGTERM)  # the server and anything it started
     server.wait(timeout=20)
 
 

@@ -14,7 +14,7 @@ import optuna
 import psutil
 import pytest
 
-from tests.conftest import REPO, tiny_study, write_yaml
+from tests.conftest import tiny_study, tuner_run, write_yaml
 
 
 def free_port() -> int:
@@ -77,28 +77,9 @@ def test_trials_land_on_both_nodes(two_node_cluster, tmp_path):
     address, env = two_node_cluster
     study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="cluster", trials=4, max_epochs=2))
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tuner.cli",
-            "run",
-            str(study_file),
-            "--storage",
-            url,
-            "--address",
-            address,
-            "--workers",
-            "2",
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
+    driver = tuner_run(study_file, url, address, "--workers", "2", env=env)
+    _, err = driver.communicate(timeout=300)
+    assert driver.returncode == 0, err
     trials = optuna.load_study(study_name="cluster", storage=url).trials
     nodes = {t.user_attrs["node"]["node"] for t in trials}
     assert len(trials) == 4 and len(nodes) == 2

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, tiny_study, write_yaml
+from tests.conftest import tiny_study, tuner_run, write_yaml
 from tuner.orchestration.arithmetic import arithmetic_trial, dying_trial
 from tuner.orchestration.runner import run_study
 from tuner.pruners import OverfittingPruner
@@ -130,29 +128,6 @@ def slow_study(tmp_path, name: str, trials: int):  # noqa: ANN001, ANN201
         task={"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": 20000, "seq_length": 100}},
     )
     return write_yaml(tmp_path / f"{name}.yaml", document)
-
-
-def tuner_run(study_file, url: str, address: str, *extra: str) -> subprocess.Popen:  # noqa: ANN001
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tuner.cli",
-            "run",
-            str(study_file),
-            "--storage",
-            url,
-            "--address",
-            address,
-            "--quiet",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        start_new_session=True,
-    )
 
 
 def wait_for(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001

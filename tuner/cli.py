@@ -301,8 +301,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    import subprocess
-
     from tuner.storage.engine import check_storage, mask_url
 
     storage = _storage(args)
@@ -326,10 +324,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         "false",
     ]
     print(f"dashboard for {mask_url(storage)} at http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.call(command, env={**os.environ, STORAGE_ENV: storage})
-    except KeyboardInterrupt:
-        return 0
+    # become the Streamlit server (no child left behind when this process is stopped)
+    os.execve(sys.executable, command, {**os.environ, STORAGE_ENV: storage})
 
 
 _EXAMPLES = {
