@@ -442,6 +442,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tuner: interrupted; run the same command again to resume the study", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`tuner trials X | head`): not an error of ours; keep the exit quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
