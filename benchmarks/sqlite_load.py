@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import multiprocessing
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import optuna
-import ray
 import yaml
+from _common import local_ray
 
 from tuner.orchestration.arithmetic import arithmetic_trial
 from tuner.orchestration.runner import run_study
@@ -50,9 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=40)
     args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    with tempfile.TemporaryDirectory() as folder:
+    with local_ray() as folder:
         url = f"sqlite:///{folder}/load.db"
         document = {
             "name": "load",
@@ -70,15 +64,8 @@ def main() -> None:
             "early_stopping": {"patience": 20},
             "resources": {"cpu": 0.25},
         }
-        (Path(folder) / "study.yaml").write_text(yaml.safe_dump(document))
-        spec = load_study(Path(folder) / "study.yaml")
-        ray.init(
-            num_cpus=2,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-            _temp_dir=f"{folder}/ray",
-        )
+        (folder / "study.yaml").write_text(yaml.safe_dump(document))
+        spec = load_study(folder / "study.yaml")
         manager = multiprocessing.Manager()
         counts, stop = manager.dict(reads=0, errors=0, locked=0), manager.Event()
         reader = multiprocessing.Process(target=read_like_the_dashboard, args=(url, stop, counts))
@@ -93,7 +80,6 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             stop.set()
             reader.join()
-            ray.shutdown()
         trials = optuna.load_study(study_name="load", storage=url).trials
         trial_locked = sum("locked" in str(t.user_attrs.get("error", "")) for t in trials)
         epoch_rows = sum(len(t.intermediate_values) for t in trials)

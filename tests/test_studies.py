@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import REPO, tiny_study, write_yaml
-from tuner.algorithms import build_pruner, build_sampler
+from tuner.algorithms import PRUNERS, build_pruner, build_sampler
 from tuner.errors import BadInput
 from tuner.studies import load_study
 
@@ -84,7 +84,7 @@ def test_every_pruner_builds(kind):
         kind, {}
     )
     pruner = build_pruner({"type": kind, **options}, "s.yaml", max_epochs=5)
-    assert pruner is not None
+    assert type(pruner) is PRUNERS[kind]
 
 
 def test_a_pruner_option_optuna_refuses_is_reported_with_optunas_reason():

@@ -15,7 +15,6 @@ class StopReason(StrEnum):
     FAILED = "failed"  # raised an error (traceback stored)
     DIVERGED = "diverged"  # NaN or infinite loss
     INTERRUPTED = "interrupted"  # its driver died or was stopped; re-run on resume
-    OVERFITTING = "overfitting"  # pruned by the overfitting pruner
     WORKER_DIED = "worker_died"  # its process was killed (out of memory, SIGKILL)
 
 

@@ -183,7 +183,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_importance(args: argparse.Namespace) -> int:
     import optuna
 
-    from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
+    from tuner.importance import RELIABLE_TRIALS
+    from tuner.insight import importance_table
     from tuner.storage import queries
     from tuner.storage.engine import check_storage
 
@@ -191,35 +192,23 @@ def cmd_importance(args: argparse.Namespace) -> int:
     check_storage(storage, must_exist=True)
     queries.check_study(storage, args.study)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    direction = queries.studies_frame(storage).set_index("study").loc[args.study, "direction"]
-    trials = queries.trials_frame(storage, args.study)
-    distributions = queries.distributions(storage, args.study)
-    columns = {}
-    for evaluator in (Evaluator.FANOVA, Evaluator.PED_ANOVA):
-        result = param_importances(trials, distributions, direction, evaluator)
-        columns[evaluator.value] = result.values.set_index("parameter")["importance"]
-    complete = result.trials
-    if not any(len(c) for c in columns.values()):
-        print(f"study {args.study}: importances need at least 2 COMPLETE trials that differ (it has {complete})")
+    table = importance_table(storage, args.study)
+    if table.values.empty:
+        print(f"study {args.study}: importances need at least 2 COMPLETE trials that differ (it has {table.trials})")
         return 0
-    import pandas as pd
-
-    table = pd.DataFrame(columns).fillna(0.0).sort_values(Evaluator.FANOVA.value, ascending=False)
     print(
-        f"hyperparameter importance in study {args.study}, from {complete} COMPLETE trials (shares of the objective's variance)"
+        f"hyperparameter importance in study {args.study}, from {table.trials} COMPLETE trials (shares of the objective's variance)"
     )
-    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    if complete < RELIABLE_TRIALS:
+    print(table.values.to_string(float_format=lambda v: f"{v:.3f}"))
+    if table.trials < RELIABLE_TRIALS:
         print(f"warning: fewer than {RELIABLE_TRIALS} COMPLETE trials: treat these as a rough guide")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import optuna
-    import pandas as pd
 
-    from tuner.analysis import best_so_far
-    from tuner.importance import Evaluator, param_importances
+    from tuner.insight import compare_table
     from tuner.storage import queries
     from tuner.storage.engine import check_storage
 
@@ -228,32 +217,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for name in (args.study_a, args.study_b):
         queries.check_study(storage, name)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    studies = queries.studies_frame(storage).set_index("study")
-    directions = {name: studies.loc[name, "direction"] for name in (args.study_a, args.study_b)}
-    if directions[args.study_a] != directions[args.study_b]:
-        raise BadInput("STUDY_B", None, f"a study that also {directions[args.study_a]}s", directions[args.study_b])
-    minimize = directions[args.study_a] == "minimize"
-    curves = {name: best_so_far(queries.trials_frame(storage, name), directions[name]) for name in directions}
-    bests = {name: (curve["best"].iloc[-1] if len(curve) else None) for name, curve in curves.items()}
-    reached = [b for b in bests.values() if b is not None]
-    target = args.target if args.target is not None else ((max if minimize else min)(reached) if reached else None)
-    rows = {}
-    for label, name in (("A", args.study_a), ("B", args.study_b)):
-        curve = curves[name]
-        hit = curve[curve["best"] <= target] if minimize else curve[curve["best"] >= target]
-        trials = queries.trials_frame(storage, name)
-        result = param_importances(trials, queries.distributions(storage, name), directions[name], Evaluator.FANOVA)
-        top = ", ".join(f"{p} {v:.2f}" for p, v in result.values.head(3).itertuples(index=False)) or "-"
-        rows[f"{label}: {name}"] = {
-            "best value": bests[name],
-            "trials": len(trials),
-            "COMPLETE": int((trials["state"] == "COMPLETE").sum()) if len(trials) else 0,
-            f"trials to reach {target:.4g}" if target is not None else "trials to reach target": (
-                int(hit["number"].iloc[0]) + 1 if len(hit) else "never"
-            ),
-            "top importances (fANOVA)": top,
-        }
-    print(pd.DataFrame(rows).to_string())
+    print(compare_table(storage, args.study_a, args.study_b, args.target).to_string())
     return 0
 
 

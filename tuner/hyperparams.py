@@ -114,10 +114,6 @@ def is_integer_knob(name: str) -> bool:
     return name in _INTEGERS
 
 
-def is_categorical_knob(name: str) -> bool:
-    return name in _ENUMS
-
-
 def check_value(name: str, value: Any, where: str, key_path: str) -> None:
     """Raise BadInput unless ``value`` is legal for hyperparameter ``name``."""
     if name in _ENUMS:

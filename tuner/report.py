@@ -33,7 +33,7 @@ pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; } .note { color: #
 def build_report(url: str, study: str, top_k: int = 5) -> str:
     """The report's HTML text."""
     queries.check_study(url, study)
-    direction = queries.studies_frame(url).set_index("study").loc[study, "direction"]
+    direction = queries.study_direction(url, study)
     settings = queries.study_user_attr(url, study, attrs.SETTINGS) or {}
     trials = queries.trials_frame(url, study)
     complete = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize")

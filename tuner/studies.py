@@ -6,7 +6,7 @@ opened, so bad input never leaves half a study behind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,6 @@ class StudySpec:
     baseline: dict[str, Any] | None = None
     description: str = ""
     max_retries: int = 1  # re-runs of a trial whose worker process died (killed, out of memory)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
         """What a trial needs besides its hyperparameters; stored with the study and in exports."""

@@ -23,24 +23,16 @@ def overfitting_figure(curves: dict[int, pd.DataFrame], readings: dict[int, Curv
     figure = go.Figure()
     for index, (number, epochs) in enumerate(curves.items()):
         color, group = _color(index), f"trial {number}"
-        figure.add_scatter(
-            x=epochs["epoch"].tolist(),
-            y=epochs["train_loss"].tolist(),
-            name=f"trial {number} train",
-            legendgroup=group,
-            mode="lines+markers",
-            line={"color": color},
-            meta="curve",
-        )
-        figure.add_scatter(
-            x=epochs["epoch"].tolist(),
-            y=epochs["val_loss"].tolist(),
-            name=f"trial {number} validation",
-            legendgroup=group,
-            mode="lines+markers",
-            line={"color": color, "dash": "dash"},
-            meta="curve",
-        )
+        for split, column, dash in (("train", "train_loss", "solid"), ("validation", "val_loss", "dash")):
+            figure.add_scatter(
+                x=epochs["epoch"].tolist(),
+                y=epochs[column].tolist(),
+                name=f"trial {number} {split}",
+                legendgroup=group,
+                mode="lines+markers",
+                line={"color": color, "dash": dash},
+                meta="curve",
+            )
         reading = readings[number]
         figure.add_scatter(
             x=[reading.best_epoch],

@@ -49,7 +49,6 @@ class Outcomes:
 
     by_state: collections.Counter = field(default_factory=collections.Counter)
     best_value: float | None = None
-    best_number: int | None = None
 
 
 class StudyBridge:
@@ -169,7 +168,7 @@ class StudyBridge:
         self._tell(trial, TrialState.COMPLETE, value)
         best = self.outcomes.best_value
         if best is None or (value < best if self._minimize else value > best):
-            self.outcomes.best_value, self.outcomes.best_number = value, trial.number
+            self.outcomes.best_value = value
 
     def _worker_died(self, trial: optuna.Trial) -> None:
         """FAIL with the reason; queue the same parameters again while retries are left."""

@@ -91,9 +91,7 @@ def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
     storage = optuna_storage(storage_url)
     create_tables(get_engine(storage_url))
     existing = spec.name in queries.study_names(storage_url)
-    finished = (
-        len(optuna.load_study(study_name=spec.name, storage=storage).get_trials(deepcopy=False)) if existing else 0
-    )
+    finished = queries.trial_count(storage_url, spec.name)  # 0 for a new study
     sampler = build_sampler(spec.sampler, spec.space, spec.seed + finished, spec.source)
     pruner = build_pruner(spec.pruner, spec.source, max_epochs=spec.max_epochs)
     study = optuna.create_study(

@@ -60,6 +60,32 @@ def check_study(url: str, name: str, flag: str = "STUDY") -> None:
         raise BadInput(flag, None, f"a study in the storage (there: {listed})", name, did_you_mean(name, names))
 
 
+def trial_count(url: str, study_name: str) -> int:
+    """Trials in a study, in any state (0 when there is no such study)."""
+    if not has_optuna_tables(url):
+        return 0
+    with get_engine(url).connect() as connection:
+        return connection.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study"
+            ),
+            {"study": study_name},
+        ).scalar_one()
+
+
+def study_direction(url: str, study_name: str) -> str:
+    """'minimize' or 'maximize' (the study must exist: see check_study)."""
+    with get_engine(url).connect() as connection:
+        direction = connection.execute(
+            sa.text(
+                "SELECT d.direction FROM study_directions d JOIN studies s ON s.study_id = d.study_id "
+                "WHERE s.study_name = :study AND d.objective = 0"
+            ),
+            {"study": study_name},
+        ).scalar_one()
+    return str(direction).lower()
+
+
 def studies_frame(url: str) -> pd.DataFrame:
     """One row per study: trial counts by state, best value, start and elapsed seconds."""
     if not has_optuna_tables(url):

@@ -10,7 +10,6 @@ falls back to its step-by-step Python loop, with one warning.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 import warnings
@@ -20,7 +19,6 @@ from types import ModuleType
 import torch
 from torch import Tensor
 
-log = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("softsign_lstm.cpp")
 
 

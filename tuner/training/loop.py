@@ -17,7 +17,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
@@ -75,7 +75,6 @@ class TrainResult:
     model: RecurrentNet  # holding the best epoch's weights
     data: TaskData
     parameter_count: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 EpochCallback = Callable[[EpochMetrics], None]

@@ -1,0 +1,69 @@
+"""Tables that summarise studies for people: importances of one study, two studies side by side.
+
+Read-only over the storage; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from tuner.analysis import best_so_far
+from tuner.errors import BadInput
+from tuner.importance import Evaluator, param_importances
+from tuner.storage import queries
+
+
+@dataclass(frozen=True)
+class ImportanceTable:
+    values: pd.DataFrame  # one column per evaluator, one row per parameter; empty when too few trials
+    trials: int  # COMPLETE trials behind it
+
+
+def importance_table(url: str, study: str) -> ImportanceTable:
+    """fANOVA (Optuna's default forest) and PED-ANOVA importances, sorted by fANOVA."""
+    direction = queries.study_direction(url, study)
+    trials = queries.trials_frame(url, study)
+    distributions = queries.distributions(url, study)
+    columns, complete = {}, 0
+    for evaluator in (Evaluator.FANOVA, Evaluator.PED_ANOVA):
+        result = param_importances(trials, distributions, direction, evaluator)
+        columns[evaluator.value] = result.values.set_index("parameter")["importance"]
+        complete = result.trials
+    if not any(len(c) for c in columns.values()):
+        return ImportanceTable(pd.DataFrame(), complete)
+    table = pd.DataFrame(columns).fillna(0.0).sort_values(Evaluator.FANOVA.value, ascending=False)
+    return ImportanceTable(table, complete)
+
+
+def compare_table(url: str, study_a: str, study_b: str, target: float | None = None) -> pd.DataFrame:
+    """Best values, trial counts, trials needed to reach ``target`` (default: the worse of the two
+    bests) and the top fANOVA importances of two studies, one column each."""
+    names = (study_a, study_b)
+    directions = {name: queries.study_direction(url, name) for name in names}
+    if directions[study_a] != directions[study_b]:
+        raise BadInput("STUDY_B", None, f"a study that also {directions[study_a]}s", directions[study_b])
+    minimize = directions[study_a] == "minimize"
+    trials = {name: queries.trials_frame(url, name) for name in names}
+    curves = {name: best_so_far(trials[name], directions[name]) for name in names}
+    bests = [curve["best"].iloc[-1] for curve in curves.values() if len(curve)]
+    if target is None and bests:
+        target = max(bests) if minimize else min(bests)
+    reach = f"trials to reach {target:.4g}" if target is not None else "trials to reach target"
+    rows = {}
+    for label, name in zip("AB", names, strict=True):
+        curve = curves[name]
+        hit = curve[curve["best"] <= target] if minimize else curve[curve["best"] >= target]
+        result = param_importances(trials[name], queries.distributions(url, name), directions[name], Evaluator.FANOVA)
+        rows[f"{label}: {name}"] = {
+            "best value": curve["best"].iloc[-1] if len(curve) else None,
+            "trials": len(trials[name]),
+            "COMPLETE": int((trials[name]["state"] == "COMPLETE").sum()) if len(trials[name]) else 0,
+            reach: int(hit["number"].iloc[0]) + 1 if len(hit) else "never",
+            "top importances (fANOVA)": ", ".join(
+                f"{p} {v:.2f}" for p, v in result.values.head(3).itertuples(index=False)
+            )
+            or "-",
+        }
+    return pd.DataFrame(rows)
