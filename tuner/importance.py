@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -69,7 +70,10 @@ def param_importances(
     if len(frozen) < 2:
         return Importances(empty, len(frozen))
     try:
-        scores = optuna.importance.get_param_importances(study, evaluator=_evaluator(kind, seed, forest))
+        with warnings.catch_warnings():
+            # PED-ANOVA warns per parameter when few trials back it; callers say so once (see reliable)
+            warnings.simplefilter("ignore", UserWarning)
+            scores = optuna.importance.get_param_importances(study, evaluator=_evaluator(kind, seed, forest))
     except (ValueError, RuntimeError):  # e.g. every trial took the same values
         return Importances(empty, len(frozen))
     values = pd.DataFrame({"parameter": list(scores), "importance": list(scores.values())})
