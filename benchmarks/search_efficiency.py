@@ -1,0 +1,338 @@
+"""Does the search pay for itself? TPE with pruning against random search and the default config.
+
+On two tasks (char_lm on the first 100,000 characters of Tiny Shakespeare, and
+the adding problem at T = 50), for each seed, three arms run through the real
+path (`run_study`: Ray Tune workers, Optuna on SQLite, torch training):
+
+  tpe+median   TPE (multivariate, grouped for the conditional parameters, 5
+               random start-up trials) with the median pruner, 2N trials
+  random       random search, no pruning, N trials
+  default      the Deeplearning4j example's configuration alone (2 x 200 tanh
+               LSTM, Adam 0.005, L2 1e-4, TBPTT 50, minibatch 32, forget bias 1)
+
+Pruning exists to spend the compute it saves on more trials, so the TPE arm
+may run twice as many trials; the arms are compared by compute, not trial
+count. Both searches draw their first 5 trials alike (same seed: a paired
+start). Every arm trains each network with the same budget (``max_epochs``,
+the same early stopping), so "the tuned best beats the default at the same
+training budget" compares like with like. Searches use search_spaces/rnn.yaml
+with depth 1-2 and hidden 32-256 (adding: hidden 32-128, minibatch 16 or 32,
+TBPTT 25 or 50) so that one run fits the time.
+
+Compute is counted two ways: epochs trained (every epoch of every trial,
+pruned ones included) and wall seconds since the study started. Trials are
+taken in the order they finished; a trial's cost point is all epochs of the
+trials finished up to it. The target for a seed is the best value random
+search found; "to reach" is the compute spent when an arm's best-so-far first
+got there. ``ratio_epochs`` = TPE's compute to reach it / random's compute to
+reach it (its own best), median over seeds. Goals: ratio <= 0.5; the tuned
+best beats the default on every seed.
+
+Writes the plot to docs/search_efficiency.svg (``--plot``); the last line is JSON.
+
+    python benchmarks/search_efficiency.py [--seeds 3] [--tasks char_lm adding] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from _common import local_ray
+from _svg import Series, page, panel
+
+from tuner.orchestration.runner import run_study
+from tuner.storage import queries
+from tuner.studies import load_study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# the Deeplearning4j example's configuration, as the Shakespeare study's baseline trial holds it
+DL4J_DEFAULT = load_study(ROOT / "studies" / "shakespeare.yaml").baseline
+
+
+@dataclass
+class Bench:
+    """One task's study settings; arms differ only in sampler, pruner and space."""
+
+    task: dict[str, Any]
+    metric: str
+    overrides: dict[str, Any]
+    trials: int
+    max_epochs: int
+    patience: int = 2
+
+
+TASKS = {
+    "char_lm": Bench(
+        task={"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": 100000}},
+        metric="val_loss",
+        overrides={
+            "depth": {"type": "int", "low": 1, "high": 2},
+            "hidden_size": {"type": "int", "low": 32, "high": 256, "step": 8},
+        },
+        trials=16,
+        max_epochs=5,
+    ),
+    "adding": Bench(
+        task={"name": "adding", "options": {"length": 50, "train_sequences": 2000, "val_sequences": 200}},
+        metric="val_mse",
+        overrides={  # small networks and minibatches: enough for T = 50, and enough updates in 10 epochs
+            "depth": {"type": "int", "low": 1, "high": 2},
+            "hidden_size": {"type": "int", "low": 32, "high": 128, "step": 8},
+            "batch_size": {"type": "categorical", "choices": [16, 32]},
+            "tbptt_length": {"type": "int", "low": 25, "high": 50, "step": 25},
+        },
+        trials=16,
+        max_epochs=10,
+        patience=4,  # a network that solves it sits at MSE ~0.17 for a few epochs, then drops
+    ),
+}
+
+ARMS = {
+    "tpe+median": (
+        {"type": "tpe", "n_startup_trials": 5, "multivariate": True, "group": True},
+        {"type": "median", "n_startup_trials": 3, "n_warmup_steps": 1},
+    ),
+    "random": ({"type": "random"}, {"type": "none"}),
+    "default": ({"type": "random"}, {"type": "none"}),
+}
+TPE_TRIALS_FACTOR = 2  # the pruned arm may spend what pruning saves on more trials
+COLOURS = {"tpe+median": "#d62728", "random": "#1f77b4", "default": "#555555"}
+
+
+@dataclass
+class Run:
+    """One arm on one task with one seed: its trials in the order they finished."""
+
+    task: str
+    arm: str
+    seed: int
+    curve: pd.DataFrame  # number, state, value, epochs, cum_epochs, wall_s, best
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> float:
+        return float(self.curve["best"].min())
+
+    def cost_to_reach(self, target: float) -> tuple[float, float] | None:
+        """(epochs, wall seconds) spent when the best-so-far first got to ``target``; None if never."""
+        reached = self.curve[self.curve["best"] <= target + 1e-12]
+        if reached.empty:
+            return None
+        first = reached.iloc[0]
+        return float(first["cum_epochs"]), float(first["wall_s"])
+
+    def best_within(self, epochs: float) -> float:
+        """The best value found by the time ``epochs`` epochs had been trained."""
+        spent = self.curve[self.curve["cum_epochs"] <= epochs]
+        return float(spent["best"].min()) if not spent.empty else float("inf")
+
+
+def study_document(bench: Bench, arm: str, seed: int) -> dict[str, Any]:
+    sampler, pruner = ARMS[arm]
+    if arm == "default":
+        space: dict[str, Any] = {"parameters": DL4J_DEFAULT}
+        trials = 1
+    else:
+        space = {"path": str(ROOT / "search_spaces" / "rnn.yaml"), "overrides": bench.overrides}
+        trials = bench.trials * (TPE_TRIALS_FACTOR if arm == "tpe+median" else 1)
+    return {
+        "name": f"{bench.task['name']}-{arm}-seed{seed}",
+        "task": bench.task,
+        "space": space,
+        "objective": {"metric": bench.metric, "direction": "minimize"},
+        "sampler": {**sampler, "seed": seed},
+        "pruner": pruner,
+        "trials": trials,
+        "max_epochs": bench.max_epochs,
+        "early_stopping": {"patience": bench.patience, "min_delta": 0.0},
+        "resources": {"cpu": 1},
+        "seed": seed,
+    }
+
+
+def completion_curve(url: str, study: str) -> pd.DataFrame:
+    """Finished trials in completion order with the compute spent up to each and the best value so far."""
+    trials = queries.trials_frame(url, study)
+    trials = trials[trials["completed"].notna()].sort_values("completed").reset_index(drop=True)
+    started = pd.to_datetime(queries.trials_frame(url, study)["started"]).min()
+    values = trials["value"].where(trials["state"] == "COMPLETE")
+    return pd.DataFrame(
+        {
+            "number": trials["number"],
+            "state": trials["state"],
+            "value": values,
+            "epochs": trials["epochs"].fillna(0).astype(int),
+            "cum_epochs": trials["epochs"].fillna(0).astype(int).cumsum(),
+            "wall_s": (pd.to_datetime(trials["completed"]) - started).dt.total_seconds(),
+            "best": values.cummin().ffill().fillna(float("inf")),
+        }
+    )
+
+
+def run_arm(folder: Path, url: str, bench: Bench, arm: str, seed: int) -> Run:
+    document = study_document(bench, arm, seed)
+    path = folder / f"{document['name']}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    spec = load_study(path)
+    clock = time.perf_counter()
+    run_study(spec, url, document["trials"], workers=2, show_progress=False)
+    return read_arm(url, bench, arm, seed, time.perf_counter() - clock)
+
+
+def read_arm(url: str, bench: Bench, arm: str, seed: int, seconds: float | None = None) -> Run:
+    """One arm's results from the database (``seconds``: the run's wall time, else first start to last end)."""
+    curve = completion_curve(url, study_document(bench, arm, seed)["name"])
+    seconds = float(curve["wall_s"].iloc[-1]) if seconds is None else seconds
+    run = Run(bench.task["name"], arm, seed, curve, {"seconds": round(seconds, 1)})
+    print(
+        f"{run.task:8s} {arm:10s} seed {seed}: best {run.best:.4f} after {int(curve['cum_epochs'].iloc[-1])} epochs,"
+        f" {seconds:.0f} s, {int((curve['state'] == 'PRUNED').sum())} pruned",
+        flush=True,
+    )
+    return run
+
+
+def summarise(task: str, runs: list[Run]) -> dict[str, Any]:
+    """Per seed: random's best as the target, the compute each search needed for it, the default's value."""
+    by = {(r.arm, r.seed): r for r in runs}
+    seeds = sorted({r.seed for r in runs})
+    per_seed = []
+    for seed in seeds:
+        tpe, rnd, default = by["tpe+median", seed], by["random", seed], by["default", seed]
+        target = rnd.best
+        rnd_cost, tpe_cost = rnd.cost_to_reach(target), tpe.cost_to_reach(target)
+        per_seed.append(
+            {
+                "seed": seed,
+                "target": round(target, 4),
+                "tpe_best": round(tpe.best, 4),
+                "tpe_best_at_random_compute": round(tpe.best_within(rnd.curve["cum_epochs"].iloc[-1]), 4),
+                "default": round(default.best, 4),
+                "random_epochs_to_target": rnd_cost[0],
+                "random_seconds_to_target": round(rnd_cost[1]),
+                "tpe_epochs_to_target": tpe_cost[0] if tpe_cost else None,
+                "tpe_seconds_to_target": round(tpe_cost[1]) if tpe_cost else None,
+                "ratio_epochs": round(tpe_cost[0] / rnd_cost[0], 3) if tpe_cost else None,
+                "ratio_seconds": round(tpe_cost[1] / rnd_cost[1], 3) if tpe_cost else None,
+                "tpe_total_epochs": int(tpe.curve["cum_epochs"].iloc[-1]),
+                "random_total_epochs": int(rnd.curve["cum_epochs"].iloc[-1]),
+                "default_epochs": int(default.curve["cum_epochs"].iloc[-1]),
+                "tpe_total_seconds": tpe.extra["seconds"],
+                "random_total_seconds": rnd.extra["seconds"],
+                "tuned_beats_default": tpe.best < default.best,
+            }
+        )
+
+    def median_ratio(key: str) -> float | None:
+        # a seed where TPE never reached the target counts as an infinitely bad ratio
+        ratios = [s[key] if s[key] is not None else float("inf") for s in per_seed]
+        value = statistics.median(ratios)
+        return None if value == float("inf") else round(value, 3)
+
+    return {
+        "task": task,
+        "seeds": per_seed,
+        "ratio_epochs": median_ratio("ratio_epochs"),
+        "ratio_seconds": median_ratio("ratio_seconds"),
+        "tpe_reached_target": sum(s["tpe_epochs_to_target"] is not None for s in per_seed),
+        "tuned_beats_default": sum(s["tuned_beats_default"] for s in per_seed),
+    }
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    print(f"\n{summary['task']}: best value per seed and compute to reach random search's best")
+    print(
+        "| seed | random best | TPE+median best (at random's compute) | default "
+        "| random to its best (epochs / s) | TPE to it (epochs / s) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for s in summary["seeds"]:
+        tpe = f"{s['tpe_epochs_to_target']:.0f} / {s['tpe_seconds_to_target']}" if s["tpe_epochs_to_target"] else "not reached"
+        print(
+            f"| {s['seed']} | {s['target']} | {s['tpe_best']} ({s['tpe_best_at_random_compute']}) | {s['default']} "
+            f"| {s['random_epochs_to_target']:.0f} / {s['random_seconds_to_target']} | {tpe} |"
+        )
+    print(f"median ratio (TPE / random compute to reach the target): epochs {summary['ratio_epochs']}, "
+          f"seconds {summary['ratio_seconds']}; tuned beats default on {summary['tuned_beats_default']} "
+          f"of {len(summary['seeds'])} seeds")
+
+
+def plot(runs: list[Run], tasks: list[str], metric_of: dict[str, str], out: Path) -> None:
+    """Best-so-far against epochs trained (left) and wall seconds (right), one row per task."""
+    panels = []
+    for task in tasks:
+        defaults = statistics.median(r.best for r in runs if r.task == task and r.arm == "default")
+        for x_column, x_label in (("cum_epochs", "epochs trained (all trials)"), ("wall_s", "wall seconds")):
+            series = []
+            for arm in ("random", "tpe+median"):
+                arm_runs = [r for r in runs if r.task == task and r.arm == arm]
+                for i, run in enumerate(arm_runs):
+                    found = run.curve[run.curve["best"] < float("inf")]
+                    points = [(float(x), float(y)) for x, y in zip(found[x_column], found["best"], strict=True)]
+                    series.append(Series(arm, COLOURS[arm], points, width=1.5, legend=i == 0))
+            x_end = max(x for s in series for x, _ in s.points)
+            series.append(Series("default config (median)", COLOURS["default"], [(0, defaults), (x_end, defaults)], dashed=True))
+            panels.append(panel(task, x_label, f"best {metric_of[task]} so far", series))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page(panels, columns=2))
+    print(f"plot written to {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "search_efficiency.svg")
+    parser.add_argument("--keep", type=Path, help="keep the SQLite database here (for tuner report / compare)")
+    parser.add_argument("--from-db", type=Path, help="only summarise and plot a database an earlier --keep run left")
+    parser.add_argument("--quick", action="store_true", help="a tiny smoke run: 4 trials, 2 epochs, small data")
+    args = parser.parse_args()
+    benches = {name: TASKS[name] for name in args.tasks}
+    if args.quick:
+        for bench in benches.values():
+            bench.trials, bench.max_epochs = 4, 2
+            bench.task = {**bench.task, "options": {**bench.task["options"], "max_chars": 20000}}
+            if bench.task["name"] == "adding":
+                bench.task["options"] = {"length": 50, "train_sequences": 100, "val_sequences": 50}
+
+    clock = time.perf_counter()
+    runs: list[Run] = []
+    if args.from_db:
+        url = f"sqlite:///{args.from_db}"
+        runs = [read_arm(url, b, arm, seed) for b in benches.values() for seed in range(args.seeds) for arm in ARMS]
+    else:
+        with local_ray() as folder:
+            url = f"sqlite:///{args.keep or folder / 'search.db'}"
+            for bench in benches.values():
+                for seed in range(args.seeds):
+                    for arm in ARMS:
+                        runs.append(run_arm(folder, url, bench, arm, seed))
+    summaries = [summarise(task, [r for r in runs if r.task == task]) for task in args.tasks]
+    for summary in summaries:
+        print_table(summary)
+    plot(runs, args.tasks, {name: bench.metric for name, bench in benches.items()}, args.plot)
+    print(
+        json.dumps(
+            {
+                "benchmark": "search_efficiency",
+                "cores": os.cpu_count(),
+                "minutes": round((time.perf_counter() - clock) / 60, 1),
+                "goal_ratio": 0.5,
+                "tasks": summaries,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
