@@ -29,6 +29,7 @@ from tuner.orchestration.trainable import EPOCH
 from tuner.pruners import OverfittingPruner
 from tuner.spaces import SearchSpace
 from tuner.storage import queries
+from tuner.storage.trial_attrs import set_user_attrs
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,11 @@ class StudyBridge:
         values = self.space.suggest(trial)
         hyperparameters = Hyperparameters.from_dict(values, "search space", "").to_dict()
         seed = int(self.settings["seed"]) + trial.number
-        trial.set_user_attr(attrs.HYPERPARAMETERS, hyperparameters)
-        trial.set_user_attr(attrs.SEED, seed)
-        trial.set_user_attr(attrs.DRIVER, self.driver_id)
+        set_user_attrs(
+            self.storage_url,
+            trial._trial_id,
+            {attrs.HYPERPARAMETERS: hyperparameters, attrs.SEED: seed, attrs.DRIVER: self.driver_id},
+        )
         self.records[tune_trial_id] = TrialRecord(trial)
         self._budget_full = False  # this trial is now RUNNING: recount next time
         return {
@@ -144,45 +147,40 @@ class StudyBridge:
         if record is None:
             return
         trial, summary = record.trial, (result or {})
-        trial.set_user_attr(attrs.EPOCHS_RUN, record.epochs)
+        ended: dict[str, Any] = {attrs.EPOCHS_RUN: record.epochs}
         if record.pruned:
-            trial.set_user_attr(attrs.STOP, str(StopReason.PRUNED))
-            self._tell(trial, TrialState.PRUNED)
+            self._end(trial, TrialState.PRUNED, {**ended, attrs.STOP: str(StopReason.PRUNED)})
             return
         if error or summary.get("kind") != "summary":
-            self._worker_died(trial)
+            self._worker_died(trial, ended)
             return
-        trial.set_user_attr(attrs.STOP, summary["stop_reason"])
-        trial.set_user_attr(attrs.NODE, {"node": summary.get("node"), "gpus": summary.get("gpus", [])})
+        ended[attrs.STOP] = summary["stop_reason"]
+        ended[attrs.NODE] = {"node": summary.get("node"), "gpus": summary.get("gpus", [])}
         if "error" in summary:
-            trial.set_user_attr(attrs.ERROR, summary["error"])
-            self._tell(trial, TrialState.FAIL)
+            self._end(trial, TrialState.FAIL, {**ended, attrs.ERROR: summary["error"]})
             return
-        trial.set_user_attr(attrs.BEST_EPOCH, summary["best_epoch"])
-        trial.set_user_attr(attrs.PARAMETER_COUNT, summary["parameter_count"])
-        trial.set_user_attr(attrs.TRAINING_EXAMPLES, summary["training_examples"])
+        ended[attrs.BEST_EPOCH] = summary["best_epoch"]
+        ended[attrs.PARAMETER_COUNT] = summary["parameter_count"]
+        ended[attrs.TRAINING_EXAMPLES] = summary["training_examples"]
         warning = attrs.capacity_warning(summary["parameter_count"], summary["training_examples"])
         if warning:
-            trial.set_user_attr(attrs.WARNING, warning)
+            ended[attrs.WARNING] = warning
         value = float(summary["best_objective"])
-        self._tell(trial, TrialState.COMPLETE, value)
+        self._end(trial, TrialState.COMPLETE, ended, value)
         best = self.outcomes.best_value
         if best is None or (value < best if self._minimize else value > best):
             self.outcomes.best_value = value
 
-    def _worker_died(self, trial: optuna.Trial) -> None:
+    def _worker_died(self, trial: optuna.Trial, ended: dict[str, Any]) -> None:
         """FAIL with the reason; queue the same parameters again while retries are left."""
         attempt = int(self.study._storage.get_trial(trial._trial_id).user_attrs.get(attrs.ATTEMPT, 1))
-        trial.set_user_attr(attrs.STOP, str(StopReason.WORKER_DIED))
-        message = f"the trial's worker process died (killed, or out of memory) on attempt {attempt}"
         retry = attempt <= self.max_retries
-        trial.set_user_attr(
-            attrs.ERROR,
-            message + ("; queued again" if retry else f"; no retries left (max_retries {self.max_retries})"),
-        )
+        then = "queued again" if retry else f"no retries left (max_retries {self.max_retries})"
+        message = f"the trial's worker process died (killed, or out of memory) on attempt {attempt}; {then}"
+        ended = {**ended, attrs.STOP: str(StopReason.WORKER_DIED), attrs.ERROR: message}
         if retry:
-            trial.set_user_attr(attrs.RETRIED, True)
-        self._tell(trial, TrialState.FAIL)
+            ended[attrs.RETRIED] = True
+        self._end(trial, TrialState.FAIL, ended)
         if retry:
             params = self.study._storage.get_trial(trial._trial_id).params
             self.study.enqueue_trial(params, user_attrs={attrs.RETRY_OF: trial.number, attrs.ATTEMPT: attempt + 1})
@@ -197,6 +195,11 @@ class StudyBridge:
             params = self.study._storage.get_trial(record.trial._trial_id).params
             self.study.enqueue_trial(params, user_attrs={attrs.RETRY_OF: record.trial.number})
         return len(stopped)
+
+    def _end(self, trial: optuna.Trial, state: TrialState, ended: dict[str, Any], value: float | None = None) -> None:
+        """Store how the trial ended (one transaction), then tell Optuna its state."""
+        set_user_attrs(self.storage_url, trial._trial_id, ended)
+        self._tell(trial, state, value)
 
     def _tell(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ray.tune import Callback
-from sqlalchemy.orm import Session
+import sqlalchemy as sa
 
 from tuner.orchestration.bridge import StudyBridge
 from tuner.orchestration.trainable import EPOCH
@@ -31,13 +31,14 @@ class EpochSink(Callback):
         if ids is None:
             return
         trial_id, number = ids
-        row = EpochRow(
-            trial_id=trial_id,
-            study_name=self.study_name,
-            trial_number=number,
-            epoch=int(result["epoch"]),
+        row = {
+            "trial_id": trial_id,
+            "study_name": self.study_name,
+            "trial_number": number,
+            "epoch": int(result["epoch"]),
             **{name: float(result[name]) for name in EPOCH_METRICS},
             **{name: result[name] for name in EPOCH_JSON},
-        )
-        with Session(get_engine(self.storage_url)) as session, session.begin():
-            session.add(row)
+        }
+        # a Core insert, not an ORM session: this runs for every epoch of every trial
+        with get_engine(self.storage_url).begin() as connection:
+            connection.execute(sa.insert(EpochRow), row)

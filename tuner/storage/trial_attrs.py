@@ -1,0 +1,33 @@
+"""Several user attributes of one running trial, written in one transaction.
+
+Optuna's ``set_trial_user_attr`` commits once per key. A trial's start writes
+three and its end up to seven, and every commit is time the driver spends
+between trials, so the bridge writes them together here. Same table, same
+JSON encoding as Optuna's RDB storage; only for trials that are still RUNNING
+(Optuna caches a trial once it is finished).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from tuner.storage.engine import get_engine
+
+_DELETE = sa.text("DELETE FROM trial_user_attributes WHERE trial_id = :trial_id AND key IN :keys").bindparams(
+    sa.bindparam("keys", expanding=True)
+)
+_INSERT = sa.text("INSERT INTO trial_user_attributes (trial_id, key, value_json) VALUES (:trial_id, :key, :value)")
+
+
+def set_user_attrs(url: str, trial_id: int, values: dict[str, Any]) -> None:
+    """Set (or replace) ``values`` as user attributes of Optuna trial ``trial_id``."""
+    if not values:
+        return
+    with get_engine(url).begin() as connection:
+        connection.execute(_DELETE, {"trial_id": trial_id, "keys": list(values)})
+        connection.execute(
+            _INSERT, [{"trial_id": trial_id, "key": key, "value": json.dumps(value)} for key, value in values.items()]
+        )
