@@ -40,10 +40,12 @@ import json
 import os
 import statistics
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pandas as pd
 import yaml
 from _common import local_ray
@@ -162,9 +164,9 @@ def study_document(bench: Bench, arm: str, seed: int) -> dict[str, Any]:
 
 def completion_curve(url: str, study: str) -> pd.DataFrame:
     """Finished trials in completion order with the compute spent up to each and the best value so far."""
-    trials = queries.trials_frame(url, study)
-    trials = trials[trials["completed"].notna()].sort_values("completed").reset_index(drop=True)
-    started = pd.to_datetime(queries.trials_frame(url, study)["started"]).min()
+    every = queries.trials_frame(url, study)
+    started = pd.to_datetime(every["started"]).min()
+    trials = every[every["completed"].notna()].sort_values("completed").reset_index(drop=True)
     values = trials["value"].where(trials["state"] == "COMPLETE")
     return pd.DataFrame(
         {
@@ -297,6 +299,8 @@ def main() -> None:
     parser.add_argument("--from-db", type=Path, help="only summarise and plot a database an earlier --keep run left")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: 4 trials, 2 epochs, small data")
     args = parser.parse_args()
+    # multivariate and grouped TPE are marked experimental; said once here, not per study
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     benches = {name: TASKS[name] for name in args.tasks}
     if args.quick:
         for bench in benches.values():
