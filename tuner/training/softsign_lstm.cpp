@@ -8,7 +8,8 @@
 //
 // Layout: time-major. xproj (T, B, 4H) with gates [i | f | g | o]; h0, c0 (B, H);
 // w_hh (4H, H). softsign(x) = x / (1 + |x|), softsign'(x) = (1 - |softsign(x)|)^2.
-#include <torch/extension.h>
+#include <ATen/ATen.h>
+#include <torch/library.h>
 #include <ATen/Parallel.h>
 #include <cmath>
 #include <vector>
@@ -22,10 +23,10 @@ template <typename T> inline T softsign(T x) { return x / (T(1) + std::abs(x)); 
 // Returns hs (T, B, H), cs (T, B, H), acts (T, B, 4H): the activated gates, kept for backward.
 // acts is xproj itself: each step's recurrent matmul is added into it and activated in place,
 // which spares a copy and an allocation per step (xproj is a temporary of the caller's).
-std::vector<torch::Tensor> forward(torch::Tensor xproj, torch::Tensor w_hh, torch::Tensor h0, torch::Tensor c0) {
+std::vector<at::Tensor> forward(at::Tensor xproj, at::Tensor w_hh, at::Tensor h0, at::Tensor c0) {
   const auto steps = xproj.size(0), batch = xproj.size(1), hidden = h0.size(1);
-  auto hs = torch::empty({steps, batch, hidden}, xproj.options());
-  auto cs = torch::empty({steps, batch, hidden}, xproj.options());
+  auto hs = at::empty({steps, batch, hidden}, xproj.options());
+  auto cs = at::empty({steps, batch, hidden}, xproj.options());
   auto acts = xproj;
   auto w_t = w_hh.t();
   auto h = h0.contiguous();
@@ -62,12 +63,12 @@ std::vector<torch::Tensor> forward(torch::Tensor xproj, torch::Tensor w_hh, torc
 }
 
 // Returns d_xproj (T, B, 4H), d_w_hh (4H, H), d_h0 (B, H), d_c0 (B, H).
-std::vector<torch::Tensor> backward(torch::Tensor grad_hs, torch::Tensor grad_c_last, torch::Tensor hs,
-                                    torch::Tensor cs, torch::Tensor acts, torch::Tensor w_hh,
-                                    torch::Tensor h0, torch::Tensor c0) {
+std::vector<at::Tensor> backward(at::Tensor grad_hs, at::Tensor grad_c_last, at::Tensor hs,
+                                    at::Tensor cs, at::Tensor acts, at::Tensor w_hh,
+                                    at::Tensor h0, at::Tensor c0) {
   const auto steps = hs.size(0), batch = hs.size(1), hidden = hs.size(2);
-  auto d_gates = torch::empty_like(acts);
-  auto dh_next = torch::zeros({batch, hidden}, hs.options());
+  auto d_gates = at::empty_like(acts);
+  auto dh_next = at::zeros({batch, hidden}, hs.options());
   auto dc_next = grad_c_last.contiguous().clone();
   auto c0c = c0.contiguous();  // kept alive: the loop reads it through a raw pointer
   grad_hs = grad_hs.contiguous();
@@ -100,16 +101,18 @@ std::vector<torch::Tensor> backward(torch::Tensor grad_hs, torch::Tensor grad_c_
           }
         }
       });
-      dh_next = torch::mm(d_gates[t], w_hh);  // (B, H)
+      dh_next = at::mm(d_gates[t], w_hh);  // (B, H)
     }
   });
   // h_{t-1} for every step: h0, then hs[0..T-2]
-  auto h_prev = torch::cat({h0.unsqueeze(0), hs.narrow(0, 0, steps - 1)}, 0);
-  auto d_w_hh = torch::mm(d_gates.reshape({steps * batch, 4 * hidden}).t(), h_prev.reshape({steps * batch, hidden}));
+  auto h_prev = at::cat({h0.unsqueeze(0), hs.narrow(0, 0, steps - 1)}, 0);
+  auto d_w_hh = at::mm(d_gates.reshape({steps * batch, 4 * hidden}).t(), h_prev.reshape({steps * batch, hidden}));
   return {d_gates, d_w_hh, dh_next, dc_next};
 }
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("forward", &forward, "softsign LSTM window forward (CPU)");
-  m.def("backward", &backward, "softsign LSTM window backward (CPU)");
+// Registered as torch operators (torch.ops.tuner_softsign_lstm.*), not a pybind11 module:
+// ATen's headers alone compile in about a third of the time torch/extension.h takes.
+TORCH_LIBRARY(tuner_softsign_lstm, m) {
+  m.def("forward", &forward);
+  m.def("backward", &backward);
 }
