@@ -11,6 +11,9 @@ from pathlib import Path
 
 import optuna
 import ray
+import yaml
+
+from tuner.studies import StudySpec, load_study
 
 
 @contextlib.contextmanager
@@ -30,3 +33,9 @@ def local_ray(num_cpus: int = 2) -> Iterator[Path]:
             yield Path(folder)
         finally:
             ray.shutdown()
+
+
+def study_from(document: dict, path: Path) -> StudySpec:
+    """Write a study document as the YAML file a user would, and load it through the same checks."""
+    path.write_text(yaml.safe_dump(document))
+    return load_study(path)

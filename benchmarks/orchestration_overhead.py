@@ -26,12 +26,10 @@ import time
 from pathlib import Path
 
 import optuna
-import yaml
-from _common import local_ray
+from _common import local_ray, study_from
 
 from tuner.orchestration.arithmetic import arithmetic_trial, curve
 from tuner.orchestration.runner import run_study
-from tuner.studies import load_study
 
 EPOCHS = 3
 
@@ -51,8 +49,7 @@ def ours(folder: Path, trials: int) -> float:
         "early_stopping": {"patience": EPOCHS},
         "resources": {"cpu": 1},
     }
-    (folder / "study.yaml").write_text(yaml.safe_dump(document))
-    spec = load_study(folder / "study.yaml")
+    spec = study_from(document, folder / "study.yaml")
     started = time.perf_counter()
     run_study(
         spec, f"sqlite:///{folder / 'ours.db'}", trials, workers=2, show_progress=False, trainable=arithmetic_trial

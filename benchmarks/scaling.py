@@ -26,12 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
-from _common import local_ray
+from _common import local_ray, study_from
 
 from tuner.orchestration.runner import run_study
 from tuner.storage import queries
-from tuner.studies import load_study
 
 
 @dataclass
@@ -77,9 +75,7 @@ def trials_per_hour(folder: Path, workers: int, trials: int) -> Throughput:
         "resources": {"cpu": 1},
     }
     folder.mkdir(exist_ok=True)
-    path = folder / f"scaling-{workers}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    spec = load_study(path)
+    spec = study_from(document, folder / f"scaling-{workers}.yaml")
     started = time.perf_counter()
     url = f"sqlite:///{folder}/scaling.db"
     run_study(spec, url, trials, workers=workers, show_progress=False)
@@ -103,7 +99,9 @@ def main() -> None:
                 runs[workers].append(trials_per_hour(folder / f"run{repeat}", workers, args.trials))
     # the fastest run of each: timings on a shared machine wander by tens of percent
     one, two = (max(runs[w], key=lambda r: r.steady) for w in (1, 2))
-    print(f"steady state: 1 worker {one.steady:,.0f} trials/hour; 2 workers {two.steady:,.0f}; ratio {two.steady / one.steady:.2f}")
+    print(
+        f"steady state: 1 worker {one.steady:,.0f} trials/hour; 2 workers {two.steady:,.0f}; ratio {two.steady / one.steady:.2f}"
+    )
     print(
         f"end to end: 1 worker {one.end_to_end:,.0f} trials/hour; 2 workers {two.end_to_end:,.0f}; "
         f"ratio {two.end_to_end / one.end_to_end:.2f}"

@@ -38,6 +38,8 @@ Writes the plot to docs/search_efficiency.svg (``--plot``); the last line is JSO
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import os
 import statistics
@@ -49,8 +51,7 @@ from typing import Any
 
 import optuna
 import pandas as pd
-import yaml
-from _common import local_ray
+from _common import local_ray, study_from
 from _svg import Series, page, panel
 
 from tuner.orchestration.runner import run_study
@@ -59,8 +60,11 @@ from tuner.studies import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# the Deeplearning4j example's configuration, as the Shakespeare study's baseline trial holds it
-DL4J_DEFAULT = load_study(ROOT / "studies" / "shakespeare.yaml").baseline
+
+@functools.cache
+def dl4j_default() -> dict[str, Any]:
+    """The Deeplearning4j example's configuration, as the Shakespeare study's baseline trial holds it."""
+    return load_study(ROOT / "studies" / "shakespeare.yaml").baseline
 
 
 @dataclass
@@ -100,6 +104,19 @@ TASKS = {
         max_epochs=10,
         patience=4,  # a network that solves it sits at MSE ~0.17 for a few epochs, then drops
         pruner_warmup=5,  # past that plateau: with 1, the pruner stopped the late learners
+    ),
+}
+
+# --quick: a smoke run of the whole path in about a minute
+QUICK = {
+    "char_lm": dataclasses.replace(
+        TASKS["char_lm"], task={**TASKS["char_lm"].task, "options": {"max_chars": 20000}}, trials=4, max_epochs=2
+    ),
+    "adding": dataclasses.replace(
+        TASKS["adding"],
+        task={"name": "adding", "options": {"length": 50, "train_sequences": 100, "val_sequences": 50}},
+        trials=4,
+        max_epochs=2,
     ),
 }
 
@@ -146,7 +163,7 @@ class Run:
 def study_document(bench: Bench, arm: str, seed: int) -> dict[str, Any]:
     sampler, pruner = ARMS[arm]
     if arm == "default":
-        space: dict[str, Any] = {"parameters": DL4J_DEFAULT}
+        space: dict[str, Any] = {"parameters": dl4j_default()}
         trials = 1
     else:
         space = {"path": str(ROOT / "search_spaces" / "rnn.yaml"), "overrides": bench.overrides}
@@ -187,9 +204,7 @@ def completion_curve(url: str, study: str) -> pd.DataFrame:
 
 def run_arm(folder: Path, url: str, bench: Bench, arm: str, seed: int) -> Run:
     document = study_document(bench, arm, seed)
-    path = folder / f"{document['name']}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    spec = load_study(path)
+    spec = study_from(document, folder / f"{document['name']}.yaml")
     clock = time.perf_counter()
     run_study(spec, url, document["trials"], workers=2, show_progress=False)
     return read_arm(url, bench, arm, seed, time.perf_counter() - clock)
@@ -263,14 +278,20 @@ def print_table(summary: dict[str, Any]) -> None:
     )
     print("|---:|---:|---:|---:|---:|---:|")
     for s in summary["seeds"]:
-        tpe = f"{s['tpe_epochs_to_target']:.0f} / {s['tpe_seconds_to_target']}" if s["tpe_epochs_to_target"] else "not reached"
+        tpe = (
+            f"{s['tpe_epochs_to_target']:.0f} / {s['tpe_seconds_to_target']}"
+            if s["tpe_epochs_to_target"]
+            else "not reached"
+        )
         print(
             f"| {s['seed']} | {s['target']} | {s['tpe_best']} ({s['tpe_best_at_random_compute']}) | {s['default']} "
             f"| {s['random_epochs_to_target']:.0f} / {s['random_seconds_to_target']} | {tpe} |"
         )
-    print(f"median ratio (TPE / random compute to reach the target): epochs {summary['ratio_epochs']}, "
-          f"seconds {summary['ratio_seconds']}; tuned beats default on {summary['tuned_beats_default']} "
-          f"of {len(summary['seeds'])} seeds")
+    print(
+        f"median ratio (TPE / random compute to reach the target): epochs {summary['ratio_epochs']}, "
+        f"seconds {summary['ratio_seconds']}; tuned beats default on {summary['tuned_beats_default']} "
+        f"of {len(summary['seeds'])} seeds"
+    )
 
 
 def plot(runs: list[Run], tasks: list[str], metric_of: dict[str, str], out: Path) -> None:
@@ -287,7 +308,9 @@ def plot(runs: list[Run], tasks: list[str], metric_of: dict[str, str], out: Path
                     points = [(float(x), float(y)) for x, y in zip(found[x_column], found["best"], strict=True)]
                     series.append(Series(arm, COLOURS[arm], points, width=1.5, legend=i == 0))
             x_end = max(x for s in series for x, _ in s.points)
-            series.append(Series("default config (median)", COLOURS["default"], [(0, defaults), (x_end, defaults)], dashed=True))
+            series.append(
+                Series("default config (median)", COLOURS["default"], [(0, defaults), (x_end, defaults)], dashed=True)
+            )
             panels.append(panel(task, x_label, f"best {metric_of[task]} so far", series))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page(panels, columns=2))
@@ -308,13 +331,7 @@ def main() -> None:
         parser.error("--arms needs --keep DB: the other arms are read from that database")
     # multivariate and grouped TPE are marked experimental; said once here, not per study
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    benches = {name: TASKS[name] for name in args.tasks}
-    if args.quick:
-        for bench in benches.values():
-            bench.trials, bench.max_epochs = 4, 2
-            bench.task = {**bench.task, "options": {**bench.task["options"], "max_chars": 20000}}
-            if bench.task["name"] == "adding":
-                bench.task["options"] = {"length": 50, "train_sequences": 100, "val_sequences": 50}
+    benches = {name: QUICK[name] if args.quick else TASKS[name] for name in args.tasks}
 
     clock = time.perf_counter()
     runs: list[Run] = []

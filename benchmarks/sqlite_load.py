@@ -18,12 +18,10 @@ import multiprocessing
 import time
 
 import optuna
-import yaml
-from _common import local_ray
+from _common import local_ray, study_from
 
 from tuner.orchestration.arithmetic import arithmetic_trial
 from tuner.orchestration.runner import run_study
-from tuner.studies import load_study
 
 
 def read_like_the_dashboard(url: str, stop: multiprocessing.Event, counts: dict) -> None:
@@ -64,8 +62,7 @@ def main() -> None:
             "early_stopping": {"patience": 20},
             "resources": {"cpu": 0.25},
         }
-        (folder / "study.yaml").write_text(yaml.safe_dump(document))
-        spec = load_study(folder / "study.yaml")
+        spec = study_from(document, folder / "study.yaml")
         manager = multiprocessing.Manager()
         counts, stop = manager.dict(reads=0, errors=0, locked=0), manager.Event()
         reader = multiprocessing.Process(target=read_like_the_dashboard, args=(url, stop, counts))

@@ -71,7 +71,9 @@ def test_overfitting_pruner_wrapped_around_another_prunes_when_either_says_so():
         {"type": "patient", "patience": 0, "wrapped": {"type": "median", "n_startup_trials": 1}},
     ],
 )
-def test_study_pruners_stop_ray_trials_and_store_them_pruned(ray_session, tmp_path, pruner):
+def test_study_pruners_stop_ray_trials_of_a_fake_arithmetic_trainer_and_store_them_pruned(
+    ray_session, tmp_path, pruner
+):
     spec = arithmetic_spec(
         tmp_path,
         trials=8,
@@ -98,7 +100,9 @@ def test_study_pruners_stop_ray_trials_and_store_them_pruned(ray_session, tmp_pa
         assert all(len(t.intermediate_values) == 4 for t in pruned)
 
 
-def test_a_killed_worker_is_retried_then_the_study_finishes_its_budget(ray_session, tmp_path):
+def test_a_killed_worker_of_a_fake_arithmetic_trainer_is_retried_then_the_study_finishes_its_budget(
+    ray_session, tmp_path
+):
     spec = arithmetic_spec(tmp_path, trials=3, max_epochs=2, max_retries=1)
     url = f"sqlite:///{tmp_path / 'k.db'}"
     run_study(spec, url, trials=3, workers=2, show_progress=False, trainable=dying_trial)
@@ -111,7 +115,7 @@ def test_a_killed_worker_is_retried_then_the_study_finishes_its_budget(ray_sessi
     assert all(t.params == trials[t.user_attrs["retry_of"]].params for t in complete)
 
 
-def test_without_retries_a_killed_worker_is_fail_and_counts(ray_session, tmp_path):
+def test_without_retries_a_killed_worker_of_a_fake_arithmetic_trainer_is_fail_and_counts(ray_session, tmp_path):
     spec = arithmetic_spec(tmp_path, trials=2, max_epochs=2, max_retries=0)
     url = f"sqlite:///{tmp_path / 'n.db'}"
     run_study(spec, url, trials=2, workers=2, show_progress=False, trainable=dying_trial)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tuner.attrs import capacity_warning
 from tuner.errors import BadInput, TunerError
 from tuner.storage import DEFAULT_STORAGE
 
@@ -28,6 +29,21 @@ class _Parser(argparse.ArgumentParser):
 def _storage(args: argparse.Namespace, study_storage: str | None = None) -> str:
     """--storage, else $TUNER_STORAGE, else the study file's storage, else sqlite:///tuner.db."""
     return args.storage or os.environ.get(STORAGE_ENV) or study_storage or DEFAULT_STORAGE
+
+
+def _storage_with(args: argparse.Namespace, *studies: str) -> str:
+    """The storage URL for a reading command, checked to exist and to hold each of ``studies``."""
+    import optuna
+
+    from tuner.storage.engine import check_storage
+    from tuner.storage.queries import check_study
+
+    storage = _storage(args)
+    check_storage(storage, must_exist=True)
+    for name in studies:
+        check_study(storage, name)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
+    return storage
 
 
 def _positive(flag: str, value: int | None) -> None:
@@ -104,22 +120,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
-    from tuner.storage.engine import check_storage
-    from tuner.storage.queries import check_study, trials_frame
+    from tuner.storage.queries import readable_trials, trials_frame
 
-    storage = _storage(args)
-    check_storage(storage, must_exist=True)
-    check_study(storage, args.study)
+    storage = _storage_with(args, args.study)
     frame = trials_frame(storage, args.study)
     if args.state:
         frame = frame[frame["state"] == args.state]
     if frame.empty:
         print(f"no trials{' in state ' + args.state if args.state else ''} in study {args.study}")
         return 0
-    shown = frame.drop(columns=["trial_id", "error", "warning", "started", "completed"]).rename(
-        columns=lambda c: c.removeprefix("param_")
-    )
-    print(shown.to_string(index=False, float_format=_short, na_rep=""))
+    print(readable_trials(frame).to_string(index=False, float_format=_short, na_rep=""))
     for row in frame[frame["error"] != ""].to_dict("records"):
         error = row["error"].rstrip()
         print(f"trial {row['number']} {row['stop_reason']}: {error if args.errors else error.splitlines()[-1]}")
@@ -170,8 +180,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if train_file.expected_value is not None and train_file.settings["metric"] == "val_loss":
         drift = (result.best_val_loss - train_file.expected_value) / train_file.expected_value
         print(f"the study's trial reached {train_file.expected_value:.4f} ({drift:+.2%})")
-    from tuner.attrs import capacity_warning
-
     warning = capacity_warning(result.parameter_count, result.data.training_examples())
     if warning:
         print(f"warning: {warning}")
@@ -181,17 +189,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_importance(args: argparse.Namespace) -> int:
-    import optuna
-
     from tuner.importance import RELIABLE_TRIALS
     from tuner.insight import importance_table
-    from tuner.storage import queries
-    from tuner.storage.engine import check_storage
 
-    storage = _storage(args)
-    check_storage(storage, must_exist=True)
-    queries.check_study(storage, args.study)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = _storage_with(args, args.study)
     table = importance_table(storage, args.study)
     if table.values.empty:
         print(f"study {args.study}: importances need at least 2 COMPLETE trials that differ (it has {table.trials})")
@@ -206,30 +207,17 @@ def cmd_importance(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    import optuna
-
     from tuner.insight import compare_table
-    from tuner.storage import queries
-    from tuner.storage.engine import check_storage
 
-    storage = _storage(args)
-    check_storage(storage, must_exist=True)
-    for name in (args.study_a, args.study_b):
-        queries.check_study(storage, name)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = _storage_with(args, args.study_a, args.study_b)
     print(compare_table(storage, args.study_a, args.study_b, args.target).to_string())
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import optuna
-
     from tuner.report import build_report
-    from tuner.storage.engine import check_storage
 
-    storage = _storage(args)
-    check_storage(storage, must_exist=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = _storage_with(args, args.study)
     text = build_report(storage, args.study, args.top)
     out = Path(args.out)
     if out.exists() and not out.is_dir():

@@ -31,17 +31,18 @@ pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; } .note { color: #
 
 
 def build_report(url: str, study: str, top_k: int = 5) -> str:
-    """The report's HTML text."""
-    queries.check_study(url, study)
+    """The report's HTML text (the study must exist: see queries.check_study)."""
     direction = queries.study_direction(url, study)
     settings = queries.study_user_attr(url, study, attrs.SETTINGS) or {}
     trials = queries.trials_frame(url, study)
     complete = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize")
-    figures: list[str] = []
+    plotly_inlined = False
 
     def figure(fig) -> str:  # noqa: ANN001 (a plotly Figure)
-        figures.append("x")
-        return pio.to_html(fig, full_html=False, include_plotlyjs="inline" if len(figures) == 1 else False)
+        nonlocal plotly_inlined  # plotly's JavaScript goes into the file once, with the first figure
+        html_text = pio.to_html(fig, full_html=False, include_plotlyjs=False if plotly_inlined else "inline")
+        plotly_inlined = True
+        return html_text
 
     parts = [
         f"<h1>Study {html.escape(study)}</h1>",
@@ -55,12 +56,9 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
     else:
         parts += ["<h2>Best config</h2>", f"<pre>{html.escape(export_text(url, study, None, FileFormat.YAML))}</pre>"]
         top = complete.head(top_k)
-        shown = top.drop(columns=["trial_id", "error", "warning", "started", "completed"]).rename(
-            columns=lambda c: c.removeprefix("param_")
-        )
         parts += [
             f"<h2>Top {len(top)} trials</h2>",
-            shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""),
+            queries.readable_trials(top).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""),
         ]
         epochs = queries.epochs_frame(url, study, list(top["number"]))
         curves = {int(n): with_gap(group) for n, group in epochs.groupby("trial_number")}

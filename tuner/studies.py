@@ -100,7 +100,7 @@ def load_study(path: str | Path) -> StudySpec:
     space = _parse_space_entry(raw.get("space"), where, path.parent)
     _check_windows_fit_the_data(task, space, where)
     metric, direction = _parse_objective(raw.get("objective", {}), task, where)
-    max_epochs = _positive_int(raw, "max_epochs", 10, where)
+    max_epochs = _int_at_least(raw, "max_epochs", 10, where)
     sampler = _mapping(raw, "sampler", {"type": "tpe"}, where)
     pruner = _mapping(raw, "pruner", {"type": "none"}, where)
     seed = raw.get("seed", 0)
@@ -128,7 +128,7 @@ def load_study(path: str | Path) -> StudySpec:
         direction=direction,
         sampler=sampler,
         pruner=pruner,
-        trials=_positive_int(raw, "trials", 20, where),
+        trials=_int_at_least(raw, "trials", 20, where),
         max_epochs=max_epochs,
         early_stopping=_parse_early_stopping(raw.get("early_stopping", {}), where),
         resources=_parse_resources(raw.get("resources", {}), where),
@@ -136,7 +136,7 @@ def load_study(path: str | Path) -> StudySpec:
         seed=seed,
         baseline=baseline,
         description=str(raw.get("description", "")),
-        max_retries=_non_negative_int(raw, "max_retries", 1, where),
+        max_retries=_int_at_least(raw, "max_retries", 1, where, minimum=0),
     )
 
 
@@ -149,17 +149,10 @@ def _mapping(raw: dict, key: str, default: dict, where: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _positive_int(raw: dict, key: str, default: int, where: str, key_path: str | None = None) -> int:
+def _int_at_least(raw: dict, key: str, default: int, where: str, key_path: str | None = None, minimum: int = 1) -> int:
     value = raw.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise BadInput(where, key_path or key, "an integer >= 1", value)
-    return value
-
-
-def _non_negative_int(raw: dict, key: str, default: int, where: str) -> int:
-    value = raw.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise BadInput(where, key, "an integer >= 0", value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise BadInput(where, key_path or key, f"an integer >= {minimum}", value)
     return value
 
 
@@ -224,7 +217,7 @@ def _parse_early_stopping(raw: Any, where: str) -> EarlyStopping:
     if not isinstance(raw, dict):
         raise BadInput(where, "early_stopping", "a mapping with patience and min_delta", raw)
     check_keys(where, "early_stopping", raw, {"patience", "min_delta"})
-    patience = _positive_int(raw, "patience", 3, where, "early_stopping.patience")
+    patience = _int_at_least(raw, "patience", 3, where, "early_stopping.patience")
     min_delta = raw.get("min_delta", 0.0)
     if not isinstance(min_delta, (int, float)) or min_delta < 0:
         raise BadInput(where, "early_stopping.min_delta", "a number >= 0", min_delta)

@@ -173,7 +173,7 @@ class StudyBridge:
 
     def _worker_died(self, trial: optuna.Trial, ended: dict[str, Any]) -> None:
         """FAIL with the reason; queue the same parameters again while retries are left."""
-        attempt = int(self.study._storage.get_trial(trial._trial_id).user_attrs.get(attrs.ATTEMPT, 1))
+        attempt = int(trial.user_attrs.get(attrs.ATTEMPT, 1))  # set when the trial was queued
         retry = attempt <= self.max_retries
         then = "queued again" if retry else f"no retries left (max_retries {self.max_retries})"
         message = f"the trial's worker process died (killed, or out of memory) on attempt {attempt}; {then}"
@@ -182,19 +182,20 @@ class StudyBridge:
             ended[attrs.RETRIED] = True
         self._end(trial, TrialState.FAIL, ended)
         if retry:
-            params = self.study._storage.get_trial(trial._trial_id).params
-            self.study.enqueue_trial(params, user_attrs={attrs.RETRY_OF: trial.number, attrs.ATTEMPT: attempt + 1})
+            self._queue_again(trial, {attrs.ATTEMPT: attempt + 1})
 
     def interrupt(self) -> int:
         """Our running trials become FAIL (interrupted) and are queued to run again: a clean Ctrl-C."""
         stopped = list(self.records.values())
         self.records.clear()
         for record in stopped:
-            record.trial.set_user_attr(attrs.STOP, str(StopReason.INTERRUPTED))
-            self._tell(record.trial, TrialState.FAIL)
-            params = self.study._storage.get_trial(record.trial._trial_id).params
-            self.study.enqueue_trial(params, user_attrs={attrs.RETRY_OF: record.trial.number})
+            self._end(record.trial, TrialState.FAIL, {attrs.STOP: str(StopReason.INTERRUPTED)})
+            self._queue_again(record.trial)
         return len(stopped)
+
+    def _queue_again(self, trial: optuna.Trial, user_attrs: dict[str, Any] | None = None) -> None:
+        """Enqueue a failed trial's parameters to run again (a retry, or a re-run after Ctrl-C)."""
+        self.study.enqueue_trial(trial.params, user_attrs={attrs.RETRY_OF: trial.number, **(user_attrs or {})})
 
     def _end(self, trial: optuna.Trial, state: TrialState, ended: dict[str, Any], value: float | None = None) -> None:
         """Store how the trial ended (one transaction), then tell Optuna its state."""

@@ -30,6 +30,7 @@ from tuner.orchestration.trainable import run_trial
 from tuner.storage import queries
 from tuner.storage.engine import get_engine, optuna_storage, use_wal
 from tuner.storage.tables import create_tables
+from tuner.storage.trial_attrs import set_user_attrs
 from tuner.studies import StudySpec
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,9 @@ def _space_json(spec: StudySpec) -> str:
     return json.dumps({name: distribution_to_json(d) for name, d in spec.space.distributions().items()}, sort_keys=True)
 
 
-def _fingerprint(spec: StudySpec) -> tuple[str, dict]:
-    return _space_json(spec), spec.settings()
-
-
 def _conflict(study: optuna.Study, spec: StudySpec) -> str | None:
     """What differs between a stored study and this study file, or None."""
-    space, settings = _fingerprint(spec)
+    space, settings = _space_json(spec), spec.settings()
     if study.user_attrs.get(attrs.SPACE, space) != space:
         return "a changed search space"
     stored = study.user_attrs.get(attrs.SETTINGS, settings)
@@ -121,7 +118,7 @@ def reconcile(study: optuna.Study, storage_url: str) -> int:
         if drivers.is_gone(storage_url, t.user_attrs.get(attrs.DRIVER))
     ]
     for trial in stale:
-        study._storage.set_trial_user_attr(trial._trial_id, attrs.STOP, str(StopReason.INTERRUPTED))
+        set_user_attrs(storage_url, trial._trial_id, {attrs.STOP: str(StopReason.INTERRUPTED)})
         study.tell(trial.number, state=TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs={attrs.RETRY_OF: trial.number})
     return len(stale)
@@ -214,8 +211,8 @@ def _fit(
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # Let Ctrl-C reach us (Tune would swallow it) so running trials are marked and re-queued.
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    # Tune's per-trial CSV/JSON/TensorBoard files would go to a folder deleted after the run: the
-    # database is the record, and writing them is most of Tune's own cost per trial.
+    # Tune's per-trial CSV/JSON/TensorBoard files would go to a folder deleted after the run (the
+    # database is the record); writing them is time the driver spends between trials.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     mode = "min" if spec.direction == "minimize" else "max"
     resources: dict[str, Any] = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ray.tune import Callback
 import sqlalchemy as sa
+from ray.tune import Callback
 
 from tuner.orchestration.bridge import StudyBridge
 from tuner.orchestration.trainable import EPOCH

@@ -60,29 +60,27 @@ def check_study(url: str, name: str, flag: str = "STUDY") -> None:
         raise BadInput(flag, None, f"a study in the storage (there: {listed})", name, did_you_mean(name, names))
 
 
+def _study_rows(url: str, sql: str, study_name: str, **params: Any) -> list[sa.Row]:
+    """The rows of ``sql``, a query about the study its ``:study`` names."""
+    with get_engine(url).connect() as connection:
+        return connection.execute(sa.text(sql), {"study": study_name, **params}).all()
+
+
 def trial_count(url: str, study_name: str) -> int:
     """Trials in a study, in any state (0 when there is no such study)."""
     if not has_optuna_tables(url):
         return 0
-    with get_engine(url).connect() as connection:
-        return connection.execute(
-            sa.text(
-                "SELECT COUNT(*) FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study"
-            ),
-            {"study": study_name},
-        ).scalar_one()
+    sql = "SELECT COUNT(*) FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study"
+    return _study_rows(url, sql, study_name)[0][0]
 
 
 def study_direction(url: str, study_name: str) -> str:
     """'minimize' or 'maximize' (the study must exist: see check_study)."""
-    with get_engine(url).connect() as connection:
-        direction = connection.execute(
-            sa.text(
-                "SELECT d.direction FROM study_directions d JOIN studies s ON s.study_id = d.study_id "
-                "WHERE s.study_name = :study AND d.objective = 0"
-            ),
-            {"study": study_name},
-        ).scalar_one()
+    sql = (
+        "SELECT d.direction FROM study_directions d JOIN studies s ON s.study_id = d.study_id "
+        "WHERE s.study_name = :study AND d.objective = 0"
+    )
+    (direction,) = _study_rows(url, sql, study_name)[0]
     return str(direction).lower()
 
 
@@ -181,6 +179,13 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
     return frame[["trial_id", *TRIAL_COLUMNS, *param_columns]].reset_index(drop=True)
 
 
+def readable_trials(frame: pd.DataFrame) -> pd.DataFrame:
+    """A trials frame as a table for people: no ids, errors, warnings or times; parameters by their names."""
+    return frame.drop(columns=["trial_id", "error", "warning", "started", "completed"]).rename(
+        columns=lambda c: c.removeprefix("param_")
+    )
+
+
 def _epoch_counts(url: str, study_name: str) -> dict[int, int]:
     """Epoch rows per trial so far: how far a RUNNING trial has got."""
     with get_engine(url).connect() as connection:
@@ -219,15 +224,12 @@ def epochs_frame(url: str, study_name: str, trial_numbers: Sequence[int] | None 
 
 def study_user_attr(url: str, study_name: str, key: str) -> Any:
     """One user attribute of a study (None when unset)."""
-    with get_engine(url).connect() as connection:
-        raw = connection.execute(
-            sa.text(
-                "SELECT a.value_json FROM study_user_attributes a JOIN studies s ON s.study_id = a.study_id "
-                "WHERE s.study_name = :study AND a.key = :key"
-            ),
-            {"study": study_name, "key": key},
-        ).scalar()
-    return None if raw is None else json.loads(raw)
+    sql = (
+        "SELECT a.value_json FROM study_user_attributes a JOIN studies s ON s.study_id = a.study_id "
+        "WHERE s.study_name = :study AND a.key = :key"
+    )
+    rows = _study_rows(url, sql, study_name, key=key)
+    return json.loads(rows[0][0]) if rows else None
 
 
 def _pivot(long: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
@@ -258,15 +260,11 @@ def _external(internal: float, distribution_json: str) -> Any:
 
 def distributions(url: str, study_name: str) -> dict[str, Any]:
     """Each parameter's Optuna distribution in a study (the last one recorded, per name)."""
-    with get_engine(url).connect() as connection:
-        rows = connection.execute(
-            sa.text(
-                "SELECT DISTINCT p.param_name, p.distribution_json FROM trial_params p "
-                "JOIN trials t ON t.trial_id = p.trial_id JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study"
-            ),
-            {"study": study_name},
-        ).all()
-    return {name: _distribution(raw) for name, raw in rows}
+    sql = (
+        "SELECT DISTINCT p.param_name, p.distribution_json FROM trial_params p "
+        "JOIN trials t ON t.trial_id = p.trial_id JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study"
+    )
+    return {name: _distribution(raw) for name, raw in _study_rows(url, sql, study_name)}
 
 
 def budget_counts(url: str, study_name: str) -> tuple[int, int]:
@@ -274,21 +272,13 @@ def budget_counts(url: str, study_name: str) -> tuple[int, int]:
 
     FAIL trials that were interrupted or retried do not count: their parameters run again.
     """
-    sql = sa.text(
-        """
+    sql = """
         SELECT t.state, COUNT(*) FROM trials t JOIN studies s ON s.study_id = t.study_id
         WHERE s.study_name = :study AND NOT EXISTS (
             SELECT 1 FROM trial_user_attributes a WHERE a.trial_id = t.trial_id AND t.state = 'FAIL'
             AND ((a.key = :stop AND a.value_json = :interrupted) OR a.key = :retried))
         GROUP BY t.state
         """
-    )
-    params = {
-        "study": study_name,
-        "stop": attrs.STOP,
-        "interrupted": json.dumps(str(attrs.StopReason.INTERRUPTED)),
-        "retried": attrs.RETRIED,
-    }
-    with get_engine(url).connect() as connection:
-        counts = dict(connection.execute(sql, params).all())
+    interrupted = json.dumps(str(attrs.StopReason.INTERRUPTED))
+    counts = dict(_study_rows(url, sql, study_name, stop=attrs.STOP, interrupted=interrupted, retried=attrs.RETRIED))
     return sum(counts.get(s, 0) for s in ("COMPLETE", "PRUNED", "FAIL")), counts.get("RUNNING", 0)

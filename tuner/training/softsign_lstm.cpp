@@ -64,8 +64,8 @@ std::vector<at::Tensor> forward(at::Tensor xproj, at::Tensor w_hh, at::Tensor h0
 
 // Returns d_xproj (T, B, 4H), d_w_hh (4H, H), d_h0 (B, H), d_c0 (B, H).
 std::vector<at::Tensor> backward(at::Tensor grad_hs, at::Tensor grad_c_last, at::Tensor hs,
-                                    at::Tensor cs, at::Tensor acts, at::Tensor w_hh,
-                                    at::Tensor h0, at::Tensor c0) {
+                                 at::Tensor cs, at::Tensor acts, at::Tensor w_hh,
+                                 at::Tensor h0, at::Tensor c0) {
   const auto steps = hs.size(0), batch = hs.size(1), hidden = hs.size(2);
   auto d_gates = at::empty_like(acts);
   auto dh_next = at::zeros({batch, hidden}, hs.options());
