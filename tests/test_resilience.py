@@ -100,6 +100,20 @@ def test_study_pruners_stop_ray_trials_of_a_fake_arithmetic_trainer_and_store_th
         assert all(len(t.intermediate_values) == 4 for t in pruned)
 
 
+def test_run_study_of_a_fake_arithmetic_trainer_leaves_the_callers_environment_as_it_was(
+    ray_session, tmp_path, monkeypatch
+):
+    # Tune reads its switches from os.environ; a library caller must not keep ours after the run
+    monkeypatch.delenv("TUNE_DISABLE_SIGINT_HANDLER", raising=False)
+    monkeypatch.delenv("RAY_AIR_NEW_OUTPUT", raising=False)
+    monkeypatch.setenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")
+    spec = arithmetic_spec(tmp_path, trials=2, max_epochs=2)
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    run_study(spec, url, trials=2, workers=2, show_progress=False, trainable=arithmetic_trial)
+    assert "TUNE_DISABLE_SIGINT_HANDLER" not in os.environ and "RAY_AIR_NEW_OUTPUT" not in os.environ
+    assert os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "0"
+
+
 def test_a_killed_worker_of_a_fake_arithmetic_trainer_is_retried_then_the_study_finishes_its_budget(
     ray_session, tmp_path
 ):

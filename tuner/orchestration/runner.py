@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,13 +208,6 @@ def _fit(
     show_progress: bool,
     trainable: Callable[[dict], None],
 ) -> None:
-    # Tune's own console output (a config table, its results folder) would talk over our progress bar.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    # Let Ctrl-C reach us (Tune would swallow it) so running trials are marked and re-queued.
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    # Tune's per-trial CSV/JSON/TensorBoard files would go to a folder deleted after the run (the
-    # database is the record); writing them is time the driver spends between trials.
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     mode = "min" if spec.direction == "minimize" else "max"
     resources: dict[str, Any] = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
     callbacks: list[Any] = [
@@ -236,8 +230,29 @@ def _fit(
         ),
         run_config=tune.RunConfig(name=spec.name, storage_path=results_dir, verbose=0, callbacks=callbacks),
     )
-    if progress:
-        with progress:
-            tuner.fit()
-    else:
+    with _tune_environment(), progress or contextlib.nullcontext():
         tuner.fit()
+
+
+@contextlib.contextmanager
+def _tune_environment() -> Iterator[None]:
+    """Tune reads these from the environment; set for one run, then put back as they were."""
+    wanted = {
+        # Tune's own console output (a config table, its results folder) would talk over our progress bar.
+        "RAY_AIR_NEW_OUTPUT": os.environ.get("RAY_AIR_NEW_OUTPUT", "0"),
+        # Let Ctrl-C reach us (Tune would swallow it) so running trials are marked and re-queued.
+        "TUNE_DISABLE_SIGINT_HANDLER": "1",
+        # Tune's per-trial CSV/JSON/TensorBoard files would go to a folder deleted after the run (the
+        # database is the record); writing them is time the driver spends between trials.
+        "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"),
+    }
+    before = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
