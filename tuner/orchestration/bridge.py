@@ -25,7 +25,7 @@ from ray.tune.search import Searcher
 from tuner import attrs
 from tuner.attrs import StopReason
 from tuner.hyperparams import Hyperparameters
-from tuner.orchestration.trainable import EPOCH
+from tuner.orchestration.trainable import EPOCH, SUMMARY
 from tuner.pruners import OverfittingPruner
 from tuner.spaces import SearchSpace
 from tuner.storage import queries
@@ -259,6 +259,10 @@ class OptunaPruningScheduler(FIFOScheduler):
         return True
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        if result.get("kind") == SUMMARY:
+            # The summary is a trial's last word: stopping here spares the round trip Tune would
+            # spend collecting the function's return. The searcher gets this result either way.
+            return TrialScheduler.STOP
         if result.get("kind") != EPOCH:
             return TrialScheduler.CONTINUE
         return TrialScheduler.STOP if self.bridge.report_epoch(trial.trial_id, result) else TrialScheduler.CONTINUE
