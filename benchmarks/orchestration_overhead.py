@@ -7,12 +7,12 @@ with an objective that reports the same 3 values and asks `should_prune`.
 Ray's start-up is excluded (Ray is started before the clock). A third run puts
 the same trainable through bare Ray Tune (no searcher, no database): the floor
 that any Tune-based orchestration pays on this machine (Tune's defaults,
-its per-trial logger files included). The three runs are repeated, interleaved,
+its per-trial logger files included). The three runs are repeated (5 times), interleaved,
 and each keeps its fastest (timings on a shared 2-core machine wander by tens
 of percent). The last line is JSON; `overhead_ms_per_trial` = (ours - bare) /
 trials. Goal: <= 30 ms.
 
-    python benchmarks/orchestration_overhead.py [--trials 200] [--repeats 3]
+    python benchmarks/orchestration_overhead.py [--trials 200] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def bare(folder: Path, trials: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     ours_s = tune_s = bare_s = float("inf")
     with local_ray() as folder:
