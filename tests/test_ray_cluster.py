@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -9,10 +10,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 
 import optuna
 import psutil
 import pytest
+from optuna.trial import TrialState
 
 from tests.conftest import tiny_study, tuner_run, write_yaml
 
@@ -23,43 +26,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture()
-def two_node_cluster():
-    """A head node and a second node, 1 CPU each, both on 127.0.0.1, in their own temp folder."""
+@contextlib.contextmanager
+def ray_cluster(*nodes: list[str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """A Ray cluster on 127.0.0.1, one `ray start` per node (the first is the head), in a temp folder of its own.
+
+    Yields its address and the environment its clients need.
+    """
     folder = tempfile.mkdtemp(prefix="trc-", dir="/tmp")  # short: Ray's socket paths have a length limit
     port = free_port()
     # Ray authenticates cluster members and clients with a shared token: every process gets it
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    ray = [sys.executable, "-m", "ray.scripts.scripts", "start"]
-    common = ["--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats"]
+    ray = [sys.executable, "-m", "ray.scripts.scripts", "start", "--node-ip-address", "127.0.0.1"]
+    head = ["--head", "--port", str(port), "--include-dashboard", "false", f"--temp-dir={folder}"]
     try:
-        subprocess.run(
-            [
-                *ray,
-                "--head",
-                "--node-ip-address",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--include-dashboard",
-                "false",
-                f"--temp-dir={folder}",
-                *common,
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-        )
-        subprocess.run(
-            [*ray, "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1", *common],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-        )
+        for index, resources in enumerate(nodes):
+            where = head if index == 0 else ["--address", f"127.0.0.1:{port}"]
+            command = [*ray, *where, *resources, "--disable-usage-stats"]
+            subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=env)
         yield f"127.0.0.1:{port}", env
     finally:
         # `ray stop` would stop every Ray on the machine (the test session's too): kill only ours
@@ -73,6 +56,21 @@ def two_node_cluster():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture()
+def two_node_cluster():
+    """A head node and a second node, 1 CPU each."""
+    one_cpu = ["--num-cpus", "1", "--num-gpus", "0"]
+    with ray_cluster(one_cpu, one_cpu) as cluster:
+        yield cluster
+
+
+@pytest.fixture()
+def one_gpu_node():
+    """One node with 4 CPUs and 1 GPU, as Ray counts them (Ray schedules by these numbers alone)."""
+    with ray_cluster(["--num-cpus", "4", "--num-gpus", "1"]) as cluster:
+        yield cluster
+
+
 def test_trials_land_on_both_nodes(two_node_cluster, tmp_path):
     address, env = two_node_cluster
     study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="cluster", trials=4, max_epochs=2))
@@ -83,3 +81,38 @@ def test_trials_land_on_both_nodes(two_node_cluster, tmp_path):
     trials = optuna.load_study(study_name="cluster", storage=url).trials
     nodes = {t.user_attrs["node"]["node"] for t in trials}
     assert len(trials) == 4 and len(nodes) == 2
+
+
+GATHER_DRIVER = """
+import sys
+
+import ray
+
+from tuner.orchestration.arithmetic import GATHERING, Gathering, gathering_trial
+from tuner.orchestration.runner import run_study
+from tuner.studies import load_study
+
+address, study_file, url = sys.argv[1:]
+ray.init(address=address, log_to_driver=False)
+gathering = Gathering.options(name=GATHERING).remote(4)
+run_study(load_study(study_file), url, trials=4, workers=4, show_progress=False, trainable=gathering_trial)
+"""
+
+
+def test_a_quarter_gpu_each_runs_four_fake_arithmetic_trials_on_one_gpu_at_once(one_gpu_node, tmp_path):
+    # Each trial waits until all four have started: they finish only if Ray ran them side by side.
+    address, env = one_gpu_node
+    document = tiny_study(tmp_path, name="shared", trials=4, max_epochs=2, resources={"cpu": 1, "gpu": 0.25})
+    study_file = write_yaml(tmp_path / "s.yaml", {**document, "max_retries": 0})
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    driver = subprocess.run(
+        [sys.executable, "-c", GATHER_DRIVER, address, str(study_file), url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert driver.returncode == 0, driver.stderr
+    trials = optuna.load_study(study_name="shared", storage=url).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4, [t.user_attrs.get("error") for t in trials]
+    assert all(t.user_attrs["node"]["gpus"] == ["0"] for t in trials)  # the one GPU, shared

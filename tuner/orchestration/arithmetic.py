@@ -5,7 +5,9 @@ hyperparameters, as fast as Ray can carry them: the validation loss is
 lowest near learning rate 0.01, and without dropout it turns upwards after
 epoch 2 while the training loss keeps falling (overfitting, on purpose).
 ``dying_trial`` kills its own process on the first attempt of each trial,
-the way the out-of-memory killer would.
+the way the out-of-memory killer would. ``gathering_trial`` reports nothing
+until a number of trials run at the same time (a test of how many Ray
+places at once).
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from __future__ import annotations
 import math
 import os
 import signal
+import time
 from typing import Any
 
+import ray
 from ray import tune
 
-from tuner.orchestration.trainable import EPOCH, SUMMARY
+from tuner.orchestration.trainable import EPOCH, SUMMARY, placement
+
+GATHERING = "tuner-gathering"  # the name of the Gathering actor gathering_trial looks up
 
 
 def curve(hyperparameters: dict[str, Any], epoch: int) -> tuple[float, float]:
@@ -60,6 +66,7 @@ def arithmetic_trial(config: dict[str, Any]) -> None:
             "epochs_run": settings["max_epochs"],
             "parameter_count": 1,
             "training_examples": 1,
+            **placement(),
         }
     )
 
@@ -68,4 +75,34 @@ def dying_trial(config: dict[str, Any]) -> None:
     """Dies by SIGKILL on a trial's first attempt; behaves like arithmetic_trial on a retry."""
     if config["attempt"] == 1:
         os.kill(os.getpid(), signal.SIGKILL)
+    arithmetic_trial(config)
+
+
+@ray.remote(num_cpus=0)
+class Gathering:
+    """Counts the trials that have started; create it named GATHERING before the study runs."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected, self.arrived = expected, 0
+
+    def arrive(self) -> None:
+        self.arrived += 1
+
+    def everyone_here(self) -> bool:
+        return self.arrived >= self.expected
+
+
+def gathering_trial(config: dict[str, Any], timeout_s: float = 120.0) -> None:
+    """Like arithmetic_trial, once the Gathering's expected number of trials have started.
+
+    Raises (the trial errors) if they never all run at once, e.g. when Ray has
+    room for fewer trials at a time than expected.
+    """
+    gathering = ray.get_actor(GATHERING)
+    ray.get(gathering.arrive.remote())
+    deadline = time.monotonic() + timeout_s
+    while not ray.get(gathering.everyone_here.remote()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other trials never ran at the same time as this one")
+        time.sleep(0.1)
     arithmetic_trial(config)

@@ -22,6 +22,11 @@ from tuner.trialrun import run_training
 EPOCH, SUMMARY = "epoch", "summary"
 
 
+def placement() -> dict[str, Any]:
+    """The Ray node and GPU ids this worker holds, for the trial's ``node`` record."""
+    return {"node": ray.get_runtime_context().get_node_id(), "gpus": [str(g) for g in ray.get_gpu_ids()]}
+
+
 def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable; ``config`` comes from the searcher (see bridge)."""
     settings = config["settings"]
@@ -35,14 +40,7 @@ def run_trial(config: dict[str, Any]) -> None:
         best = value if math.isnan(best) else better(best, value)
         tune.report({"kind": EPOCH, **metrics.as_dict(), "objective": value, "best_objective": best})
 
-    context = ray.get_runtime_context()
-    summary: dict[str, Any] = {
-        "kind": SUMMARY,
-        "objective": best,
-        "best_objective": best,
-        "node": context.get_node_id(),
-        "gpus": [str(g) for g in ray.get_gpu_ids()],
-    }
+    summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best, **placement()}
     try:
         result = run_training(
             settings, config["hyperparameters"], config["seed"], config["cpus"], config["gpus"], [report_epoch]
