@@ -47,7 +47,8 @@ import os
 import statistics
 import time
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ class Run:
     arm: str
     seed: int
     curve: pd.DataFrame  # number, state, value, epochs, cum_epochs, wall_s, best
-    extra: dict[str, Any] = field(default_factory=dict)
+    seconds: float  # the arm's wall time
 
     @property
     def best(self) -> float:
@@ -218,21 +219,28 @@ def run_arm(folder: Path, url: str, bench: Bench, arm: str, seed: int) -> Run:
     document = study_document(bench, arm, seed)
     spec = study_from(document, folder / f"{document['name']}.yaml")
     clock = time.perf_counter()
-    run_study(spec, url, document["trials"], workers=2, show_progress=False)
-    return read_arm(url, bench, arm, seed, time.perf_counter() - clock)
+    ran = run_study(spec, url, document["trials"], workers=2, show_progress=False).ran
+    # an arm a kept database already holds runs nothing now: its time comes from its trials
+    return read_arm(url, bench, arm, seed, time.perf_counter() - clock if ran else None)
 
 
 def read_arm(url: str, bench: Bench, arm: str, seed: int, seconds: float | None = None) -> Run:
     """One arm's results from the database (``seconds``: the run's wall time, else first start to last end)."""
     curve = completion_curve(url, study_document(bench, arm, seed)["name"])
     seconds = float(curve["wall_s"].iloc[-1]) if seconds is None else seconds
-    run = Run(bench.task["name"], arm, seed, curve, {"seconds": round(seconds, 1)})
+    run = Run(bench.task["name"], arm, seed, curve, round(seconds, 1))
     print(
         f"{run.task:8s} {arm:10s} seed {seed}: best {run.best:.4f} after {int(curve['cum_epochs'].iloc[-1])} epochs,"
         f" {seconds:.0f} s, {int((curve['state'] == 'PRUNED').sum())} pruned",
         flush=True,
     )
     return run
+
+
+def read_every_arm(database: Path, benches: Iterable[Bench], seeds: int) -> list[Run]:
+    """Every arm of every task and seed, from a database a --keep run left."""
+    url = f"sqlite:///{database}"
+    return [read_arm(url, bench, arm, seed) for bench in benches for seed in range(seeds) for arm in ARMS]
 
 
 def summarise(task: str, runs: list[Run]) -> dict[str, Any]:
@@ -260,8 +268,8 @@ def summarise(task: str, runs: list[Run]) -> dict[str, Any]:
                 "tpe_total_epochs": int(tpe.curve["cum_epochs"].iloc[-1]),
                 "random_total_epochs": int(rnd.curve["cum_epochs"].iloc[-1]),
                 "default_epochs": int(default.curve["cum_epochs"].iloc[-1]),
-                "tpe_total_seconds": tpe.extra["seconds"],
-                "random_total_seconds": rnd.extra["seconds"],
+                "tpe_total_seconds": tpe.seconds,
+                "random_total_seconds": rnd.seconds,
                 "tuned_beats_default": tpe.best < default.best,
             }
         )
@@ -348,8 +356,7 @@ def main() -> None:
     clock = time.perf_counter()
     runs: list[Run] = []
     if args.from_db:
-        url = f"sqlite:///{args.from_db}"
-        runs = [read_arm(url, b, arm, seed) for b in benches.values() for seed in range(args.seeds) for arm in ARMS]
+        runs = read_every_arm(args.from_db, benches.values(), args.seeds)
     else:
         with local_ray() as folder:
             url = f"sqlite:///{args.keep or folder / 'search.db'}"
@@ -358,8 +365,7 @@ def main() -> None:
                     for arm in args.arms:
                         runs.append(run_arm(folder, url, bench, arm, seed))
     if set(args.arms) != set(ARMS):  # the others are in the database from an earlier --keep run
-        url = f"sqlite:///{args.keep}"
-        runs = [read_arm(url, b, arm, seed) for b in benches.values() for seed in range(args.seeds) for arm in ARMS]
+        runs = read_every_arm(args.keep, benches.values(), args.seeds)
     summaries = [summarise(task, [r for r in runs if r.task == task]) for task in args.tasks]
     for summary in summaries:
         print_table(summary)

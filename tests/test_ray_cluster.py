@@ -102,8 +102,10 @@ run_study(load_study(study_file), url, trials=4, workers=4, show_progress=False,
 def test_a_quarter_gpu_each_runs_four_fake_arithmetic_trials_on_one_gpu_at_once(one_gpu_node, tmp_path):
     # Each trial waits until all four have started: they finish only if Ray ran them side by side.
     address, env = one_gpu_node
-    document = tiny_study(tmp_path, name="shared", trials=4, max_epochs=2, resources={"cpu": 1, "gpu": 0.25})
-    study_file = write_yaml(tmp_path / "s.yaml", {**document, "max_retries": 0})
+    document = tiny_study(
+        tmp_path, name="shared", trials=4, max_epochs=2, resources={"cpu": 1, "gpu": 0.25}, max_retries=0
+    )
+    study_file = write_yaml(tmp_path / "s.yaml", document)
     url = f"sqlite:///{tmp_path / 'g.db'}"
     driver = subprocess.run(
         [sys.executable, "-c", GATHER_DRIVER, address, str(study_file), url],
