@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 
 from tests.conftest import tiny_study, tuner_run, write_yaml
 from tuner.orchestration.arithmetic import arithmetic_trial, dying_trial
+from tuner.orchestration.bridge import held_ctrl_c
 from tuner.orchestration.runner import run_study
 from tuner.pruners import OverfittingPruner
 from tuner.studies import load_study
@@ -163,6 +164,16 @@ def states(url: str, name: str) -> list[TrialState]:
         return [t.state for t in optuna.load_study(study_name=name, storage=url).trials]
     except KeyError:
         return []
+
+
+def test_a_ctrl_c_while_the_bridge_asks_or_tells_arrives_after_it_is_done():
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with held_ctrl_c():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # the signal is handled by now: held, not raised
+            finished.append(True)
+    assert finished == [True]
 
 
 @pytest.mark.parametrize("how", ["sigkill", "ctrl-c"])

@@ -12,8 +12,12 @@ shared object.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import math
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +36,27 @@ from tuner.storage import queries
 from tuner.storage.trial_attrs import set_user_attrs
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def held_ctrl_c() -> Iterator[None]:
+    """Hold a Ctrl-C until the block is done, then deliver it.
+
+    A trial asked from Optuna but not yet in ``records``, or taken out of it but not
+    yet told, would escape ``interrupt`` and stay RUNNING. Signals reach only the
+    main thread, which is where Tune runs the searcher.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt here
 
 
 @dataclass
@@ -96,6 +121,7 @@ class StudyBridge:
             return "open"
         return "wait" if self.records else "done"
 
+    @held_ctrl_c()
     def ask(self, tune_trial_id: str) -> dict[str, Any]:
         """Ask Optuna for a trial and turn it into the config the worker trains."""
         trial = self.study.ask()
@@ -141,6 +167,7 @@ class StudyBridge:
         record = self.records.get(tune_trial_id)
         return (record.trial._trial_id, record.trial.number) if record else None
 
+    @held_ctrl_c()
     def finish(self, tune_trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
         """Tell Optuna how the trial ended: PRUNED, FAIL (with the reason) or COMPLETE."""
         record = self.records.pop(tune_trial_id, None)
