@@ -200,16 +200,22 @@ def test_running_again_continues_the_study_up_to_the_new_total(ray_session, tmp_
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 3  # the resumed sampler did not replay
 
 
-def test_baseline_config_runs_as_the_first_trial(ray_session, tmp_path):
+def test_baseline_config_runs_as_the_first_trial_and_is_never_pruned(ray_session, tmp_path):
     baseline = {"learning_rate": 0.01, "cell": "lstm", "forget_bias": 1.0, "hidden_size": 16}
+    # a successive-halving pruner that stops every trial at its first rung (epoch 1)
+    prune_all = {"type": "successive_halving", "min_resource": 1, "reduction_factor": 3, "bootstrap_count": 100}
     study_file = write_yaml(
-        tmp_path / "study.yaml", tiny_study(tmp_path, name="base", trials=2, max_epochs=1, baseline=baseline)
+        tmp_path / "study.yaml",
+        tiny_study(tmp_path, name="base", trials=3, max_epochs=2, baseline=baseline, pruner=prune_all),
     )
     url = f"sqlite:///{tmp_path / 'b.db'}"
     assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
-    first = optuna.load_study(study_name="base", storage=url).trials[0]
+    first, *others = optuna.load_study(study_name="base", storage=url).trials
     assert first.params == baseline
     assert first.user_attrs["hyperparameters"]["hidden_size"] == 16
+    assert first.state == TrialState.COMPLETE and first.user_attrs["epochs_run"] == 2
+    assert "completed_rung_0" in first.system_attrs  # its value still ranks the others at the rung
+    assert [(t.state, t.user_attrs["epochs_run"]) for t in others] == [(TrialState.PRUNED, 1)] * 2
 
 
 def test_a_diverging_trial_is_stored_fail_with_reason_diverged_and_the_study_goes_on(ray_session, tmp_path):

@@ -16,8 +16,9 @@ import pytest
 from optuna.trial import TrialState
 
 from tests.conftest import tiny_study, tuner_run, write_yaml
+from tuner import attrs
 from tuner.orchestration.arithmetic import arithmetic_trial, dying_trial
-from tuner.orchestration.bridge import held_ctrl_c
+from tuner.orchestration.bridge import held_ctrl_c, queue_again
 from tuner.orchestration.runner import run_study
 from tuner.pruners import OverfittingPruner
 from tuner.studies import load_study
@@ -174,6 +175,17 @@ def test_a_ctrl_c_while_the_bridge_asks_or_tells_arrives_after_it_is_done():
             time.sleep(0.1)  # the signal is handled by now: held, not raised
             finished.append(True)
     assert finished == [True]
+
+
+def test_a_re_run_baseline_trial_is_still_the_baseline():
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 1.0}, user_attrs={attrs.BASELINE: True})
+    first = study.ask({"x": optuna.distributions.FloatDistribution(0, 2)})
+    study.tell(first, state=TrialState.FAIL)
+    queue_again(study, first, {attrs.ATTEMPT: 2})
+    again = study.ask({"x": optuna.distributions.FloatDistribution(0, 2)})
+    assert again.params == {"x": 1.0}
+    assert again.user_attrs == {attrs.BASELINE: True, attrs.RETRY_OF: 0, attrs.ATTEMPT: 2}
 
 
 @pytest.mark.parametrize("how", ["sigkill", "ctrl-c"])

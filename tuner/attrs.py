@@ -34,6 +34,7 @@ DRIVER = "driver"  # the `tuner run` process running the trial (host:pid:start)
 ATTEMPT = "attempt"  # 1 for a first run; a retry after a worker died counts up
 RETRIED = "retried"  # this failed trial was queued again: it does not use up the budget
 RETRY_OF = "retry_of"  # number of the interrupted trial this one re-runs
+BASELINE = "baseline"  # the study's baseline config (trial 0): never pruned, the full-budget reference
 
 # Study user attrs
 SETTINGS = "settings"  # task, metric, epochs, early stopping, seed: what a trial needs besides its knobs

@@ -64,6 +64,7 @@ class TrialRecord:
     """What the driver knows about one running trial."""
 
     trial: optuna.Trial
+    baseline: bool = False  # the study's baseline: never pruned
     epochs: int = 0
     pruned: bool = False
     curve: dict[str, list[float]] = field(default_factory=lambda: {"train_loss": [], "val_loss": []})
@@ -133,7 +134,7 @@ class StudyBridge:
             trial._trial_id,
             {attrs.HYPERPARAMETERS: hyperparameters, attrs.SEED: seed, attrs.DRIVER: self.driver_id},
         )
-        self.records[tune_trial_id] = TrialRecord(trial)
+        self.records[tune_trial_id] = TrialRecord(trial, baseline=bool(trial.user_attrs.get(attrs.BASELINE)))
         self._budget_full = False  # this trial is now RUNNING: recount next time
         return {
             "settings": self.settings,
@@ -157,7 +158,9 @@ class StudyBridge:
         if not math.isfinite(value):
             return False
         record.trial.report(value, step=record.epochs)
-        if record.trial.should_prune():
+        # Asked even for the baseline: a rung pruner records the baseline's value there, so it
+        # still ranks the others. The baseline itself runs its whole budget as the reference.
+        if record.trial.should_prune() and not record.baseline:
             record.pruned = True
             return True
         return False
@@ -209,7 +212,7 @@ class StudyBridge:
             ended[attrs.RETRIED] = True
         self._end(trial, TrialState.FAIL, ended)
         if retry:
-            self._queue_again(trial, {attrs.ATTEMPT: attempt + 1})
+            queue_again(self.study, trial, {attrs.ATTEMPT: attempt + 1})
 
     def interrupt(self) -> int:
         """Our running trials become FAIL (interrupted) and are queued to run again: a clean Ctrl-C."""
@@ -217,12 +220,8 @@ class StudyBridge:
         self.records.clear()
         for record in stopped:
             self._end(record.trial, TrialState.FAIL, {attrs.STOP: str(StopReason.INTERRUPTED)})
-            self._queue_again(record.trial)
+            queue_again(self.study, record.trial)
         return len(stopped)
-
-    def _queue_again(self, trial: optuna.Trial, user_attrs: dict[str, Any] | None = None) -> None:
-        """Enqueue a failed trial's parameters to run again (a retry, or a re-run after Ctrl-C)."""
-        self.study.enqueue_trial(trial.params, user_attrs={attrs.RETRY_OF: trial.number, **(user_attrs or {})})
 
     def _end(self, trial: optuna.Trial, state: TrialState, ended: dict[str, Any], value: float | None = None) -> None:
         """Store how the trial ended (one transaction), then tell Optuna its state."""
@@ -241,6 +240,14 @@ class StudyBridge:
                 )
         self.outcomes.by_state[state.name] += 1
         self._budget_full = False
+
+
+def queue_again(
+    study: optuna.Study, trial: optuna.Trial | optuna.trial.FrozenTrial, user_attrs: dict[str, Any] | None = None
+) -> None:
+    """Enqueue a failed trial's parameters to run again (a retry, or a re-run after Ctrl-C); a baseline stays one."""
+    carried = {attrs.BASELINE: True} if trial.user_attrs.get(attrs.BASELINE) else {}
+    study.enqueue_trial(trial.params, user_attrs={attrs.RETRY_OF: trial.number, **carried, **(user_attrs or {})})
 
 
 def _uses_curves(pruner: optuna.pruners.BasePruner | None) -> bool:

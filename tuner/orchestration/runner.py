@@ -24,7 +24,7 @@ from tuner.algorithms import build_pruner, build_sampler
 from tuner.attrs import StopReason
 from tuner.errors import BadInput
 from tuner.orchestration import drivers
-from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge
+from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
 from tuner.orchestration.trainable import run_trial
@@ -104,7 +104,7 @@ def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
         study.set_user_attr(attrs.SETTINGS, spec.settings())
         study.set_user_attr(attrs.SPACE, _space_json(spec))
         if spec.baseline:
-            study.enqueue_trial(spec.baseline, user_attrs={"baseline": True})
+            study.enqueue_trial(spec.baseline, user_attrs={attrs.BASELINE: True})
     return study
 
 
@@ -121,7 +121,7 @@ def reconcile(study: optuna.Study, storage_url: str) -> int:
     for trial in stale:
         set_user_attrs(storage_url, trial._trial_id, {attrs.STOP: str(StopReason.INTERRUPTED)})
         study.tell(trial.number, state=TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={attrs.RETRY_OF: trial.number})
+        queue_again(study, trial)
     return len(stale)
 
 
