@@ -1,11 +1,13 @@
-"""Curve reading: the overfitting rule written in the README, case by case."""
+"""Curve reading (the overfitting rule written in the README, case by case) and the best against the baseline."""
 
 from __future__ import annotations
 
+import optuna
 import pandas as pd
 import pytest
 
 from tuner.analysis import Fit, best_so_far, read_curve, with_gap
+from tuner.insight import against_baseline
 
 
 def curve(train: list[float], val: list[float]) -> pd.DataFrame:
@@ -45,3 +47,35 @@ def test_gap_and_best_so_far():
         {"number": [0, 1, 2, 3], "state": ["COMPLETE", "PRUNED", "COMPLETE", "COMPLETE"], "value": [3.0, 9.0, 2.0, 2.5]}
     )
     assert list(best_so_far(trials, "minimize")["best"]) == [3.0, 2.0, 2.0]
+
+
+def test_the_best_trial_is_measured_against_the_baseline_trial(tmp_path):
+    """Real Optuna studies in SQLite, built with Optuna's API (the summary only reads them)."""
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    space = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+
+    def study(name: str, direction: str, values: list[float], baseline_at: int | None) -> None:
+        trials = [
+            optuna.trial.create_trial(
+                params={"x": i / 10},
+                distributions=space,
+                value=v,
+                user_attrs={"baseline": True} if i == baseline_at else {},
+            )
+            for i, v in enumerate(values)
+        ]
+        optuna.create_study(study_name=name, storage=url, direction=direction).add_trials(trials)
+
+    study("lower", "minimize", [2.0, 1.5, 2.5], baseline_at=0)
+    study("higher", "maximize", [0.9, 0.8], baseline_at=1)
+    study("unbeaten", "minimize", [1.0, 3.0], baseline_at=0)
+    study("without", "minimize", [1.0, 3.0], baseline_at=None)
+    assert (
+        against_baseline(url, "lower", "val_loss")
+        == "baseline trial 0: val_loss 2.0000; the best trial 1 is 25.0% lower"
+    )
+    assert against_baseline(url, "higher", "val_accuracy") == (
+        "baseline trial 1: val_accuracy 0.8000; the best trial 0 is 12.5% higher"
+    )
+    assert against_baseline(url, "unbeaten", "val_loss") == "baseline trial 0: val_loss 1.0000; no trial beat it"
+    assert against_baseline(url, "without", "val_loss") is None

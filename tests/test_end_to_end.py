@@ -200,7 +200,7 @@ def test_running_again_continues_the_study_up_to_the_new_total(ray_session, tmp_
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 3  # the resumed sampler did not replay
 
 
-def test_baseline_config_runs_as_the_first_trial_and_is_never_pruned(ray_session, tmp_path):
+def test_baseline_config_runs_as_the_first_trial_and_is_never_pruned(ray_session, tmp_path, capsys):
     baseline = {"learning_rate": 0.01, "cell": "lstm", "forget_bias": 1.0, "hidden_size": 16}
     # a successive-halving pruner that stops every trial at its first rung (epoch 1)
     prune_all = {"type": "successive_halving", "min_resource": 1, "reduction_factor": 3, "bootstrap_count": 100}
@@ -216,6 +216,11 @@ def test_baseline_config_runs_as_the_first_trial_and_is_never_pruned(ray_session
     assert first.state == TrialState.COMPLETE and first.user_attrs["epochs_run"] == 2
     assert "completed_rung_0" in first.system_attrs  # its value still ranks the others at the rung
     assert [(t.state, t.user_attrs["epochs_run"]) for t in others] == [(TrialState.PRUNED, 1)] * 2
+    # the only COMPLETE trial is the baseline: the run's summary and the report say nothing beat it
+    line = f"baseline trial 0: val_loss {first.value:.4f}; no trial beat it"
+    assert line in capsys.readouterr().out
+    assert main(["report", "base", "--storage", url, "--out", str(tmp_path)]) == 0
+    assert line in (tmp_path / "base-report.html").read_text()
 
 
 def test_a_diverging_trial_is_stored_fail_with_reason_diverged_and_the_study_goes_on(ray_session, tmp_path):

@@ -60,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     storage = _storage(args, spec.storage)
     import optuna
 
+    from tuner.insight import against_baseline
     from tuner.orchestration.runner import run_study
     from tuner.storage.engine import check_storage, mask_url
 
@@ -89,6 +90,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         best = summary.best
         params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
         print(f"best trial {best.number}: {spec.metric} {best.value:.4f}  {params}")
+        if baseline := against_baseline(storage, summary.study_name, spec.metric):
+            print(baseline)
     flag = "" if storage == DEFAULT_STORAGE else f" --storage '{mask_url(storage)}'"
     print(f"results: {mask_url(storage)} (study {summary.study_name!r})")
     print("next:")

@@ -1,10 +1,11 @@
-"""Tables that summarise studies for people: importances of one study, two studies side by side.
+"""Summaries of studies for people: importances of one study, two studies side by side, the best against the baseline.
 
 Read-only over the storage; the CLI prints them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -67,3 +68,20 @@ def compare_table(url: str, study_a: str, study_b: str, target: float | None = N
             or "-",
         }
     return pd.DataFrame(rows)
+
+
+def against_baseline(url: str, study: str, metric: str) -> str | None:
+    """One line: the baseline trial's value and how much better the best trial is; None without a finished baseline."""
+    baseline = queries.baseline_result(url, study)
+    if baseline is None:
+        return None
+    number, value = baseline
+    minimize = queries.study_direction(url, study) == "minimize"
+    trials = queries.trials_frame(url, study)
+    complete = trials[trials["state"] == "COMPLETE"]
+    best = complete.loc[complete["value"].idxmin() if minimize else complete["value"].idxmax()]
+    line = f"baseline trial {number}: {metric} {value:.4f}"
+    if int(best["number"]) == number or best["value"] == value:
+        return f"{line}; no trial beat it"
+    change = abs(best["value"] - value) / abs(value) * 100 if value else math.inf
+    return f"{line}; the best trial {int(best['number'])} is {change:.1f}% {'lower' if minimize else 'higher'}"

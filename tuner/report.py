@@ -1,9 +1,10 @@
 """`tuner report`: one self-contained HTML file about a study, to attach to a pull request or send on.
 
 Everything is inside the file (plotly's JavaScript inlined once, figures as
-data): the study's settings, the best config (the `tuner export` text),
-the top trials, their overfitting curves, importances, the best-so-far
-curve, and the failures with their reasons. Read-only over the storage.
+data): the study's settings, the best config (the `tuner export` text) and
+how it compares with the baseline trial, the top trials, their overfitting
+curves, importances, the best-so-far curve, and the failures with their
+reasons. Read-only over the storage.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tuner.analysis import best_so_far, read_curve, with_gap
 from tuner.dashboard import charts
 from tuner.export import export_text
 from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
+from tuner.insight import against_baseline
 from tuner.storage import queries
 from tuner.trainfile import FileFormat
 
@@ -55,6 +57,8 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
         parts.append("<p>No COMPLETE trial yet.</p>")
     else:
         parts += ["<h2>Best config</h2>", f"<pre>{html.escape(export_text(url, study, None, FileFormat.YAML))}</pre>"]
+        if baseline := against_baseline(url, study, settings.get("metric", "objective")):
+            parts.append(f"<p>{html.escape(baseline)}</p>")
         top = complete.head(top_k)
         parts += [
             f"<h2>Top {len(top)} trials</h2>",

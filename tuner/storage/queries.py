@@ -232,6 +232,18 @@ def study_user_attr(url: str, study_name: str, key: str) -> Any:
     return json.loads(rows[0][0]) if rows else None
 
 
+def baseline_result(url: str, study_name: str) -> tuple[int, float] | None:
+    """(number, value) of the study's COMPLETE baseline trial (the last, if it was re-run), or None."""
+    sql = (
+        "SELECT t.number, v.value, v.value_type FROM trials t JOIN studies s ON s.study_id = t.study_id "
+        "JOIN trial_user_attributes a ON a.trial_id = t.trial_id AND a.key = :key "
+        "JOIN trial_values v ON v.trial_id = t.trial_id AND v.objective = 0 "
+        "WHERE s.study_name = :study AND t.state = 'COMPLETE' ORDER BY t.number DESC"
+    )
+    rows = _study_rows(url, sql, study_name, key=attrs.BASELINE)
+    return (int(rows[0][0]), _value(rows[0][1], rows[0][2])) if rows else None
+
+
 def _pivot(long: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
     if long.empty:
         return pd.DataFrame(index=pd.Index([], name="trial_id"))
