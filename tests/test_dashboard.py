@@ -92,6 +92,22 @@ def test_studies_page_lists_the_study_with_its_counts(monkeypatch, small_study):
     assert any(f["layout"]["title"]["text"] == "Best value over trials" for f in figures(app))
 
 
+def test_studies_page_measures_the_best_against_the_baseline(monkeypatch, tmp_path):
+    """A real Optuna study in SQLite, built with Optuna's API (the page only reads it)."""
+    url = f"sqlite:///{tmp_path / 'baseline.db'}"
+    space = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    optuna.create_study(study_name="with-baseline", storage=url).add_trials(
+        [
+            optuna.trial.create_trial(params={"x": 0.1}, distributions=space, value=2.0, user_attrs={"baseline": True}),
+            optuna.trial.create_trial(params={"x": 0.2}, distributions=space, value=1.5),
+        ]
+    )
+    app = open_page(monkeypatch, url)
+    assert app.caption[0].value == "baseline trial 0: objective 2.0000; the best trial 1 is 25.0% lower"
+    (curve,) = [f for f in figures(app) if f["layout"]["title"]["text"] == "Best value over trials"]
+    assert [(shape["y0"], shape["line"]["dash"]) for shape in curve["layout"]["shapes"]] == [(2.0, "dash")]
+
+
 def test_pages_never_write_to_the_database(monkeypatch, small_study):
     url, _ = small_study
     before = sqlite_dump(url)

@@ -72,12 +72,17 @@ def compare_table(url: str, study_a: str, study_b: str, target: float | None = N
 
 def against_baseline(url: str, study: str, metric: str) -> str | None:
     """One line: the baseline trial's value and how much better the best trial is; None without a finished baseline."""
-    baseline = queries.baseline_result(url, study)
+    minimize = queries.study_direction(url, study) == "minimize"
+    return baseline_summary(queries.trials_frame(url, study), queries.baseline_result(url, study), minimize, metric)
+
+
+def baseline_summary(
+    trials: pd.DataFrame, baseline: tuple[int, float] | None, minimize: bool, metric: str
+) -> str | None:
+    """``against_baseline`` over a trials frame already read (the dashboard's cached one)."""
     if baseline is None:
         return None
     number, value = baseline
-    minimize = queries.study_direction(url, study) == "minimize"
-    trials = queries.trials_frame(url, study)
     complete = trials[trials["state"] == "COMPLETE"]
     best = complete.loc[complete["value"].idxmin() if minimize else complete["value"].idxmax()]
     line = f"baseline trial {number}: {metric} {value:.4f}"

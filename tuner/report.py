@@ -20,7 +20,7 @@ from tuner.analysis import best_so_far, read_curve, with_gap
 from tuner.dashboard import charts
 from tuner.export import export_text
 from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
-from tuner.insight import against_baseline
+from tuner.insight import baseline_summary
 from tuner.storage import queries
 from tuner.trainfile import FileFormat
 
@@ -57,8 +57,11 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
         parts.append("<p>No COMPLETE trial yet.</p>")
     else:
         parts += ["<h2>Best config</h2>", f"<pre>{html.escape(export_text(url, study, None, FileFormat.YAML))}</pre>"]
-        if baseline := against_baseline(url, study, settings.get("metric", "objective")):
-            parts.append(f"<p>{html.escape(baseline)}</p>")
+        baseline = queries.baseline_result(url, study)
+        baseline_value = baseline[1] if baseline else None
+        metric = settings.get("metric", "objective")
+        if line := baseline_summary(trials, baseline, direction == "minimize", metric):
+            parts.append(f"<p>{html.escape(line)}</p>")
         top = complete.head(top_k)
         parts += [
             f"<h2>Top {len(top)} trials</h2>",
@@ -81,7 +84,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
             ]
         parts += [
             "<h2>Best value over trials</h2>",
-            figure(charts.best_so_far_figure(best_so_far(trials, direction), "objective")),
+            figure(charts.best_so_far_figure(best_so_far(trials, direction), "objective", baseline_value)),
         ]
         result = param_importances(trials, queries.distributions(url, study), direction, Evaluator.FANOVA)
         parts.append("<h2>Hyperparameter importance (fANOVA)</h2>")

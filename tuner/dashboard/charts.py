@@ -79,12 +79,15 @@ def per_epoch_figure(curves: dict[int, pd.DataFrame], column: str, title: str, l
     return figure
 
 
-def best_so_far_figure(points: pd.DataFrame, metric: str) -> go.Figure:
+def best_so_far_figure(points: pd.DataFrame, metric: str, baseline: float | None = None) -> go.Figure:
+    """Every trial's value and the best so far; the study's baseline value as a dashed line when it has one."""
     figure = go.Figure()
     figure.add_scatter(
         x=points["number"], y=points["value"], mode="markers", name="trial value", marker={"opacity": 0.5}
     )
     figure.add_scatter(x=points["number"], y=points["best"], mode="lines", name="best so far", line={"shape": "hv"})
+    if baseline is not None:
+        figure.add_hline(y=baseline, line={"dash": "dash", "color": "#555"}, annotation_text="baseline")
     figure.update_layout(title="Best value over trials", xaxis_title="trial", yaxis_title=metric, margin={"t": 50})
     return figure
 

@@ -55,6 +55,11 @@ def load_trials(url: str, study: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def load_baseline(url: str, study: str) -> tuple[int, float] | None:
+    return queries.baseline_result(url, study)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
 def load_epochs(url: str, study: str, numbers: tuple[int, ...] | None) -> pd.DataFrame:
     return queries.epochs_frame(url, study, numbers)
 

@@ -1,10 +1,11 @@
-"""Studies: every study with its counts, best value, elapsed time and best-so-far curve."""
+"""Studies: every study with its counts, best value, elapsed time and best-so-far curve (against the baseline)."""
 
 import streamlit as st
 
 from tuner.analysis import best_so_far
 from tuner.dashboard import charts
-from tuner.dashboard.common import auto_refresh, load_studies, load_trials, page_context
+from tuner.dashboard.common import auto_refresh, load_baseline, load_studies, load_trials, page_context
+from tuner.insight import baseline_summary
 
 context = page_context()
 
@@ -16,11 +17,15 @@ def body() -> None:
     shown = studies.drop(columns=["started"]).rename(columns={"elapsed_s": "elapsed (s)", "best_value": "best value"})
     st.dataframe(shown, hide_index=True, width="stretch")
     st.subheader(f"{context.study}: best value over trials")
-    points = best_so_far(load_trials(context.storage, context.study), context.direction)
+    trials = load_trials(context.storage, context.study)
+    points = best_so_far(trials, context.direction)
     if points.empty:
         st.info(f"Study {context.study} has no finished trial yet: the curve appears when the first trial completes.")
         return
-    st.plotly_chart(charts.best_so_far_figure(points, "objective"), width="stretch")
+    baseline = load_baseline(context.storage, context.study)
+    st.plotly_chart(charts.best_so_far_figure(points, "objective", baseline[1] if baseline else None), width="stretch")
+    if line := baseline_summary(trials, baseline, context.direction == "minimize", "objective"):
+        st.caption(line)
 
 
 body()
