@@ -167,3 +167,17 @@ def test_compare_two_studies_side_by_side(tmp_path, capsys):
     assert lines["best value"][-2:] == ["1.0", "0.8"]
     assert lines["trials to reach 1"][-2:] == ["3", "1"]  # the worse best (1.0): old needed 3 trials, new 1
     assert main(["compare", "old", "nope", "--storage", url]) == 2
+
+
+def test_a_study_optuna_made_directly_cannot_be_exported_but_can_be_reported(tmp_path, capsys):
+    """A plain Optuna study sharing the storage (built with Optuna's API): no tuner settings to retrain from."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    space = {"learning_rate": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)}
+    optuna.create_study(study_name="plain", storage=url).add_trials(
+        [optuna.trial.create_trial(params={"learning_rate": 0.01}, distributions=space, value=1.0)]
+    )
+    code, err = run_cli(capsys, "export", "plain", "--storage", url)
+    assert code == 2 and err.count("\n") == 1
+    assert "made by tuner run" in err and "'plain'" in err and "Traceback" not in err
+    assert main(["report", "plain", "--storage", url, "--out", str(tmp_path)]) == 0
+    assert "No export: STUDY: expected a study made by tuner run" in (tmp_path / "plain-report.html").read_text()

@@ -92,7 +92,7 @@ def test_studies_page_lists_the_study_with_its_counts(monkeypatch, small_study):
     assert any(f["layout"]["title"]["text"] == "Best value over trials" for f in figures(app))
 
 
-def test_studies_page_measures_the_best_against_the_baseline(monkeypatch, tmp_path):
+def test_a_study_optuna_made_shows_its_baseline_and_has_nothing_to_export(monkeypatch, tmp_path):
     """A real Optuna study in SQLite, built with Optuna's API (the page only reads it)."""
     url = f"sqlite:///{tmp_path / 'baseline.db'}"
     space = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
@@ -106,6 +106,8 @@ def test_studies_page_measures_the_best_against_the_baseline(monkeypatch, tmp_pa
     assert app.caption[0].value == "baseline trial 0: objective 2.0000; the best trial 1 is 25.0% lower"
     (curve,) = [f for f in figures(app) if f["layout"]["title"]["text"] == "Best value over trials"]
     assert [(shape["y0"], shape["line"]["dash"]) for shape in curve["layout"]["shapes"]] == [(2.0, "dash")]
+    export = open_page(monkeypatch, url, "export")  # Optuna made this study: nothing to retrain from
+    assert "Nothing to export: STUDY: expected a study made by tuner run" in export.info[0].value
 
 
 def test_pages_never_write_to_the_database(monkeypatch, small_study):

@@ -36,8 +36,16 @@ def export_text(storage_url: str, study_name: str, number: int | None, file_form
     """The export file's text for a study's best trial, or trial ``number``."""
     check_study(storage_url, study_name)
     study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url, create_tables=False))
+    settings = study.user_attrs.get(attrs.SETTINGS)
+    if settings is None:  # e.g. a study made with Optuna's own API in a shared storage
+        raise BadInput(
+            "STUDY", None, "a study made by tuner run", study_name, "it holds no tuner settings to retrain from"
+        )
     trial = pick_trial(study, number)
-    settings = study.user_attrs[attrs.SETTINGS]
+    if attrs.HYPERPARAMETERS not in trial.user_attrs:
+        raise BadInput(
+            study_name, None, "a best trial run by tuner run (with its hyperparameters)", f"trial {trial.number}"
+        )
     value = trial.value if trial.state is TrialState.COMPLETE else None
     document = train_document(
         study=study_name,

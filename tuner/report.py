@@ -18,6 +18,7 @@ import plotly.io as pio
 from tuner import attrs
 from tuner.analysis import best_so_far, read_curve, with_gap
 from tuner.dashboard import charts
+from tuner.errors import BadInput
 from tuner.export import export_text
 from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
 from tuner.insight import baseline_summary
@@ -30,6 +31,14 @@ h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid 
 table { border-collapse: collapse; font-size: 0.9rem; } td, th { border: 1px solid #ddd; padding: 0.25rem 0.5rem; }
 pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; } .note { color: #666; }
 """
+
+
+def _best_config(url: str, study: str) -> str:
+    """The `tuner export` text of the best trial, or why there is none (a study Optuna made directly)."""
+    try:
+        return f"<pre>{html.escape(export_text(url, study, None, FileFormat.YAML))}</pre>"
+    except BadInput as error:
+        return f"<p class='note'>No export: {html.escape(str(error))}</p>"
 
 
 def build_report(url: str, study: str, top_k: int = 5) -> str:
@@ -56,7 +65,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
     if complete.empty:
         parts.append("<p>No COMPLETE trial yet.</p>")
     else:
-        parts += ["<h2>Best config</h2>", f"<pre>{html.escape(export_text(url, study, None, FileFormat.YAML))}</pre>"]
+        parts += ["<h2>Best config</h2>", _best_config(url, study)]
         baseline = queries.baseline_result(url, study)
         baseline_value = baseline[1] if baseline else None
         metric = settings.get("metric", "objective")

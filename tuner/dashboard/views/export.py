@@ -3,6 +3,7 @@
 import streamlit as st
 
 from tuner.dashboard.common import load_trials, page_context, selected_trials
+from tuner.errors import BadInput
 from tuner.export import export_text
 from tuner.trainfile import FileFormat
 
@@ -24,7 +25,11 @@ number = st.selectbox(
     format_func=lambda n: f"{n} (best)" if n == best else str(n),
 )
 file_format = FileFormat(st.radio("format", [f.value for f in FileFormat], horizontal=True))
-text = export_text(context.storage, context.study, None if number == best else number, file_format)
+try:
+    text = export_text(context.storage, context.study, None if number == best else number, file_format)
+except BadInput as error:  # a study Optuna made directly has nothing to retrain from
+    st.info(f"Nothing to export: {error}")
+    st.stop()
 st.download_button(
     f"download trial {number} as {file_format.value.upper()}",
     data=text.encode("utf-8"),
