@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,12 @@ def tuner_run(study_file, url: str, address: str, *extra: str, env: dict | None 
         env=env,
         start_new_session=True,
     )
+
+
+def sqlite_dump(url: str) -> list[str]:
+    """Every row of a SQLite database as SQL text: to show that something wrote nothing."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        return list(connection.iterdump())
 
 
 def write_yaml(path: Path, document: object) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests.conftest import REPO, tiny_study, write_yaml
+from tests.conftest import REPO, sqlite_dump, tiny_study, write_yaml
 from tuner.cli import main
 
 
@@ -181,3 +181,14 @@ def test_a_study_optuna_made_directly_cannot_be_exported_but_can_be_reported(tmp
     assert "made by tuner run" in err and "'plain'" in err and "Traceback" not in err
     assert main(["report", "plain", "--storage", url, "--out", str(tmp_path)]) == 0
     assert "No export: STUDY: expected a study made by tuner run" in (tmp_path / "plain-report.html").read_text()
+
+
+def test_run_refuses_to_add_trials_to_a_study_optuna_made_directly(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    optuna.create_study(study_name="tiny", storage=url).add_trial(
+        optuna.trial.create_trial(params={}, distributions={}, value=1.0)
+    )
+    before = sqlite_dump(url)
+    code, err = run_cli(capsys, "run", str(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path))), "--storage", url)
+    assert code == 2 and "a study tuner run did not make" in err and "--force" in err
+    assert sqlite_dump(url) == before

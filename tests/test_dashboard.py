@@ -10,7 +10,7 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, sqlite_dump
 from tuner.cli import main
 
 ENTRY = str(REPO / "dashboard/app.py")
@@ -32,11 +32,6 @@ def open_page(monkeypatch: pytest.MonkeyPatch, url: str, page: str | None = None
 
 def figures(app: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
-
-
-def sqlite_dump(url: str) -> list[str]:
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
-        return list(connection.iterdump())
 
 
 @pytest.mark.parametrize("page", [None, "trials", "overfitting", "insight", "export"])

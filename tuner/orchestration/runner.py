@@ -54,6 +54,8 @@ def _space_json(spec: StudySpec) -> str:
 def _conflict(study: optuna.Study, spec: StudySpec) -> str | None:
     """What differs between a stored study and this study file, or None."""
     space, settings = _space_json(spec), spec.settings()
+    if attrs.SETTINGS not in study.user_attrs:  # made with Optuna's own API: not ours to add trials to
+        return "a study tuner run did not make (it stores no settings)"
     if study.user_attrs.get(attrs.SPACE, space) != space:
         return "a changed search space"
     stored = study.user_attrs.get(attrs.SETTINGS, settings)
