@@ -96,6 +96,12 @@ def test_zero_trials_or_workers(tmp_path, capsys, flag):
     assert not db.exists()
 
 
+def test_report_needs_at_least_one_top_trial(tmp_path, capsys):
+    code, err = run_cli(capsys, "report", "any", "--top", "-3", "--out", str(tmp_path / "out"))
+    assert_one_line_error(code, err, "--top", "an integer >= 1", "-3")
+    assert not (tmp_path / "out").exists()
+
+
 def test_unreachable_storage_masks_the_password(tmp_path, capsys):
     url = "postgresql+psycopg://tuner:s3cret@127.0.0.1:9/tuner"
     code, err = run_cli(capsys, "run", str(study_file(tmp_path)), "--storage", url)

@@ -220,6 +220,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from tuner.report import build_report
 
+    _positive("--top", args.top)
     storage = _storage_with(args, args.study)
     text = build_report(storage, args.study, args.top)
     out = Path(args.out)
