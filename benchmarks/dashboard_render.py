@@ -86,11 +86,12 @@ def build_database(url: str, trials: int, epochs: int, seed: int = 0) -> None:
                 "epoch": e,
                 "train_loss": t,
                 "val_loss": v,
-                "val_bpc": v / math.log(2),
                 "grad_norm": rng.uniform(0.1, 3),
                 "clipped_fraction": 0.0,
                 "seconds": 1.0,
-                "chars_per_sec": 30000.0,
+                "steps_per_sec": 30000.0,
+                "metrics": {"val_loss": v, "val_bpc": v / math.log(2)},
+                "layer_grad_norms": [rng.uniform(0.1, 3), rng.uniform(0.1, 3)],
             }
             for e, (t, v) in enumerate(zip(train, val, strict=True), start=1)
         ]
