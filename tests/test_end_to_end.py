@@ -221,6 +221,8 @@ def test_baseline_config_runs_as_the_first_trial_and_is_never_pruned(ray_session
     assert line in capsys.readouterr().out
     assert main(["report", "base", "--storage", url, "--out", str(tmp_path)]) == 0
     assert line in (tmp_path / "base-report.html").read_text()
+    assert main(["trials", "base", "--storage", url]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(line)
 
 
 def test_a_diverging_trial_is_stored_fail_with_reason_diverged_and_the_study_goes_on(ray_session, tmp_path):

@@ -123,7 +123,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
-    from tuner.storage.queries import readable_trials, trials_frame
+    from tuner import attrs
+    from tuner.insight import against_baseline
+    from tuner.storage.queries import readable_trials, study_user_attr, trials_frame
 
     storage = _storage_with(args, args.study)
     frame = trials_frame(storage, args.study)
@@ -138,6 +140,9 @@ def cmd_trials(args: argparse.Namespace) -> int:
         print(f"trial {row['number']} {row['stop_reason']}: {error if args.errors else error.splitlines()[-1]}")
     for row in frame[frame["warning"] != ""].to_dict("records"):
         print(f"trial {row['number']} warning: {row['warning']}")
+    settings = study_user_attr(storage, args.study, attrs.SETTINGS) or {}
+    if baseline := against_baseline(storage, args.study, settings.get("metric", "objective")):
+        print(baseline)
     return 0
 
 
