@@ -84,8 +84,10 @@ def baseline_summary(
         return None
     number, value = baseline
     complete = trials[trials["state"] == "COMPLETE"]
-    best = complete.loc[complete["value"].idxmin() if minimize else complete["value"].idxmax()]
     line = f"baseline trial {number}: {metric} {value:.4f}"
+    if complete.empty:  # a cached frame read a moment before the baseline finished
+        return line
+    best = complete.loc[complete["value"].idxmin() if minimize else complete["value"].idxmax()]
     if int(best["number"]) == number or best["value"] == value:
         return f"{line}; no trial beat it"
     change = abs(best["value"] - value) / abs(value) * 100 if value else math.inf
