@@ -54,7 +54,7 @@ def test_the_best_trial_is_measured_against_the_baseline_trial(tmp_path):
     url = f"sqlite:///{tmp_path / 'b.db'}"
     space = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
 
-    def study(name: str, direction: str, values: list[float], baseline_at: int | None) -> None:
+    def study(name: str, direction: str, values: list[float], baseline_at: int | None, metric: str) -> None:
         trials = [
             optuna.trial.create_trial(
                 params={"x": i / 10},
@@ -64,21 +64,20 @@ def test_the_best_trial_is_measured_against_the_baseline_trial(tmp_path):
             )
             for i, v in enumerate(values)
         ]
-        optuna.create_study(study_name=name, storage=url, direction=direction).add_trials(trials)
+        made = optuna.create_study(study_name=name, storage=url, direction=direction)
+        made.set_user_attr("settings", {"metric": metric})  # what tuner run stores: the metric's name
+        made.add_trials(trials)
 
-    study("lower", "minimize", [2.0, 1.5, 2.5], baseline_at=0)
-    study("higher", "maximize", [0.9, 0.8], baseline_at=1)
-    study("unbeaten", "minimize", [1.0, 3.0], baseline_at=0)
-    study("without", "minimize", [1.0, 3.0], baseline_at=None)
-    assert (
-        against_baseline(url, "lower", "val_loss")
-        == "baseline trial 0: val_loss 2.0000; the best trial 1 is 25.0% lower"
-    )
-    assert against_baseline(url, "higher", "val_accuracy") == (
+    study("lower", "minimize", [2.0, 1.5, 2.5], baseline_at=0, metric="val_loss")
+    study("higher", "maximize", [0.9, 0.8], baseline_at=1, metric="val_accuracy")
+    study("unbeaten", "minimize", [1.0, 3.0], baseline_at=0, metric="val_loss")
+    study("without", "minimize", [1.0, 3.0], baseline_at=None, metric="val_loss")
+    assert against_baseline(url, "lower") == "baseline trial 0: val_loss 2.0000; the best trial 1 is 25.0% lower"
+    assert against_baseline(url, "higher") == (
         "baseline trial 1: val_accuracy 0.8000; the best trial 0 is 12.5% higher"
     )
-    assert against_baseline(url, "unbeaten", "val_loss") == "baseline trial 0: val_loss 1.0000; no trial beat it"
-    assert against_baseline(url, "without", "val_loss") is None
+    assert against_baseline(url, "unbeaten") == "baseline trial 0: val_loss 1.0000; no trial beat it"
+    assert against_baseline(url, "without") is None
     # the dashboard's cached trials may predate the baseline's end: no comparison yet, and no error
     assert baseline_summary(
         pd.DataFrame({"state": ["RUNNING"], "value": [None], "number": [0]}), (0, 2.0), True, "v"

@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         best = summary.best
         params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
         print(f"best trial {best.number}: {spec.metric} {best.value:.4f}  {params}")
-        if baseline := against_baseline(storage, summary.study_name, spec.metric):
+        if baseline := against_baseline(storage, summary.study_name):
             print(baseline)
     flag = "" if storage == DEFAULT_STORAGE else f" --storage '{mask_url(storage)}'"
     print(f"results: {mask_url(storage)} (study {summary.study_name!r})")
@@ -123,14 +123,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
-    from tuner import attrs
     from tuner.insight import against_baseline
-    from tuner.storage.queries import readable_trials, study_user_attr, trials_frame
+    from tuner.storage.queries import readable_trials, trials_frame
 
     storage = _storage_with(args, args.study)
-    frame = trials_frame(storage, args.study)
-    if args.state:
-        frame = frame[frame["state"] == args.state]
+    every = trials_frame(storage, args.study)
+    frame = every[every["state"] == args.state] if args.state else every
     if frame.empty:
         print(f"no trials{' in state ' + args.state if args.state else ''} in study {args.study}")
         return 0
@@ -140,8 +138,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
         print(f"trial {row['number']} {row['stop_reason']}: {error if args.errors else error.splitlines()[-1]}")
     for row in frame[frame["warning"] != ""].to_dict("records"):
         print(f"trial {row['number']} warning: {row['warning']}")
-    settings = study_user_attr(storage, args.study, attrs.SETTINGS) or {}
-    if baseline := against_baseline(storage, args.study, settings.get("metric", "objective")):
+    if baseline := against_baseline(storage, args.study, every):
         print(baseline)
     return 0
 

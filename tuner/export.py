@@ -16,11 +16,14 @@ def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTr
     """The best COMPLETE trial, or trial ``number`` (COMPLETE or PRUNED)."""
     if number is None:
         try:
-            return study.best_trial
+            best = study.best_trial
         except ValueError:
             raise BadInput(
                 study.study_name, None, "a study with at least one COMPLETE trial", "none complete yet"
             ) from None
+        if attrs.HYPERPARAMETERS not in best.user_attrs:
+            raise BadInput(study.study_name, None, "a best trial run by tuner run", f"trial {best.number}")
+        return best
     storage = study._storage
     try:
         trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
@@ -42,10 +45,6 @@ def export_text(storage_url: str, study_name: str, number: int | None, file_form
             "STUDY", None, "a study made by tuner run", study_name, "it holds no tuner settings to retrain from"
         )
     trial = pick_trial(study, number)
-    if attrs.HYPERPARAMETERS not in trial.user_attrs:
-        raise BadInput(
-            study_name, None, "a best trial run by tuner run (with its hyperparameters)", f"trial {trial.number}"
-        )
     value = trial.value if trial.state is TrialState.COMPLETE else None
     document = train_document(
         study=study_name,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from tuner import attrs
 from tuner.analysis import best_so_far
 from tuner.errors import BadInput
 from tuner.importance import Evaluator, param_importances
@@ -70,10 +71,18 @@ def compare_table(url: str, study_a: str, study_b: str, target: float | None = N
     return pd.DataFrame(rows)
 
 
-def against_baseline(url: str, study: str, metric: str) -> str | None:
-    """One line: the baseline trial's value and how much better the best trial is; None without a finished baseline."""
+def against_baseline(url: str, study: str, trials: pd.DataFrame | None = None) -> str | None:
+    """One line: the baseline trial's value and how much better the best trial is; None without a finished baseline.
+
+    ``trials``: the study's whole trials frame when the caller has read it already.
+    """
+    baseline = queries.baseline_result(url, study)
+    if baseline is None:
+        return None
     minimize = queries.study_direction(url, study) == "minimize"
-    return baseline_summary(queries.trials_frame(url, study), queries.baseline_result(url, study), minimize, metric)
+    metric = (queries.study_user_attr(url, study, attrs.SETTINGS) or {}).get("metric", "objective")
+    frame = queries.trials_frame(url, study) if trials is None else trials
+    return baseline_summary(frame, baseline, minimize, metric)
 
 
 def baseline_summary(

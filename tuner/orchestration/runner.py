@@ -58,7 +58,7 @@ def _conflict(study: optuna.Study, spec: StudySpec) -> str | None:
         return "a study tuner run did not make (it stores no settings)"
     if study.user_attrs.get(attrs.SPACE, space) != space:
         return "a changed search space"
-    stored = study.user_attrs.get(attrs.SETTINGS, settings)
+    stored = study.user_attrs[attrs.SETTINGS]
     changed = sorted(k for k in settings if stored.get(k) != settings[k])
     return f"changed settings ({', '.join(changed)})" if changed else None
 
