@@ -34,7 +34,7 @@ best beats the default on every seed.
 Writes the plot to docs/search_efficiency.svg (``--plot``); the last line is JSON.
 
     python benchmarks/search_efficiency.py [--seeds 3] [--tasks char_lm adding] [--quick]
-        [--keep DB] [--arms tpe+pruner ...] [--from-db DB] [--max-epochs N]
+        [--keep DB] [--arms tpe+pruner ...] [--from-db DB] [--max-epochs N] [--random-trials N]
 """
 
 from __future__ import annotations
@@ -181,8 +181,12 @@ def study_document(bench: Bench, arm: str, seed: int) -> dict[str, Any]:
     else:
         space = {"path": str(ROOT / "search_spaces" / "rnn.yaml"), "overrides": bench.overrides}
         trials = bench.tpe_trials if arm == "tpe+pruner" else bench.trials
-    # a run with another training budget (--max-epochs) keeps its own studies in a kept database
-    budget = "" if bench.max_epochs == TASKS[bench.task["name"]].max_epochs else f"-{bench.max_epochs}epochs"
+    # a run with another training budget (--max-epochs) or a bigger random search (--random-trials)
+    # keeps its own studies in a kept database
+    standard = TASKS[bench.task["name"]]
+    budget = "" if bench.max_epochs == standard.max_epochs else f"-{bench.max_epochs}epochs"
+    if arm == "random" and bench.trials != standard.trials:
+        budget += f"-{bench.trials}trials"
     return {
         "name": f"{bench.task['name']}-{arm}-seed{seed}{budget}",
         "task": bench.task,
@@ -349,6 +353,7 @@ def main() -> None:
     parser.add_argument("--from-db", type=Path, help="only summarise and plot a database an earlier --keep run left")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: 4 trials, 2 epochs, small data")
     parser.add_argument("--max-epochs", type=int, help="train every network this many epochs (default: per task)")
+    parser.add_argument("--random-trials", type=int, help="random search's trial count (default: per task, 16)")
     args = parser.parse_args()
     if set(args.arms) != set(ARMS) and not args.keep:
         parser.error("--arms needs --keep DB: the other arms are read from that database")
@@ -357,6 +362,8 @@ def main() -> None:
     benches = {name: QUICK[name] if args.quick else TASKS[name] for name in args.tasks}
     if args.max_epochs:
         benches = {name: dataclasses.replace(bench, max_epochs=args.max_epochs) for name, bench in benches.items()}
+    if args.random_trials:
+        benches = {name: dataclasses.replace(bench, trials=args.random_trials) for name, bench in benches.items()}
 
     clock = time.perf_counter()
     runs: list[Run] = []
