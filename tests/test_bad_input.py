@@ -133,9 +133,14 @@ def test_export_of_a_study_that_is_not_in_the_storage(tmp_path, capsys):
     )
 
 
-def test_unknown_flag_is_one_line_too(capsys):
+def test_unknown_flag_is_one_line_that_names_the_command_and_a_close_flag(capsys):
     code, err = run_cli(capsys, "run", "x.yaml", "--trails", "3")
-    assert_one_line_error(code, err, "unrecognized arguments: --trails 3")
+    assert_one_line_error(code, err, "tuner run:", "unrecognized arguments: --trails 3", "did you mean '--trials'")
+
+
+def test_train_has_no_storage_flag_since_it_reads_only_its_config(capsys):
+    code, err = run_cli(capsys, "train", "best.yaml", "--storage", "sqlite:///x.db")
+    assert_one_line_error(code, err, "tuner train:", "unrecognized arguments: --storage")
 
 
 def test_train_rejects_a_file_that_is_not_an_export(tmp_path, capsys):

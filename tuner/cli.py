@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tuner.attrs import capacity_warning
-from tuner.errors import BadInput, TunerError
+from tuner.errors import BadInput, TunerError, did_you_mean
 from tuner.storage import DEFAULT_STORAGE
 
 STORAGE_ENV = "TUNER_STORAGE"
@@ -22,8 +22,22 @@ STORAGE_ENV = "TUNER_STORAGE"
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad flag in one line and exits 2."""
 
+    commands: dict[str, argparse.ArgumentParser]  # the top-level parser's subcommands, set by build_parser
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise BadInput(self.prog, None, "valid arguments (see --help)", message)
+
+    def parse_command(self, argv: Sequence[str] | None) -> argparse.Namespace:
+        """Parse; a flag the command does not have is named with the command, and a close one suggested."""
+        args, unknown = self.parse_known_args(argv)
+        if unknown:
+            command = self.commands[args.command]
+            flags = [flag for action in command._actions for flag in action.option_strings]
+            hint = did_you_mean(unknown[0], flags) if unknown[0].startswith("-") else ""
+            raise BadInput(
+                command.prog, None, "valid arguments (see --help)", f"unrecognized arguments: {' '.join(unknown)}", hint
+            )
+        return args
 
 
 def _storage(args: argparse.Namespace, study_storage: str | None = None) -> str:
@@ -300,13 +314,16 @@ _EXAMPLES = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(
         prog="tuner", description="Tune recurrent networks: Optuna decides, Ray Tune runs, torch trains, SQL remembers."
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.commands = commands.choices  # name -> its parser, for errors that name the command
 
-    def command(name: str, help_text: str, handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, handler: Callable[[argparse.Namespace], int], reads_storage: bool = True
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
             help=help_text,
@@ -315,10 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.set_defaults(handler=handler)
-        sub.add_argument(
-            "--storage",
-            help=f"SQLAlchemy URL of the study database (default: ${STORAGE_ENV}, the study file's, or {DEFAULT_STORAGE})",
-        )
+        if reads_storage:  # train and sample work from files alone
+            sub.add_argument(
+                "--storage",
+                help=f"SQLAlchemy URL of the study database (default: ${STORAGE_ENV}, the study file's, or {DEFAULT_STORAGE})",
+            )
         return sub
 
     run = command("run", "Run a study file: new, or continue an existing study up to its budget.", cmd_run)
@@ -353,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["yaml", "json"], default="yaml")
     export.add_argument("--out", help="file to write (default: standard output)")
 
-    train = command("train", "Retrain an exported config alone: no Ray, no Optuna.", cmd_train)
+    train = command("train", "Retrain an exported config alone: no Ray, no Optuna.", cmd_train, reads_storage=False)
     train.add_argument("config", help="a file written by tuner export")
     train.add_argument("--out", default="model.pt", help="checkpoint to write (default model.pt)")
     train.add_argument("--threads", type=int, help="torch threads (default: all cores)")
@@ -373,7 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default=".", help="folder to write STUDY-report.html into (default: here)")
     report.add_argument("--top", type=int, default=5, help="top trials to show (default 5)")
 
-    sample = command("sample", "Generate text from a character model trained by tuner train.", cmd_sample)
+    sample = command(
+        "sample", "Generate text from a character model trained by tuner train.", cmd_sample, reads_storage=False
+    )
     sample.add_argument("model", help="a checkpoint written by tuner train --out")
     sample.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
     sample.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
@@ -389,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, with one line on stderr)."""
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_command(argv)
         return args.handler(args)
     except BadInput as error:
         print(f"tuner: error: {error}", file=sys.stderr)
