@@ -203,3 +203,30 @@ def test_run_refuses_to_add_trials_to_a_study_optuna_made_directly(tmp_path, cap
     code, err = run_cli(capsys, "run", str(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path))), "--storage", url)
     assert code == 2 and "a study tuner run did not make" in err and "--force" in err
     assert sqlite_dump(url) == before
+
+
+def test_export_out_into_a_folder_not_made_yet_makes_it(small_study, tmp_path, capsys):
+    url, name = small_study
+    out = tmp_path / "configs" / "best.yaml"
+    assert main(["export", name, "--storage", url, "--out", str(out)]) == 0
+    assert "format: rnn-tuner/train-config/v1" in out.read_text()
+
+
+@pytest.mark.parametrize("command", ["export", "train", "report"])
+def test_an_out_path_that_cannot_be_written_is_one_line_before_any_work(small_study, tmp_path, capsys, command):
+    url, name = small_study
+    config = tmp_path / "best.yaml"
+    assert main(["export", name, "--storage", url, "--out", str(config)]) == 0
+    capsys.readouterr()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    argv = {
+        "export": ["export", name, "--storage", url, "--out", str(tmp_path)],  # a folder, not a file
+        "train": ["train", str(config), "--out", str(a_file / "model.pt")],  # inside a file
+        "report": ["report", name, "--storage", url, "--out", str(a_file)],  # a file, not a folder
+    }[command]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert_one_line_error(code, err, "--out")
+    assert "epoch" not in out  # train stopped before training
+    assert a_file.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "best.yaml"]

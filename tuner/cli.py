@@ -40,6 +40,26 @@ class _Parser(argparse.ArgumentParser):
         return args
 
 
+def _output_file(flag: str, value: str) -> Path:
+    """Where ``flag`` says to write, its folder made now: a path that cannot be written fails before the work."""
+    path = Path(value)
+    if path.is_dir():
+        raise BadInput(flag, None, "a file path, not a folder", value)
+    _make_folder(flag, path.parent)
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BadInput(flag, None, "a file path you can write", value, "permission denied")
+    return path
+
+
+def _make_folder(flag: str, folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise BadInput(flag, None, "a folder", str(folder), "it is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInput(flag, None, "a folder that can be created", str(folder), error.strerror or str(error)) from None
+
+
 def _storage(args: argparse.Namespace, study_storage: str | None = None) -> str:
     """--storage, else $TUNER_STORAGE, else the study file's storage, else sqlite:///tuner.db."""
     return args.storage or os.environ.get(STORAGE_ENV) or study_storage or DEFAULT_STORAGE
@@ -168,7 +188,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    Path(args.out).write_text(text, encoding="utf-8")
+    _output_file("--out", args.out).write_text(text, encoding="utf-8")
     print(f"wrote {args.out}; retrain it with: tuner train {args.out} --out model.pt")
     return 0
 
@@ -178,6 +198,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     train_file = read_train_file(args.config)
     _positive("--threads", args.threads)
+    out = _output_file("--out", args.out)  # before training, not after it
     from tuner.training.checkpoint import save_checkpoint
     from tuner.trialrun import run_training
 
@@ -202,8 +223,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     warning = capacity_warning(result.parameter_count, result.data.training_examples())
     if warning:
         print(f"warning: {warning}")
-    save_checkpoint(args.out, result, train_file)
-    print(f"saved {args.out}")
+    save_checkpoint(out, result, train_file)
+    print(f"saved {out}")
     return 0
 
 
@@ -240,9 +261,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     storage = _storage_with(args, args.study)
     text = build_report(storage, args.study, args.top)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput("--out", None, "a folder", str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    _make_folder("--out", out)
     path = out / f"{args.study}-report.html"
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path} (one self-contained file)")
