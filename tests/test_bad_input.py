@@ -230,3 +230,29 @@ def test_an_out_path_that_cannot_be_written_is_one_line_before_any_work(small_st
     assert_one_line_error(code, err, "--out")
     assert "epoch" not in out  # train stopped before training
     assert a_file.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "best.yaml"]
+
+
+def test_an_address_where_no_ray_cluster_listens_is_one_line_at_once_and_writes_nothing(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    db = tmp_path / "s.db"
+    study = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path))
+    code, err = run_cli(capsys, "run", str(study), "--address", f"127.0.0.1:{port}", "--storage", f"sqlite:///{db}")
+    assert_one_line_error(code, err, "--address", "a running Ray cluster", f"127.0.0.1:{port}")
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("content", ["a database, not a checkpoint", "torch-dict"])
+def test_sample_from_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsys, content):
+    import torch
+
+    path = tmp_path / "model.pt"
+    if content == "torch-dict":  # loads, but tuner train did not write it
+        torch.save({"weights": torch.zeros(2)}, path)
+    else:
+        path.write_bytes(b"SQLite format 3\x00" + bytes(100))
+    code, err = run_cli(capsys, "sample", str(path))
+    assert_one_line_error(code, err, "model.pt", "a checkpoint written by tuner train")

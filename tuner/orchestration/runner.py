@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -127,6 +128,23 @@ def reconcile(study: optuna.Study, storage_url: str) -> int:
     return len(stale)
 
 
+def check_ray_address(address: str) -> None:
+    """Fail at once, in one line, when nothing listens at a HOST:PORT address (ray.init would retry for minutes)."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # "auto" or a "ray://" client address: Ray's own checks apply
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            pass
+    except OSError as error:
+        raise BadInput(
+            "--address",
+            None,
+            "the address of a running Ray cluster (HOST:PORT)",
+            f"{address} ({error.strerror or error})",
+        ) from None
+
+
 def _start_ray(address: str | None) -> bool:
     """Join ``address`` or start a local Ray; True when this call started it (and should stop it)."""
     if ray.is_initialized():
@@ -165,6 +183,8 @@ def run_study(
     pass an arithmetic one that trains nothing). Ctrl-C marks this driver's running trials
     FAIL (interrupted), queues them again and re-raises KeyboardInterrupt.
     """
+    if address:
+        check_ray_address(address)  # before the study is created
     spec = choose_study(spec, storage_url, force)
     study = open_study(spec, storage_url)
     driver_id = drivers.new_driver_id()
