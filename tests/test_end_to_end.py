@@ -264,3 +264,29 @@ def test_a_changed_space_is_refused_and_force_starts_a_new_study(ray_session, tm
     assert main(["run", str(changed), "--storage", url, "--quiet", "--force"]) == 0
     assert "this run is study evolving-2" in capsys.readouterr().out
     assert len(optuna.load_study(study_name="evolving-2", storage=url).trials) == 1
+
+
+def test_ctrl_c_during_train_says_interrupted_and_writes_no_checkpoint(quickstart):
+    import signal
+
+    url, folder = quickstart
+    config = folder / "long.yaml"
+    assert main(["export", "quickstart", "--out", str(config), "--storage", url]) == 0
+    exported = yaml.safe_load(config.read_text())
+    exported["training"]["max_epochs"] = 100  # long enough to be interrupted
+    exported["training"]["early_stopping"]["patience"] = 100
+    config.write_text(yaml.safe_dump(exported))
+    model = folder / "interrupted.pt"
+    train = subprocess.Popen(
+        [sys.executable, "-m", "tuner.cli", "train", str(config), "--out", str(model), "--threads", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=folder,
+    )
+    assert train.stdout.readline().startswith("epoch")  # it is training
+    train.send_signal(signal.SIGINT)
+    _, err = train.communicate(timeout=60)
+    assert train.returncode == 130
+    assert err.strip() == "tuner: interrupted"  # no talk of resuming a study: train keeps nothing
+    assert not model.exists()

@@ -429,6 +429,7 @@ def build_parser() -> _Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, with one line on stderr)."""
+    args = None
     try:
         args = build_parser().parse_command(argv)
         return args.handler(args)
@@ -439,7 +440,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tuner: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("tuner: interrupted; run the same command again to resume the study", file=sys.stderr)
+        resumes = args is not None and args.command == "run"  # only a study keeps what was done
+        print(
+            f"tuner: interrupted{'; run the same command again to resume the study' if resumes else ''}",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:
         # the reader went away (`tuner trials X | head`): not an error of ours; keep the exit quiet
