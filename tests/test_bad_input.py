@@ -256,3 +256,17 @@ def test_sample_from_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsy
         path.write_bytes(b"SQLite format 3\x00" + bytes(100))
     code, err = run_cli(capsys, "sample", str(path))
     assert_one_line_error(code, err, "model.pt", "a checkpoint written by tuner train")
+
+
+@pytest.mark.parametrize(
+    ("resources", "key"), [({"cpu": 3}, "resources.cpu"), ({"cpu": 1, "gpu": 99}, "resources.gpu")]
+)
+def test_trials_this_machines_ray_can_never_hold_are_refused_before_anything_is_written(
+    ray_session, tmp_path, capsys, resources, key
+):
+    """The session's Ray has 2 CPUs: Tune would wait forever for a trial that wants more."""
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    study = write_yaml(tmp_path / "big.yaml", tiny_study(tmp_path, resources=resources))
+    code, err = run_cli(capsys, "run", str(study), "--storage", url)
+    assert_one_line_error(code, err, f"big.yaml: {key}", "this machine's Ray has", "--address")
+    assert "CREATE TABLE" not in "".join(sqlite_dump(url))  # not even Optuna's tables

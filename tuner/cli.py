@@ -95,13 +95,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     import optuna
 
     from tuner.insight import against_baseline
-    from tuner.orchestration.runner import check_ray_address, run_study
+    from tuner.orchestration.cluster import check_address
+    from tuner.orchestration.runner import run_study
     from tuner.storage.engine import check_storage, mask_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
 
     if args.address:
-        check_ray_address(args.address)  # before the storage is touched: a bad flag writes nothing
+        check_address(args.address)  # before the storage is touched: a bad flag writes nothing
     check_storage(storage)
     summary = run_study(
         spec,

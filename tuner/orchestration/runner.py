@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from tuner.attrs import StopReason
 from tuner.errors import BadInput
 from tuner.orchestration import drivers
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
+from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
 from tuner.orchestration.trainable import run_trial
@@ -128,45 +128,6 @@ def reconcile(study: optuna.Study, storage_url: str) -> int:
     return len(stale)
 
 
-def check_ray_address(address: str) -> None:
-    """Fail at once, in one line, when nothing listens at a HOST:PORT address (ray.init would retry for minutes)."""
-    host, _, port = address.rpartition(":")
-    if "://" in address or not host or not port.isdigit():
-        return  # "auto" or a "ray://" client address: Ray's own checks apply
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
-            pass
-    except OSError as error:
-        raise BadInput(
-            "--address",
-            None,
-            "the address of a running Ray cluster (HOST:PORT)",
-            f"{address} ({error.strerror or error})",
-        ) from None
-
-
-def _start_ray(address: str | None) -> bool:
-    """Join ``address`` or start a local Ray; True when this call started it (and should stop it)."""
-    if ray.is_initialized():
-        return False
-    try:
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-            configure_logging=True,
-        )
-    except (ConnectionError, ValueError, RuntimeError) as error:
-        raise BadInput(
-            "--address",
-            None,
-            "the address of a running Ray cluster (HOST:PORT)",
-            f"{address} ({str(error).splitlines()[0]})",
-        ) from None
-    return True
-
-
 def run_study(
     spec: StudySpec,
     storage_url: str,
@@ -184,8 +145,36 @@ def run_study(
     FAIL (interrupted), queues them again and re-raises KeyboardInterrupt.
     """
     if address:
-        check_ray_address(address)  # before the study is created
+        check_address(address)
     spec = choose_study(spec, storage_url, force)
+    # Ray before the study is written: trials this machine's Ray could never hold are refused first.
+    # Counts only grow (reconcile re-queues, other drivers add), so a finished study starts no Ray.
+    started_ray = _budget_left(storage_url, spec.name, trials) and start_ray(address)
+    try:
+        if ray.is_initialized() and address is None:
+            check_trial_fits(spec.resources, spec.source)
+        return _run_rest(spec, storage_url, trials, workers, show_progress, trainable)
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+
+def _budget_left(storage_url: str, study_name: str, trials: int) -> bool:
+    if study_name not in queries.study_names(storage_url):
+        return trials > 0
+    counted, _ = queries.budget_counts(storage_url, study_name)
+    return counted < trials
+
+
+def _run_rest(
+    spec: StudySpec,
+    storage_url: str,
+    trials: int,
+    workers: int,
+    show_progress: bool,
+    trainable: Callable[[dict], None],
+) -> RunSummary:
+    """Open the study, reconcile what a dead driver left, and run what is left of the budget (Ray is up)."""
     study = open_study(spec, storage_url)
     driver_id = drivers.new_driver_id()
     drivers.beat(storage_url, driver_id, spec.name)
@@ -204,7 +193,6 @@ def run_study(
         driver_id=driver_id,
     )
     if remaining:
-        started_ray = _start_ray(address)
         results_dir = tempfile.mkdtemp(prefix="tuner-ray-")
         try:
             _fit(bridge, spec, storage_url, remaining, workers, results_dir, show_progress, trainable)
@@ -213,8 +201,6 @@ def run_study(
             raise
         finally:
             shutil.rmtree(results_dir, ignore_errors=True)
-            if started_ray:
-                ray.shutdown()
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best = study.best_trial if complete else None
     return RunSummary(spec.name, storage_url, remaining, bridge.outcomes, best, interrupted)
