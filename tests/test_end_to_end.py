@@ -273,8 +273,9 @@ def test_ctrl_c_during_train_says_interrupted_and_writes_no_checkpoint(quickstar
     config = folder / "long.yaml"
     assert main(["export", "quickstart", "--out", str(config), "--storage", url]) == 0
     exported = yaml.safe_load(config.read_text())
-    exported["training"]["max_epochs"] = 100  # long enough to be interrupted
-    exported["training"]["early_stopping"]["patience"] = 100
+    exported["training"]["max_epochs"] = 1000  # short epochs, but far too many to finish before the Ctrl-C
+    exported["training"]["early_stopping"]["patience"] = 1000
+    exported["task"]["options"]["max_chars"] = 4000
     config.write_text(yaml.safe_dump(exported))
     model = folder / "interrupted.pt"
     train = subprocess.Popen(
