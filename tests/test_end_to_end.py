@@ -190,10 +190,14 @@ def test_a_failing_trial_is_stored_fail_with_its_error_and_the_study_goes_on(ray
     assert "corpus.txt" in capsys.readouterr().out
 
 
-def test_running_again_continues_the_study_up_to_the_new_total(ray_session, tmp_path):
+def test_running_again_continues_the_study_up_to_the_new_total(ray_session, tmp_path, capsys):
     study_file = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, name="grow", trials=2, max_epochs=1))
     url = f"sqlite:///{tmp_path / 'g.db'}"
     assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0  # the budget is spent: says so
+    out = capsys.readouterr().out
+    assert "ran 0 trials" in out and "budget of 2 trials was already spent" in out and "--trials N" in out
     assert main(["run", str(study_file), "--storage", url, "--trials", "3", "--quiet"]) == 0
     trials = optuna.load_study(study_name="grow", storage=url).trials
     assert [t.number for t in trials] == [0, 1, 2]

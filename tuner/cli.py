@@ -119,6 +119,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(
         f"study {summary.study_name}: ran {summary.ran} trials (complete {counts['COMPLETE']}, pruned {counts['PRUNED']}, failed {counts['FAIL']})"
     )
+    if summary.ran == 0:
+        print(f"its budget of {args.trials or spec.trials} trials was already spent: ask for more with --trials N")
     if summary.interrupted:
         print(
             f"{summary.interrupted} trials left running by an earlier run were marked FAIL (interrupted) and run again"
