@@ -270,3 +270,16 @@ def test_trials_this_machines_ray_can_never_hold_are_refused_before_anything_is_
     code, err = run_cli(capsys, "run", str(study), "--storage", url)
     assert_one_line_error(code, err, f"big.yaml: {key}", "this machine's Ray has", "--address")
     assert "CREATE TABLE" not in "".join(sqlite_dump(url))  # not even Optuna's tables
+
+
+def test_dashboard_on_a_port_in_use_is_one_line_before_it_starts(tmp_path, capsys):
+    import socket
+
+    db = tmp_path / "s.db"
+    optuna.create_study(study_name="s", storage=f"sqlite:///{db}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = run_cli(capsys, "dashboard", "--storage", f"sqlite:///{db}", "--port", str(port))
+    assert_one_line_error(code, err, "--port", f"127.0.0.1:{port}", "in use")

@@ -296,6 +296,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_can_listen(host: str, port: int) -> None:
+    """--host and --port must be bindable now: Streamlit would say so only after our "dashboard at" line."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            probe.bind((host, port))
+    except OSError as error:
+        raise BadInput(
+            "--host/--port", None, "an address this machine can listen on", f"{host}:{port} ({error.strerror or error})"
+        ) from None
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from tuner.storage.engine import check_storage, mask_url
 
@@ -303,6 +318,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     check_storage(storage, must_exist=True)
     if not 1 <= args.port <= 65535:
         raise BadInput("--port", None, "a TCP port between 1 and 65535", args.port)
+    _check_can_listen(args.host, args.port)
     app = Path(__file__).parent / "dashboard" / "entry.py"
     command = [
         sys.executable,
