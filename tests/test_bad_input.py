@@ -283,3 +283,11 @@ def test_dashboard_on_a_port_in_use_is_one_line_before_it_starts(tmp_path, capsy
         port = taken.getsockname()[1]
         code, err = run_cli(capsys, "dashboard", "--storage", f"sqlite:///{db}", "--port", str(port))
     assert_one_line_error(code, err, "--port", f"127.0.0.1:{port}", "in use")
+
+
+def test_report_of_a_study_whose_name_holds_a_slash_is_one_file_in_the_out_folder(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(study_name="exp/1 lstm", storage=url)
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    assert main(["report", "exp/1 lstm", "--storage", url, "--out", str(tmp_path / "out")]) == 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["exp_1_lstm-report.html"]

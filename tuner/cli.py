@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -267,7 +268,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     text = build_report(storage, args.study, args.top)
     out = Path(args.out)
     _make_folder("--out", out)
-    path = out / f"{args.study}-report.html"
+    # a study name may hold "/" or spaces (Optuna allows any text): the file name keeps letters, digits, . - _
+    stem = re.sub(r"[^\w.-]+", "_", args.study)
+    path = out / f"{stem}-report.html"
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path} (one self-contained file)")
     return 0
