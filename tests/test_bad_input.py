@@ -291,3 +291,15 @@ def test_report_of_a_study_whose_name_holds_a_slash_is_one_file_in_the_out_folde
     study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
     assert main(["report", "exp/1 lstm", "--storage", url, "--out", str(tmp_path / "out")]) == 0
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["exp_1_lstm-report.html"]
+
+
+def test_a_bad_storage_url_is_named_by_where_it_came_from(tmp_path, capsys, monkeypatch):
+    missing = f"sqlite:///{tmp_path / 'no-folder' / 'x.db'}"
+    study = write_yaml(tmp_path / "s.yaml", {**tiny_study(tmp_path), "storage": missing})
+    code, err = run_cli(capsys, "run", str(study))
+    assert_one_line_error(code, err, "s.yaml: storage:", "an SQLite file in an existing folder")
+    monkeypatch.setenv("TUNER_STORAGE", missing)
+    code, err = run_cli(capsys, "status")
+    assert_one_line_error(code, err, "$TUNER_STORAGE:", "an existing SQLite database file")
+    code, err = run_cli(capsys, "status", "--storage", missing)  # the flag wins over the variable
+    assert_one_line_error(code, err, "--storage:")

@@ -12,10 +12,14 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.attrs import capacity_warning
 from tuner.errors import BadInput, TunerError, did_you_mean
 from tuner.storage import DEFAULT_STORAGE
+
+if TYPE_CHECKING:
+    from tuner.studies import StudySpec
 
 STORAGE_ENV = "TUNER_STORAGE"
 
@@ -61,20 +65,32 @@ def _make_folder(flag: str, folder: Path) -> None:
         raise BadInput(flag, None, "a folder that can be created", str(folder), error.strerror or str(error)) from None
 
 
-def _storage(args: argparse.Namespace, study_storage: str | None = None) -> str:
-    """--storage, else $TUNER_STORAGE, else the study file's storage, else sqlite:///tuner.db."""
-    return args.storage or os.environ.get(STORAGE_ENV) or study_storage or DEFAULT_STORAGE
+def _storage(args: argparse.Namespace, study: StudySpec | None = None, must_exist: bool = True) -> str:
+    """--storage, else $TUNER_STORAGE, else the study file's storage, else sqlite:///tuner.db; checked.
+
+    An error names where the URL came from (the flag, the variable or the study file).
+    ``must_exist``: a reading command refuses a missing SQLite file instead of creating an empty one.
+    """
+    from tuner.storage.engine import check_storage
+
+    choices = [
+        (args.storage, "--storage"),
+        (os.environ.get(STORAGE_ENV), f"${STORAGE_ENV}"),
+        (study.storage if study else None, f"{study.source if study else ''}: storage"),
+        (DEFAULT_STORAGE, "--storage (default)"),
+    ]
+    storage, origin = next((url, origin) for url, origin in choices if url)
+    check_storage(storage, flag=origin, must_exist=must_exist)
+    return storage
 
 
 def _storage_with(args: argparse.Namespace, *studies: str) -> str:
     """The storage URL for a reading command, checked to exist and to hold each of ``studies``."""
     import optuna
 
-    from tuner.storage.engine import check_storage
     from tuner.storage.queries import check_study
 
     storage = _storage(args)
-    check_storage(storage, must_exist=True)
     for name in studies:
         check_study(storage, name)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
@@ -92,19 +108,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = load_study(args.study_file)
     _positive("--trials", args.trials)
     _positive("--workers", args.workers)
-    storage = _storage(args, spec.storage)
     import optuna
 
     from tuner.insight import against_baseline
     from tuner.orchestration.cluster import check_address
     from tuner.orchestration.runner import run_study
-    from tuner.storage.engine import check_storage, mask_url
+    from tuner.storage.engine import mask_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
 
     if args.address:
         check_address(args.address)  # before the storage is touched: a bad flag writes nothing
-    check_storage(storage)
+    storage = _storage(args, spec, must_exist=False)
     summary = run_study(
         spec,
         storage,
@@ -147,11 +162,10 @@ def _short(value: object) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from tuner.storage.engine import check_storage, mask_url
+    from tuner.storage.engine import mask_url
     from tuner.storage.queries import studies_frame
 
     storage = _storage(args)
-    check_storage(storage, must_exist=True)
     frame = studies_frame(storage)
     print(f"studies in {mask_url(storage)}")
     if frame.empty:
@@ -185,11 +199,9 @@ def cmd_trials(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from tuner.export import export_text
-    from tuner.storage.engine import check_storage
     from tuner.trainfile import FileFormat
 
     storage = _storage(args)
-    check_storage(storage, must_exist=True)
     text = export_text(storage, args.study, args.trial, FileFormat(args.format))
     if args.out is None:
         sys.stdout.write(text)
@@ -315,10 +327,9 @@ def _check_can_listen(host: str, port: int) -> None:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from tuner.storage.engine import check_storage, mask_url
+    from tuner.storage.engine import mask_url
 
     storage = _storage(args)
-    check_storage(storage, must_exist=True)
     if not 1 <= args.port <= 65535:
         raise BadInput("--port", None, "a TCP port between 1 and 65535", args.port)
     _check_can_listen(args.host, args.port)
