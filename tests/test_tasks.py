@@ -157,6 +157,18 @@ def long_frame(lengths=(30, 30, 30, 30), label=None) -> pd.DataFrame:
         ),
         (lambda f: f, {"feature_columns": ["y"]}, ["column 'y'", "no such column"]),
         (lambda f: f.assign(label=f["label"] + 0.5), {}, ["column 'label'", "integer class labels"]),
+        (
+            lambda f: f.assign(label=f["label"].where(f.index != 31, 0)),  # sequence 1's second step
+            {},
+            ["column 'label'", "one label per sequence", "several labels in sequence 1'"],
+        ),
+        (
+            lambda f: f.assign(
+                sequence_id=f["sequence_id"].map("run-{}".format), label=f["label"].where(f.index != 31, 0)
+            ),
+            {},
+            ["several labels in sequence 'run-1'"],
+        ),
     ],
 )
 def test_bad_csv_names_the_file_and_the_column(tmp_path, mutate, options, needles):

@@ -93,7 +93,7 @@ def read_long_sequences(path: str | Path, options: SequenceClassificationOptions
             where,
             f"column {options.label_column!r}",
             "one label per sequence",
-            f"several labels in sequence {per_sequence.idxmax()!r}",
+            f"several labels in sequence {_plain(per_sequence.idxmax())!r}",
         )
     values = [group[features].to_numpy(np.float32) for _, group in groups]
     labels = groups[options.label_column].first().to_numpy(np.int64)
@@ -116,6 +116,11 @@ def read_series(path: str | Path, options: RegressionOptions) -> np.ndarray:
             f"{len(series)} rows",
         )
     return series
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (an error shows 3, not np.int64(3))."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def split_indices(count: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
