@@ -12,102 +12,27 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tuner.attrs import capacity_warning
-from tuner.errors import BadInput, TunerError, did_you_mean
-from tuner.storage import DEFAULT_STORAGE
-
-if TYPE_CHECKING:
-    from tuner.studies import StudySpec
-
-STORAGE_ENV = "TUNER_STORAGE"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line and exits 2."""
-
-    commands: dict[str, argparse.ArgumentParser]  # the top-level parser's subcommands, set by build_parser
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise BadInput(self.prog, None, "valid arguments (see --help)", message)
-
-    def parse_command(self, argv: Sequence[str] | None) -> argparse.Namespace:
-        """Parse; a flag the command does not have is named with the command, and a close one suggested."""
-        args, unknown = self.parse_known_args(argv)
-        if unknown:
-            command = self.commands[args.command]
-            flags = [flag for action in command._actions for flag in action.option_strings]
-            hint = did_you_mean(unknown[0], flags) if unknown[0].startswith("-") else ""
-            raise BadInput(
-                command.prog, None, "valid arguments (see --help)", f"unrecognized arguments: {' '.join(unknown)}", hint
-            )
-        return args
-
-
-def _output_file(flag: str, value: str) -> Path:
-    """Where ``flag`` says to write, its folder made now: a path that cannot be written fails before the work."""
-    path = Path(value)
-    if path.is_dir():
-        raise BadInput(flag, None, "a file path, not a folder", value)
-    _make_folder(flag, path.parent)
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise BadInput(flag, None, "a file path you can write", value, "permission denied")
-    return path
-
-
-def _make_folder(flag: str, folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise BadInput(flag, None, "a folder", str(folder), "it is a file")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise BadInput(flag, None, "a folder that can be created", str(folder), error.strerror or str(error)) from None
-
-
-def _storage(args: argparse.Namespace, study: StudySpec | None = None, must_exist: bool = True) -> str:
-    """--storage, else $TUNER_STORAGE, else the study file's storage, else sqlite:///tuner.db; checked.
-
-    An error names where the URL came from (the flag, the variable or the study file).
-    ``must_exist``: a reading command refuses a missing SQLite file instead of creating an empty one.
-    """
-    from tuner.storage.engine import check_storage
-
-    choices = [
-        (args.storage, "--storage"),
-        (os.environ.get(STORAGE_ENV), f"${STORAGE_ENV}"),
-        (study.storage if study else None, f"{study.source if study else ''}: storage"),
-        (DEFAULT_STORAGE, "--storage (default)"),
-    ]
-    storage, origin = next((url, origin) for url, origin in choices if url)
-    check_storage(storage, flag=origin, must_exist=must_exist)
-    return storage
-
-
-def _storage_with(args: argparse.Namespace, *studies: str) -> str:
-    """The storage URL for a reading command, checked to exist and to hold each of ``studies``."""
-    import optuna
-
-    from tuner.storage.queries import check_study
-
-    storage = _storage(args)
-    for name in studies:
-        check_study(storage, name)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
-    return storage
-
-
-def _positive(flag: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise BadInput(flag, None, "an integer >= 1", value)
+from tuner.cliargs import (
+    Parser,
+    check_can_listen,
+    make_folder,
+    output_file,
+    positive,
+    storage_url,
+    storage_with,
+)
+from tuner.errors import BadInput, TunerError
+from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tuner.studies import load_study
 
     spec = load_study(args.study_file)
-    _positive("--trials", args.trials)
-    _positive("--workers", args.workers)
+    positive("--trials", args.trials)
+    positive("--workers", args.workers)
     import optuna
 
     from tuner.insight import against_baseline
@@ -119,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.address:
         check_address(args.address)  # before the storage is touched: a bad flag writes nothing
-    storage = _storage(args, spec, must_exist=False)
+    storage = storage_url(args, spec, must_exist=False)
     summary = run_study(
         spec,
         storage,
@@ -165,7 +90,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from tuner.storage.engine import mask_url
     from tuner.storage.queries import studies_frame
 
-    storage = _storage(args)
+    storage = storage_url(args)
     frame = studies_frame(storage)
     print(f"studies in {mask_url(storage)}")
     if frame.empty:
@@ -180,7 +105,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
     from tuner.insight import against_baseline
     from tuner.storage.queries import readable_trials, trials_frame
 
-    storage = _storage_with(args, args.study)
+    storage = storage_with(args, args.study)
     every = trials_frame(storage, args.study)
     frame = every[every["state"] == args.state] if args.state else every
     if frame.empty:
@@ -201,12 +126,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tuner.export import export_text
     from tuner.trainfile import FileFormat
 
-    storage = _storage(args)
+    storage = storage_url(args)
     text = export_text(storage, args.study, args.trial, FileFormat(args.format))
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    _output_file("--out", args.out).write_text(text, encoding="utf-8")
+    output_file("--out", args.out).write_text(text, encoding="utf-8")
     print(f"wrote {args.out}; retrain it with: tuner train {args.out} --out model.pt")
     return 0
 
@@ -215,8 +140,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tuner.trainfile import read_train_file
 
     train_file = read_train_file(args.config)
-    _positive("--threads", args.threads)
-    out = _output_file("--out", args.out)  # before training, not after it
+    positive("--threads", args.threads)
+    out = output_file("--out", args.out)  # before training, not after it
     from tuner.training.checkpoint import save_checkpoint
     from tuner.trialrun import run_training
 
@@ -250,7 +175,7 @@ def cmd_importance(args: argparse.Namespace) -> int:
     from tuner.importance import RELIABLE_TRIALS
     from tuner.insight import importance_table
 
-    storage = _storage_with(args, args.study)
+    storage = storage_with(args, args.study)
     table = importance_table(storage, args.study)
     if table.values.empty:
         print(f"study {args.study}: importances need at least 2 COMPLETE trials that differ (it has {table.trials})")
@@ -267,7 +192,7 @@ def cmd_importance(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from tuner.insight import compare_table
 
-    storage = _storage_with(args, args.study_a, args.study_b)
+    storage = storage_with(args, args.study_a, args.study_b)
     print(compare_table(storage, args.study_a, args.study_b, args.target).to_string())
     return 0
 
@@ -275,11 +200,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from tuner.report import build_report
 
-    _positive("--top", args.top)
-    storage = _storage_with(args, args.study)
+    positive("--top", args.top)
+    storage = storage_with(args, args.study)
     text = build_report(storage, args.study, args.top)
     out = Path(args.out)
-    _make_folder("--out", out)
+    make_folder("--out", out)
     # a study name may hold "/" or spaces (Optuna allows any text): the file name keeps letters, digits, . - _
     stem = re.sub(r"[^\w.-]+", "_", args.study)
     path = out / f"{stem}-report.html"
@@ -311,28 +236,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_can_listen(host: str, port: int) -> None:
-    """--host and --port must be bindable now: Streamlit would say so only after our "dashboard at" line."""
-    import socket
-
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
-            probe.bind((host, port))
-    except OSError as error:
-        raise BadInput(
-            "--host/--port", None, "an address this machine can listen on", f"{host}:{port} ({error.strerror or error})"
-        ) from None
-
-
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from tuner.storage.engine import mask_url
 
-    storage = _storage(args)
+    storage = storage_url(args)
     if not 1 <= args.port <= 65535:
         raise BadInput("--port", None, "a TCP port between 1 and 65535", args.port)
-    _check_can_listen(args.host, args.port)
+    check_can_listen(args.host, args.port)
     app = Path(__file__).parent / "dashboard" / "entry.py"
     command = [
         sys.executable,
@@ -368,11 +278,11 @@ _EXAMPLES = {
 }
 
 
-def build_parser() -> _Parser:
-    parser = _Parser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="tuner", description="Tune recurrent networks: Optuna decides, Ray Tune runs, torch trains, SQL remembers."
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     parser.commands = commands.choices  # name -> its parser, for errors that name the command
 
     def command(

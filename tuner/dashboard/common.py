@@ -14,10 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from tuner.errors import BadInput
-from tuner.storage import DEFAULT_STORAGE, queries
+from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV, queries
 from tuner.storage.engine import check_storage, mask_url
 
-STORAGE_ENV = "TUNER_STORAGE"
 REFRESH_SECONDS = 5
 CACHE_SECONDS = 2
 

@@ -2,3 +2,5 @@
 
 # Relative to the working folder, like Optuna's own examples; `--storage` or $TUNER_STORAGE change it.
 DEFAULT_STORAGE = "sqlite:///tuner.db"
+# The environment variable that names the storage when --storage does not (the dashboard reads only this).
+STORAGE_ENV = "TUNER_STORAGE"

@@ -1,0 +1,111 @@
+"""Command-line values, checked: each mistake is one line naming the flag (or file), what was expected and found.
+
+The argparse subclass, output paths, the storage URL and where it came from, the dashboard's address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tuner.errors import BadInput, did_you_mean
+from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
+
+if TYPE_CHECKING:
+    from tuner.studies import StudySpec
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line and exits 2."""
+
+    commands: dict[str, argparse.ArgumentParser]  # the top-level parser's subcommands, set by build_parser
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise BadInput(self.prog, None, "valid arguments (see --help)", message)
+
+    def parse_command(self, argv: Sequence[str] | None) -> argparse.Namespace:
+        """Parse; a flag the command does not have is named with the command, and a close one suggested."""
+        args, unknown = self.parse_known_args(argv)
+        if unknown:
+            command = self.commands[args.command]
+            flags = [flag for action in command._actions for flag in action.option_strings]
+            hint = did_you_mean(unknown[0], flags) if unknown[0].startswith("-") else ""
+            raise BadInput(
+                command.prog, None, "valid arguments (see --help)", f"unrecognized arguments: {' '.join(unknown)}", hint
+            )
+        return args
+
+
+def output_file(flag: str, value: str) -> Path:
+    """Where ``flag`` says to write, its folder made now: a path that cannot be written fails before the work."""
+    path = Path(value)
+    if path.is_dir():
+        raise BadInput(flag, None, "a file path, not a folder", value)
+    make_folder(flag, path.parent)
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BadInput(flag, None, "a file path you can write", value, "permission denied")
+    return path
+
+
+def make_folder(flag: str, folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise BadInput(flag, None, "a folder", str(folder), "it is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInput(flag, None, "a folder that can be created", str(folder), error.strerror or str(error)) from None
+
+
+def storage_url(args: argparse.Namespace, study: StudySpec | None = None, must_exist: bool = True) -> str:
+    """--storage, else $TUNER_STORAGE, else the study file's storage, else sqlite:///tuner.db; checked.
+
+    An error names where the URL came from (the flag, the variable or the study file).
+    ``must_exist``: a reading command refuses a missing SQLite file instead of creating an empty one.
+    """
+    from tuner.storage.engine import check_storage
+
+    choices = [
+        (args.storage, "--storage"),
+        (os.environ.get(STORAGE_ENV), f"${STORAGE_ENV}"),
+        (study.storage if study else None, f"{study.source if study else ''}: storage"),
+        (DEFAULT_STORAGE, "--storage (default)"),
+    ]
+    storage, origin = next((url, origin) for url, origin in choices if url)
+    check_storage(storage, flag=origin, must_exist=must_exist)
+    return storage
+
+
+def storage_with(args: argparse.Namespace, *studies: str) -> str:
+    """The storage URL for a reading command, checked to exist and to hold each of ``studies``."""
+    import optuna
+
+    from tuner.storage.queries import check_study
+
+    storage = storage_url(args)
+    for name in studies:
+        check_study(storage, name)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
+    return storage
+
+
+def positive(flag: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise BadInput(flag, None, "an integer >= 1", value)
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """--host and --port must be bindable now: Streamlit would say so only after our "dashboard at" line."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            probe.bind((host, port))
+    except OSError as error:
+        raise BadInput(
+            "--host/--port", None, "an address this machine can listen on", f"{host}:{port} ({error.strerror or error})"
+        ) from None
