@@ -207,3 +207,25 @@ def test_parquet_files_load_like_csv(tmp_path):
     from_csv = task_for("sequence_classification").load("builtin:control_charts", SequenceClassificationOptions())
     assert torch.equal(from_parquet.train.inputs, from_csv.train.inputs)
     assert torch.equal(from_parquet.val.targets, from_csv.val.targets)
+
+
+def test_early_stopping_and_the_kept_weights_follow_the_studys_metric_not_the_loss(tmp_path):
+    """Separable classes: accuracy reaches its best early and stays there while the loss keeps falling."""
+    rng = np.random.default_rng(0)
+    rows = [
+        {"sequence_id": i, "step": t, "x": rng.random() + 2 * (i % 2), "label": i % 2}
+        for i in range(60)
+        for t in range(5)
+    ]
+    (tmp_path / "easy.csv").write_text(pd.DataFrame(rows).to_csv(index=False))
+    data = task_for("sequence_classification").load(str(tmp_path / "easy.csv"), SequenceClassificationOptions())
+    hp = small(tbptt_length=5, batch_size=8, learning_rate=0.05)
+    settings = TrainSettings(max_epochs=30, patience=3, monitor="val_accuracy", maximize=True)
+    result = train(hp, data, settings)
+    accuracy = [m.metrics["val_accuracy"] for m in result.epochs]
+    first_best = accuracy.index(max(accuracy)) + 1
+    assert result.best_epoch == first_best and result.best_value == max(accuracy)
+    assert result.stop_reason == "early_stopped" and len(result.epochs) == first_best + 3
+    assert min(m.val_loss for m in result.epochs) < result.best_val_loss  # the loss alone would have gone on
+    kept = evaluate(result.model, data, hp, torch.device("cpu"), settings)["val_accuracy"]
+    assert kept == pytest.approx(max(accuracy))  # the weights kept are the best epoch's

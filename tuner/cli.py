@@ -158,11 +158,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_file.settings, train_file.hyperparameters, train_file.seed, cpus=threads, on_epoch=[show]
     )
     print(
-        f"best {train_file.settings['metric']} {result.best_val_loss:.4f} at epoch {result.best_epoch} ({result.stop_reason})"
+        f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} ({result.stop_reason})"
     )
-    if train_file.expected_value is not None and train_file.settings["metric"] == "val_loss":
-        drift = (result.best_val_loss - train_file.expected_value) / train_file.expected_value
-        print(f"the study's trial reached {train_file.expected_value:.4f} ({drift:+.2%})")
+    if (expected := train_file.expected_value) is not None:
+        drift = f"{(result.best_value - expected) / abs(expected):+.2%}" if expected else f"{result.best_value:+.4f}"
+        print(f"the study's trial reached {expected:.4f} ({drift})")
     warning = capacity_warning(result.parameter_count, result.data.training_examples())
     if warning:
         print(f"warning: {warning}")

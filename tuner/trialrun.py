@@ -40,6 +40,8 @@ def train_settings(settings: dict[str, Any], seed: int, cpus: float, gpus: float
         max_epochs=settings["max_epochs"],
         patience=early["patience"],
         min_delta=early["min_delta"],
+        monitor=settings["metric"],
+        maximize=settings["direction"] == "maximize",
         seed=seed,
         num_threads=max(1, int(cpus)),
         device="cuda" if use_gpu else "cpu",

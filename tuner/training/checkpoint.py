@@ -30,6 +30,8 @@ def save_checkpoint(path: str | Path, result: TrainResult, train_file: TrainFile
             "output_size": result.data.output_size,
             "best_epoch": result.best_epoch,
             "best_val_loss": result.best_val_loss,
+            "metric": result.monitor,
+            "best_value": result.best_value,
             "state_dict": result.model.state_dict(),
         },
         path,

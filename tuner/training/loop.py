@@ -36,8 +36,12 @@ class TrainSettings:
     """How long and where to train; the hyperparameters are separate."""
 
     max_epochs: int = 10
-    patience: int = 3  # epochs without improvement of validation loss before stopping
+    patience: int = 3  # epochs without improvement of the monitored metric before stopping
     min_delta: float = 0.0  # an improvement smaller than this does not count
+    # Early stopping and the weights kept follow the study's objective, the metric a trial's value is
+    # the best of (as Keras' EarlyStopping(monitor=...)), so a retrained export keeps that value's epoch.
+    monitor: str = "val_loss"
+    maximize: bool = False
     seed: int = 0
     num_threads: int = 1  # torch threads: the trial's CPU share
     device: str = "cpu"
@@ -69,12 +73,18 @@ class EpochMetrics:
 @dataclass
 class TrainResult:
     epochs: list[EpochMetrics]
-    best_epoch: int
-    best_val_loss: float
+    best_epoch: int  # the epoch the monitored metric was best (its weights are the model's)
+    best_val_loss: float  # validation loss at that epoch
     stop_reason: StopReason
     model: RecurrentNet  # holding the best epoch's weights
     data: TaskData
     parameter_count: int = 0
+    monitor: str = "val_loss"  # the metric early stopping followed
+
+    @property
+    def best_value(self) -> float:
+        """The monitored metric at the best epoch (for val_loss, best_val_loss)."""
+        return self.epochs[self.best_epoch - 1].value(self.monitor) if self.best_epoch else math.nan
 
 
 EpochCallback = Callable[[EpochMetrics], None]
@@ -108,7 +118,7 @@ def train(
     settings: TrainSettings,
     on_epoch: list[EpochCallback] | None = None,
 ) -> TrainResult:
-    """Train a RecurrentNet on ``data`` with early stopping on validation loss."""
+    """Train a RecurrentNet on ``data`` with early stopping on ``settings.monitor`` (validation loss by default)."""
     torch.set_num_threads(max(1, settings.num_threads))
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
@@ -116,7 +126,9 @@ def train(
     optimizer = make_optimizer(model, hp)
     shuffle = torch.Generator().manual_seed(settings.seed)
     history: list[EpochMetrics] = []
-    best_loss, best_epoch, best_state, waited = math.inf, 0, copy.deepcopy(model.state_dict()), 0
+    sign = -1.0 if settings.maximize else 1.0  # scores are compared lower-is-better
+    best_score, best_loss, best_epoch, waited = math.inf, math.inf, 0, 0
+    best_state = copy.deepcopy(model.state_dict())
     stop_reason = StopReason.FINISHED
     for epoch in range(1, settings.max_epochs + 1):
         started = time.perf_counter()
@@ -140,8 +152,9 @@ def train(
             steps_per_sec=data.train.steps / train_seconds,
         )
         history.append(epoch_metrics)
-        if val_loss < best_loss - settings.min_delta:
-            best_loss, best_epoch, waited = val_loss, epoch, 0
+        score = sign * epoch_metrics.value(settings.monitor)
+        if score < best_score - settings.min_delta:
+            best_score, best_loss, best_epoch, waited = score, val_loss, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             waited += 1
@@ -155,6 +168,7 @@ def train(
         epochs=history,
         best_epoch=best_epoch,
         best_val_loss=best_loss,
+        monitor=settings.monitor,
         stop_reason=stop_reason,
         model=model,
         data=data,
