@@ -303,3 +303,12 @@ def test_a_bad_storage_url_is_named_by_where_it_came_from(tmp_path, capsys, monk
     assert_one_line_error(code, err, "$TUNER_STORAGE:", "an existing SQLite database file")
     code, err = run_cli(capsys, "status", "--storage", missing)  # the flag wins over the variable
     assert_one_line_error(code, err, "--storage:")
+
+
+def test_a_key_given_twice_in_a_study_file_is_refused_not_silently_overwritten(tmp_path, capsys):
+    study = tmp_path / "twice.yaml"
+    study.write_text("name: first\ntrials: 2\nname: second\n")
+    code, err = run_cli(capsys, "run", str(study))
+    assert_one_line_error(code, err, "twice.yaml", "the key 'name' given twice", "line 3")
+    code, err = run_cli(capsys, "run", str(tmp_path))
+    assert_one_line_error(code, err, "an existing YAML file", "a folder")

@@ -10,14 +10,29 @@ import yaml
 from tuner.errors import BadInput
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} given twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_mapping(path: str | Path) -> dict[str, Any]:
-    """Load ``path`` as YAML and check that its top level is a mapping."""
+    """Load ``path`` as YAML and check that its top level is a mapping with no key given twice."""
     path = Path(path)
     where = str(path)
     if not path.is_file():
-        raise BadInput(where, None, "an existing YAML file", "no such file")
+        raise BadInput(where, None, "an existing YAML file", "a folder" if path.is_dir() else "no such file")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
