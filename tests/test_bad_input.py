@@ -38,6 +38,9 @@ def study_file(tmp_path: Path, **overrides: object) -> Path:
         ({"sampler": {"type": "bayes"}}, ["sampler.type", "tpe", "'bayes'"]),
         ({"pruner": {"type": "mediam"}}, ["pruner.type", "did you mean 'median'"]),
         ({"pruner": {"type": "median", "n_warmup": 1}}, ["pruner.n_warmup", "did you mean 'n_warmup_steps'"]),
+        # text where Optuna wants a bool or a number: "false" would silently mean true
+        ({"sampler": {"type": "tpe", "multivariate": "false"}}, ["sampler.multivariate", "true or false", "'false'"]),
+        ({"pruner": {"type": "median", "n_warmup_steps": True}}, ["pruner.n_warmup_steps", "an integer", "True"]),
         ({"trails": 3}, ["trails", "did you mean 'trials'"]),
         ({"task": {"name": "char_lm", "data": "missing.txt"}}, ["task.data", "an existing data file", "missing.txt"]),
         ({"task": {"name": "speech"}}, ["task.name", "char_lm"]),

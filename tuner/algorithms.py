@@ -45,6 +45,25 @@ def _options_of(cls: type, own: set[str]) -> list[str]:
     return [name for name in inspect.signature(cls).parameters if name not in own]
 
 
+# An option annotated as one of these must be given as one (Optuna would take the text "false" as true).
+_SIMPLE_TYPES = {"bool": ("true or false", (bool,)), "int": ("an integer", (int,)), "float": ("a number", (int, float))}
+
+
+def _check_option_types(cls: type, options: Mapping[str, Any], where: str, key_path: str) -> None:
+    annotations = {
+        # a class (int) or, under postponed evaluation, its text ("bool | None")
+        name: param.annotation.__name__ if isinstance(param.annotation, type) else str(param.annotation)
+        for name, param in inspect.signature(cls).parameters.items()
+    }
+    for name, value in options.items():
+        simple = annotations.get(name, "").removesuffix(" | None")  # "bool | None" takes a bool or null
+        if simple not in _SIMPLE_TYPES or (value is None and annotations[name].endswith("| None")):
+            continue  # "str | int", callables: Optuna checks these itself
+        expected, types = _SIMPLE_TYPES[simple]
+        if not isinstance(value, types) or (isinstance(value, bool) and simple != "bool"):
+            raise BadInput(where, f"{key_path}.{name}", expected, value)
+
+
 def _checked_type(config: Mapping[str, Any], table: Mapping[str, type], where: str, key_path: str) -> str:
     kind = config.get("type")
     if kind not in table:
@@ -67,6 +86,7 @@ def build_sampler(
     cls = SAMPLERS[kind]
     options = {k: v for k, v in config.items() if k not in ("type", "seed")}
     check_keys(where, key_path, options, _options_of(cls, _SAMPLER_OWN))
+    _check_option_types(cls, options, where, key_path)
     kwargs: dict[str, Any] = dict(options, seed=seed)
     if kind == "grid":
         grid: dict[str, list[Any]] = {}
@@ -93,6 +113,7 @@ def build_pruner(
     cls = PRUNERS[kind]
     options = {k: v for k, v in config.items() if k not in ("type", "wrapped")}
     check_keys(where, key_path, options, _options_of(cls, _PRUNER_OWN))
+    _check_option_types(cls, options, where, key_path)
     if kind == "hyperband":
         options.setdefault("max_resource", max_epochs or "auto")
     if kind in _WRAPPERS:

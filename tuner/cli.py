@@ -157,9 +157,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = run_training(
         train_file.settings, train_file.hyperparameters, train_file.seed, cpus=threads, on_epoch=[show]
     )
-    print(
-        f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} ({result.stop_reason})"
-    )
+    print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} ({result.stop_reason})")
     if (expected := train_file.expected_value) is not None:
         drift = f"{(result.best_value - expected) / abs(expected):+.2%}" if expected else f"{result.best_value:+.4f}"
         print(f"the study's trial reached {expected:.4f} ({drift})")
