@@ -67,13 +67,10 @@ def storage_url(args: argparse.Namespace, study: StudySpec | None = None, must_e
     """
     from tuner.storage.engine import check_storage
 
-    choices = [
-        (args.storage, "--storage"),
-        (os.environ.get(STORAGE_ENV), f"${STORAGE_ENV}"),
-        (study.storage if study else None, f"{study.source if study else ''}: storage"),
-        (DEFAULT_STORAGE, "--storage (default)"),
-    ]
-    storage, origin = next((url, origin) for url, origin in choices if url)
+    choices = [(args.storage, "--storage"), (os.environ.get(STORAGE_ENV), f"${STORAGE_ENV}")]
+    if study is not None:
+        choices.append((study.storage, f"{study.source}: storage"))
+    storage, origin = next(((url, origin) for url, origin in choices if url), (DEFAULT_STORAGE, "--storage (default)"))
     check_storage(storage, flag=origin, must_exist=must_exist)
     return storage
 

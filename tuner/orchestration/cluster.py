@@ -20,12 +20,7 @@ def check_address(address: str) -> None:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
             pass
     except OSError as error:
-        raise BadInput(
-            "--address",
-            None,
-            "the address of a running Ray cluster (HOST:PORT)",
-            f"{address} ({error.strerror or error})",
-        ) from None
+        raise _bad_address(address, str(error.strerror or error)) from None
 
 
 def start_ray(address: str | None) -> bool:
@@ -41,13 +36,12 @@ def start_ray(address: str | None) -> bool:
             configure_logging=True,
         )
     except (ConnectionError, ValueError, RuntimeError) as error:
-        raise BadInput(
-            "--address",
-            None,
-            "the address of a running Ray cluster (HOST:PORT)",
-            f"{address} ({str(error).splitlines()[0]})",
-        ) from None
+        raise _bad_address(address, str(error).splitlines()[0]) from None
     return True
+
+
+def _bad_address(address: str | None, reason: str) -> BadInput:
+    return BadInput("--address", None, "the address of a running Ray cluster (HOST:PORT)", f"{address} ({reason})")
 
 
 def check_trial_fits(resources: Resources, source: str) -> None:

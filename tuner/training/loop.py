@@ -127,7 +127,7 @@ def train(
     shuffle = torch.Generator().manual_seed(settings.seed)
     history: list[EpochMetrics] = []
     sign = -1.0 if settings.maximize else 1.0  # scores are compared lower-is-better
-    best_score, best_loss, best_epoch, waited = math.inf, math.inf, 0, 0
+    best_score, best_epoch, waited = math.inf, 0, 0
     best_state = copy.deepcopy(model.state_dict())
     stop_reason = StopReason.FINISHED
     for epoch in range(1, settings.max_epochs + 1):
@@ -154,7 +154,7 @@ def train(
         history.append(epoch_metrics)
         score = sign * epoch_metrics.value(settings.monitor)
         if score < best_score - settings.min_delta:
-            best_score, best_loss, best_epoch, waited = score, val_loss, epoch, 0
+            best_score, best_epoch, waited = score, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             waited += 1
@@ -167,7 +167,7 @@ def train(
     return TrainResult(
         epochs=history,
         best_epoch=best_epoch,
-        best_val_loss=best_loss,
+        best_val_loss=history[best_epoch - 1].val_loss if best_epoch else math.inf,
         monitor=settings.monitor,
         stop_reason=stop_reason,
         model=model,
