@@ -17,7 +17,6 @@ from ray import tune
 
 from tuner.attrs import StopReason
 from tuner.errors import Diverged
-from tuner.trialrun import run_training
 
 EPOCH, SUMMARY = "epoch", "summary"
 
@@ -29,6 +28,10 @@ def placement() -> dict[str, Any]:
 
 def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable; ``config`` comes from the searcher (see bridge)."""
+    # imported here, not at the top: the trainables in arithmetic.py share this module's
+    # constants and must not make every worker import torch (about 2 s each)
+    from tuner.trialrun import run_training
+
     settings = config["settings"]
     metric = settings["metric"]
     better = min if settings["direction"] == "minimize" else max
