@@ -84,7 +84,8 @@ def test_studies_page_lists_the_study_with_its_counts(monkeypatch, small_study):
     table = app.dataframe[0].value
     row = table[table["study"] == study].iloc[0]
     assert row["trials"] == 4 and row["complete"] + row["pruned"] + row["fail"] == 4
-    assert any(f["layout"]["title"]["text"] == "Best value over trials" for f in figures(app))
+    (curve,) = [f for f in figures(app) if f["layout"]["title"]["text"] == "Best value over trials"]
+    assert curve["layout"]["yaxis"]["title"]["text"] == "val_loss"  # the metric the study optimises, by name
 
 
 def test_a_study_optuna_made_shows_its_baseline_and_has_nothing_to_export(monkeypatch, tmp_path):

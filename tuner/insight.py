@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from tuner import attrs
 from tuner.analysis import best_so_far
 from tuner.errors import BadInput
 from tuner.importance import Evaluator, param_importances
@@ -80,9 +79,8 @@ def against_baseline(url: str, study: str, trials: pd.DataFrame | None = None) -
     if baseline is None:
         return None
     minimize = queries.study_direction(url, study) == "minimize"
-    metric = (queries.study_user_attr(url, study, attrs.SETTINGS) or {}).get("metric", "objective")
     frame = queries.trials_frame(url, study) if trials is None else trials
-    return baseline_summary(frame, baseline, minimize, metric)
+    return baseline_summary(frame, baseline, minimize, queries.study_metric(url, study))
 
 
 def baseline_summary(

@@ -21,7 +21,7 @@ from tuner.dashboard import charts
 from tuner.errors import BadInput
 from tuner.export import export_text
 from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
-from tuner.insight import baseline_summary
+from tuner.insight import against_baseline
 from tuner.storage import queries
 from tuner.trainfile import FileFormat
 
@@ -45,6 +45,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
     """The report's HTML text (the study must exist: see queries.check_study)."""
     direction = queries.study_direction(url, study)
     settings = queries.study_user_attr(url, study, attrs.SETTINGS) or {}
+    metric = queries.study_metric(url, study)
     trials = queries.trials_frame(url, study)
     complete = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize")
     plotly_inlined = False
@@ -68,8 +69,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
         parts += ["<h2>Best config</h2>", _best_config(url, study)]
         baseline = queries.baseline_result(url, study)
         baseline_value = baseline[1] if baseline else None
-        metric = settings.get("metric", "objective")
-        if line := baseline_summary(trials, baseline, direction == "minimize", metric):
+        if line := against_baseline(url, study, trials):
             parts.append(f"<p>{html.escape(line)}</p>")
         top = complete.head(top_k)
         parts += [
@@ -93,7 +93,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
             ]
         parts += [
             "<h2>Best value over trials</h2>",
-            figure(charts.best_so_far_figure(best_so_far(trials, direction), "objective", baseline_value)),
+            figure(charts.best_so_far_figure(best_so_far(trials, direction), metric, baseline_value)),
         ]
         result = param_importances(trials, queries.distributions(url, study), direction, Evaluator.FANOVA)
         parts.append("<h2>Hyperparameter importance (fANOVA)</h2>")

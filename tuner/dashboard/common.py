@@ -26,6 +26,7 @@ class Context:
     storage: str
     study: str
     direction: str
+    metric: str  # what the study optimises, e.g. val_loss
 
 
 def storage_url() -> str:
@@ -59,6 +60,11 @@ def load_baseline(url: str, study: str) -> tuple[int, float] | None:
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def load_metric(url: str, study: str) -> str:
+    return queries.study_metric(url, study)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
 def load_epochs(url: str, study: str, numbers: tuple[int, ...] | None) -> pd.DataFrame:
     return queries.epochs_frame(url, study, numbers)
 
@@ -78,7 +84,7 @@ def page_context() -> Context:
     wanted = st.session_state.get("study") or st.query_params.get("study")
     study = wanted if wanted in names else names[-1]
     direction = studies.set_index("study").loc[study, "direction"]
-    return Context(url, study, direction)
+    return Context(url, study, direction, load_metric(url, study))
 
 
 def trials_or_notice(context: Context) -> pd.DataFrame | None:

@@ -232,6 +232,11 @@ def study_user_attr(url: str, study_name: str, key: str) -> Any:
     return json.loads(rows[0][0]) if rows else None
 
 
+def study_metric(url: str, study_name: str) -> str:
+    """The metric the study optimises, from its settings; "objective" for a study made with Optuna's own API."""
+    return (study_user_attr(url, study_name, attrs.SETTINGS) or {}).get("metric", "objective")
+
+
 def baseline_result(url: str, study_name: str) -> tuple[int, float] | None:
     """(number, value) of the study's COMPLETE baseline trial (the last, if it was re-run), or None."""
     sql = (

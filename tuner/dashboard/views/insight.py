@@ -38,8 +38,8 @@ def body() -> None:
         st.warning(f"Fewer than {RELIABLE_TRIALS} COMPLETE trials: treat these importances as a rough guide.")
     if not result.values.empty:
         st.plotly_chart(charts.importance_figure(result.values), width="stretch")
-    st.plotly_chart(charts.parallel_coordinates_figure(complete, params, "objective"), width="stretch")
-    st.plotly_chart(charts.objective_vs_params_figure(complete, params, "objective"), width="stretch")
+    st.plotly_chart(charts.parallel_coordinates_figure(complete, params, context.metric), width="stretch")
+    st.plotly_chart(charts.objective_vs_params_figure(complete, params, context.metric), width="stretch")
 
 
 body()

@@ -23,8 +23,10 @@ def body() -> None:
         st.info(f"Study {context.study} has no finished trial yet: the curve appears when the first trial completes.")
         return
     baseline = load_baseline(context.storage, context.study)
-    st.plotly_chart(charts.best_so_far_figure(points, "objective", baseline[1] if baseline else None), width="stretch")
-    if line := baseline_summary(trials, baseline, context.direction == "minimize", "objective"):
+    st.plotly_chart(
+        charts.best_so_far_figure(points, context.metric, baseline[1] if baseline else None), width="stretch"
+    )
+    if line := baseline_summary(trials, baseline, context.direction == "minimize", context.metric):
         st.caption(line)
 
 
