@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import textwrap
 
 import numpy as np
 import pandas as pd
@@ -96,29 +95,39 @@ def test_adding_problem_data_follows_its_definition():
     assert torch.equal(again.train.inputs, inputs)
 
 
-def test_a_users_own_task_is_named_module_colon_class(tmp_path, monkeypatch):
-    (tmp_path / "my_tasks.py").write_text(
-        textwrap.dedent("""
-        from dataclasses import dataclass
-        import torch
-        from tuner.training.tasks import SequenceData, Target, Task, TaskData
+# the README's example of a user's own task, as written there
+MY_TASKS = """
+from dataclasses import dataclass
+import torch
+from tuner.training.tasks import SequenceData, Target, Task, TaskData
 
-        @dataclass(frozen=True)
-        class ParityOptions:
-            length: int = 8  # bits per sequence
+@dataclass(frozen=True)
+class ParityOptions:
+    length: int = 8  # bits per sequence
 
-        class Parity(Task):
-            options = ParityOptions
-            metrics = {"val_loss": "minimize", "val_accuracy": "maximize"}
+class Parity(Task):
+    options = ParityOptions
+    metrics = {"val_loss": "minimize", "val_accuracy": "maximize"}
 
-            def load(self, data, options):
-                g = torch.Generator().manual_seed(0)
-                bits = torch.randint(0, 2, (200, options.length), generator=g)
-                split = SequenceData(bits.float()[..., None], bits.sum(1) % 2, torch.full((200,), options.length))
-                return TaskData(Target.CLASS, split, split, input_size=1, output_size=2)
-    """)
-    )
+    def load(self, data, options):
+        bits = torch.randint(0, 2, (1200, options.length))  # torch's RNG is seeded while a task loads
+        lengths = torch.full((1200,), options.length)
+        split = lambda rows: SequenceData(bits[rows].float()[..., None], bits[rows].sum(1) % 2, lengths[rows])
+        return TaskData(Target.CLASS, split(slice(0, 1000)), split(slice(1000, None)), input_size=1, output_size=2)
+"""
+
+
+@pytest.fixture()
+def my_tasks(tmp_path, monkeypatch) -> None:
+    (tmp_path / "my_tasks.py").write_text(MY_TASKS)
     monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_the_readme_shows_the_own_task_example_as_tested():
+    assert MY_TASKS.strip() in (REPO / "README.md").read_text()
+
+
+def test_a_users_own_task_is_named_module_colon_class(tmp_path, my_tasks):
     document = tiny_study(
         tmp_path, task={"name": "my_tasks:Parity", "options": {"length": 6}}, objective={"metric": "val_accuracy"}
     )
@@ -128,6 +137,22 @@ def test_a_users_own_task_is_named_module_colon_class(tmp_path, monkeypatch):
 
     result = run_training(spec.settings(), {"hidden_size": 8, "depth": 1, "tbptt_length": 6}, seed=0)
     assert "val_accuracy" in result.epochs[0].metrics
+
+
+def test_a_task_drawing_from_torchs_rng_loads_the_same_data_in_every_process(my_tasks):
+    # each Ray worker and `tuner train` load the data afresh, with torch's RNG wherever the process left it
+    from tuner.trialrun import _cached_task_data, task_data
+
+    task = {"name": "my_tasks:Parity", "data": None, "options": {"length": 6}}
+    loaded = []
+    for rng_state in (1, 2):
+        _cached_task_data.cache_clear()  # as in a new process
+        torch.manual_seed(rng_state)
+        loaded.append(task_data(task).train.inputs)
+        drawn_after = torch.rand(3)
+        torch.manual_seed(rng_state)
+        assert torch.equal(drawn_after, torch.rand(3))  # the caller's RNG (the trial's seed) is left as it was
+    assert torch.equal(loaded[0], loaded[1])
 
 
 def csv_study(tmp_path, frame: pd.DataFrame, **options) -> object:

@@ -17,12 +17,19 @@ from tuner.taskspec import TaskSpec
 from tuner.training import TrainResult, TrainSettings, train
 from tuner.training.tasks import TaskData, task_for
 
+DATA_SEED = 0  # torch's RNG while a task loads its data
+
 
 @functools.lru_cache(maxsize=4)
 def _cached_task_data(task_json: str) -> TaskData:
     # Reused Ray actors run many trials: read and encode the data once per process.
     spec = TaskSpec(**json.loads(task_json))
-    return task_for(spec.name).load(spec.data, spec.parsed_options())
+    # Every worker and `tuner train` must see the same data: a task (a user's own) that draws
+    # from torch's global RNG gets the same draws wherever it loads, and the trial's seeded
+    # training RNG is left as it was.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(DATA_SEED)
+        return task_for(spec.name).load(spec.data, spec.parsed_options())
 
 
 def task_data(task: dict[str, Any]) -> TaskData:
