@@ -162,6 +162,13 @@ def test_the_installed_command_exits_2_with_one_line(tmp_path):
     assert "sampler.type" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    done = subprocess.run(["tuner", "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"tuner {version('rnn-tuner')}"
+
+
 def test_compare_two_studies_side_by_side(tmp_path, capsys):
     """Two real Optuna studies in one storage (built with Optuna's API: compare only reads)."""
     url = f"sqlite:///{tmp_path / 'two.db'}"

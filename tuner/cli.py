@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tuner import __version__
 from tuner.attrs import capacity_warning
 from tuner.cliargs import (
     Parser,
@@ -280,6 +281,7 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="tuner", description="Tune recurrent networks: Optuna decides, Ray Tune runs, torch trains, SQL remembers."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     parser.commands = commands.choices  # name -> its parser, for errors that name the command
 
