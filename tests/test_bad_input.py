@@ -152,6 +152,34 @@ def test_train_rejects_a_file_that_is_not_an_export(tmp_path, capsys):
     assert_one_line_error(code, err, "best.yaml: format", "rnn-tuner/train-config/v1")
 
 
+@pytest.mark.parametrize(
+    ("training", "needles"),
+    [
+        ({"threads": 0}, ("best.yaml: training.threads", "an integer >= 1", "found 0")),
+        ({"threads": "2"}, ("best.yaml: training.threads", "found '2'")),
+        ({"seed": 1.5}, ("best.yaml: training.seed", "an integer", "found 1.5")),
+        ({"max_epochs": 0}, ("best.yaml: training.max_epochs", "an integer >= 1")),
+        ({"thread": 1}, ("best.yaml: training.thread", "did you mean 'threads'")),
+    ],
+)
+def test_train_names_a_bad_training_field_before_training(tmp_path, capsys, training, needles):
+    from tuner.hyperparams import Hyperparameters
+    from tuner.trainfile import train_document
+
+    settings = {
+        "task": {"name": "adding", "data": None, "options": {"length": 10}},
+        "metric": "val_loss",
+        "direction": "minimize",
+        "max_epochs": 1,
+        "early_stopping": {"patience": 1, "min_delta": 0.0},
+        "seed": 0,
+    }
+    document = train_document("s", 0, "COMPLETE", settings, Hyperparameters().to_dict(), 0, 0.1, 1, 1, threads=1)
+    document["training"].update(training)
+    code, err = run_cli(capsys, "train", str(write_yaml(tmp_path / "best.yaml", document)))
+    assert_one_line_error(code, err, *needles)
+
+
 def test_the_installed_command_exits_2_with_one_line(tmp_path):
     bad = write_yaml(tmp_path / "bad.yaml", tiny_study(tmp_path, sampler={"type": "annealing"}))
     done = subprocess.run(

@@ -21,6 +21,7 @@ class StopReason(StrEnum):
 # Trial user attrs
 HYPERPARAMETERS = "hyperparameters"  # every knob, searched or not: what export writes
 SEED = "seed"  # the torch seed the trial trained with
+THREADS = "threads"  # torch threads it trained with: a retrain reproduces its value exactly only with as many
 STOP = "stop_reason"
 ERROR = "error"  # traceback or message of a failed trial
 EPOCHS_RUN = "epochs_run"
@@ -39,6 +40,11 @@ BASELINE = "baseline"  # the study's baseline config (trial 0): never pruned, th
 # Study user attrs
 SETTINGS = "settings"  # task, metric, epochs, early stopping, seed: what a trial needs besides its knobs
 SPACE = "space"  # the search space's distributions, to refuse a changed space on resume
+
+
+def torch_threads(cpus: float) -> int:
+    """Torch threads for a trial holding ``cpus`` of Ray's CPUs (a fraction still trains on one)."""
+    return max(1, int(cpus))
 
 
 def capacity_warning(parameters: int, examples: int) -> str | None:

@@ -137,6 +137,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_the_trial(threads: int, trial_threads: int | None) -> str:
+    if trial_threads is None:  # exported before trials recorded it
+        return ""
+    if threads == trial_threads:
+        return ", as the trial did"
+    return f"; the trial had {trial_threads}, so its value may differ a little"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tuner.trainfile import read_train_file
 
@@ -154,7 +162,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    threads = args.threads or os.cpu_count() or 1
+    # as many threads as the trial had: float sums then add up in the same order, and the value repeats
+    threads = args.threads or train_file.threads or os.cpu_count() or 1
+    print(f"training with {threads} thread{'s' if threads > 1 else ''}{_as_the_trial(threads, train_file.threads)}")
     result = run_training(
         train_file.settings, train_file.hyperparameters, train_file.seed, cpus=threads, on_epoch=[show]
     )
@@ -338,7 +348,9 @@ def build_parser() -> Parser:
     train = command("train", "Retrain an exported config alone: no Ray, no Optuna.", cmd_train, reads_storage=False)
     train.add_argument("config", help="a file written by tuner export")
     train.add_argument("--out", default="model.pt", help="checkpoint to write (default model.pt)")
-    train.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    train.add_argument(
+        "--threads", type=int, help="torch threads (default: as many as the trial had, which repeats its value)"
+    )
 
     importance = command("importance", "Hyperparameter importances of a study (fANOVA and PED-ANOVA).", cmd_importance)
     importance.add_argument("study", help="study name")

@@ -53,6 +53,7 @@ def export_text(storage_url: str, study_name: str, number: int | None, file_form
         settings=settings,
         hyperparameters=trial.user_attrs[attrs.HYPERPARAMETERS],
         seed=trial.user_attrs[attrs.SEED],
+        threads=trial.user_attrs.get(attrs.THREADS),  # absent in trials run before it was stored
         value=value,
         best_epoch=trial.user_attrs.get(attrs.BEST_EPOCH),
         epochs_run=trial.user_attrs.get(attrs.EPOCHS_RUN),

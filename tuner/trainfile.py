@@ -36,6 +36,7 @@ class TrainFile:
     seed: int
     expected_value: float | None
     source: str
+    threads: int | None = None  # torch threads the trial trained with (None: not recorded)
 
 
 def render(document: dict[str, Any], file_format: FileFormat) -> str:
@@ -55,6 +56,7 @@ def train_document(
     value: float | None,
     best_epoch: int | None,
     epochs_run: int | None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """The document ``render`` writes; field order is the order a reader wants."""
     return {
@@ -75,6 +77,7 @@ def train_document(
             "max_epochs": settings["max_epochs"],
             "early_stopping": settings["early_stopping"],
             "seed": seed,
+            **({"threads": threads} if threads is not None else {}),
         },
     }
 
@@ -92,7 +95,7 @@ def read_train_file(path: str | Path) -> TrainFile:
     task = parse_task(raw["task"], where, Path(where).parent)
     hp = Hyperparameters.from_dict(raw["hyperparameters"], where, "hyperparameters")
     result, training = raw["result"], raw["training"]
-    check_keys(where, "training", training, {"max_epochs", "early_stopping", "seed"})
+    check_keys(where, "training", training, {"max_epochs", "early_stopping", "seed", "threads"})
     metric = result.get("metric", "val_loss")
     if metric not in task.metrics():
         raise BadInput(where, "result.metric", "a metric of task " + task.name, metric)
@@ -101,6 +104,9 @@ def read_train_file(path: str | Path) -> TrainFile:
         raise BadInput(where, "training.max_epochs", "an integer >= 1", max_epochs)
     if not isinstance(seed, int):
         raise BadInput(where, "training.seed", "an integer", seed)
+    threads = training.get("threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise BadInput(where, "training.threads", "an integer >= 1", threads)
     early = training.get("early_stopping") or {}
     if not isinstance(early, dict) or not isinstance(early.get("patience", 1), int):
         raise BadInput(where, "training.early_stopping", "a mapping with patience and min_delta", early)
@@ -116,4 +122,4 @@ def read_train_file(path: str | Path) -> TrainFile:
         "seed": seed,
     }
     value = result.get("value")
-    return TrainFile(settings, hp.to_dict(), seed, float(value) if value is not None else None, where)
+    return TrainFile(settings, hp.to_dict(), seed, float(value) if value is not None else None, where, threads)

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from tuner.attrs import torch_threads
 from tuner.hyperparams import Hyperparameters
 from tuner.taskspec import TaskSpec
 from tuner.training import TrainResult, TrainSettings, train
@@ -50,7 +51,7 @@ def train_settings(settings: dict[str, Any], seed: int, cpus: float, gpus: float
         monitor=settings["metric"],
         maximize=settings["direction"] == "maximize",
         seed=seed,
-        num_threads=max(1, int(cpus)),
+        num_threads=torch_threads(cpus),
         device="cuda" if use_gpu else "cpu",
     )
 

@@ -132,7 +132,12 @@ class StudyBridge:
         set_user_attrs(
             self.storage_url,
             trial._trial_id,
-            {attrs.HYPERPARAMETERS: hyperparameters, attrs.SEED: seed, attrs.DRIVER: self.driver_id},
+            {
+                attrs.HYPERPARAMETERS: hyperparameters,
+                attrs.SEED: seed,
+                attrs.THREADS: attrs.torch_threads(self.cpus),
+                attrs.DRIVER: self.driver_id,
+            },
         )
         self.records[tune_trial_id] = TrialRecord(trial, baseline=bool(trial.user_attrs.get(attrs.BASELINE)))
         self._budget_full = False  # this trial is now RUNNING: recount next time
