@@ -293,6 +293,7 @@ def test_ctrl_c_during_train_says_interrupted_and_writes_no_checkpoint(quickstar
         text=True,
         cwd=folder,
     )
+    assert train.stdout.readline().startswith("training with 1 thread")
     assert train.stdout.readline().startswith("epoch")  # it is training
     train.send_signal(signal.SIGINT)
     _, err = train.communicate(timeout=60)
