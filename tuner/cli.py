@@ -211,9 +211,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     positive("--top", args.top)
     storage = storage_with(args, args.study)
-    text = build_report(storage, args.study, args.top)
     out = Path(args.out)
-    make_folder("--out", out)
+    make_folder("--out", out)  # before the report is built, as export and train check --out first
+    text = build_report(storage, args.study, args.top)
     # a study name may hold "/" or spaces (Optuna allows any text): the file name keeps letters, digits, . - _
     stem = re.sub(r"[^\w.-]+", "_", args.study)
     path = out / f"{stem}-report.html"

@@ -21,7 +21,7 @@ from tuner.dashboard import charts
 from tuner.errors import BadInput
 from tuner.export import export_text
 from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
-from tuner.insight import against_baseline
+from tuner.insight import baseline_summary
 from tuner.storage import queries
 from tuner.trainfile import FileFormat
 
@@ -69,7 +69,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
         parts += ["<h2>Best config</h2>", _best_config(url, study)]
         baseline = queries.baseline_result(url, study)
         baseline_value = baseline[1] if baseline else None
-        if line := against_baseline(url, study, trials):
+        if line := baseline_summary(trials, baseline, direction == "minimize", metric):
             parts.append(f"<p>{html.escape(line)}</p>")
         top = complete.head(top_k)
         parts += [
