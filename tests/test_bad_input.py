@@ -152,17 +152,28 @@ def test_train_rejects_a_file_that_is_not_an_export(tmp_path, capsys):
     assert_one_line_error(code, err, "best.yaml: format", "rnn-tuner/train-config/v1")
 
 
+def test_train_given_a_study_file_says_to_run_it(tmp_path, capsys):
+    study = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path))
+    code, err = run_cli(capsys, "train", str(study))
+    assert_one_line_error(code, err, "study.yaml: format", "a file tuner export writes", "run it with tuner run")
+
+
 @pytest.mark.parametrize(
-    ("training", "needles"),
+    ("section", "change", "needles"),
     [
-        ({"threads": 0}, ("best.yaml: training.threads", "an integer >= 1", "found 0")),
-        ({"threads": "2"}, ("best.yaml: training.threads", "found '2'")),
-        ({"seed": 1.5}, ("best.yaml: training.seed", "an integer", "found 1.5")),
-        ({"max_epochs": 0}, ("best.yaml: training.max_epochs", "an integer >= 1")),
-        ({"thread": 1}, ("best.yaml: training.thread", "did you mean 'threads'")),
+        ("training", {"threads": 0}, ("best.yaml: training.threads", "an integer >= 1", "found 0")),
+        ("training", {"threads": "2"}, ("best.yaml: training.threads", "found '2'")),
+        ("training", {"seed": 1.5}, ("best.yaml: training.seed", "an integer", "found 1.5")),
+        ("training", {"max_epochs": 0}, ("best.yaml: training.max_epochs", "an integer >= 1")),
+        ("training", {"thread": 1}, ("best.yaml: training.thread", "did you mean 'threads'")),
+        ("training", {"early_stopping": {"patience": 2, "min_delta": -0.1}}, ("training.early_stopping.min_delta",)),
+        ("training", {"early_stopping": {"patiense": 2}}, ("training.early_stopping.patiense", "'patience'")),
+        ("result", {"direction": "maximise"}, ("best.yaml: result.direction", "minimize or maximize")),
+        ("result", {"value": "0.1"}, ("best.yaml: result.value", "a number", "found '0.1'")),
+        ("result", {"valeu": 0.1}, ("best.yaml: result.valeu", "did you mean 'value'")),
     ],
 )
-def test_train_names_a_bad_training_field_before_training(tmp_path, capsys, training, needles):
+def test_train_names_a_bad_training_or_result_field_before_training(tmp_path, capsys, section, change, needles):
     from tuner.hyperparams import Hyperparameters
     from tuner.trainfile import train_document
 
@@ -175,7 +186,7 @@ def test_train_names_a_bad_training_field_before_training(tmp_path, capsys, trai
         "seed": 0,
     }
     document = train_document("s", 0, "COMPLETE", settings, Hyperparameters().to_dict(), 0, 0.1, 1, 1, threads=1)
-    document["training"].update(training)
+    document[section].update(change)
     code, err = run_cli(capsys, "train", str(write_yaml(tmp_path / "best.yaml", document)))
     assert_one_line_error(code, err, *needles)
 

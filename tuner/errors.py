@@ -44,5 +44,15 @@ def check_keys(where: str, key_path: str, mapping: dict, allowed: Iterable[str])
             raise BadInput(where, path, "one of " + ", ".join(sorted(allowed)), key, did_you_mean(str(key), allowed))
 
 
+def int_at_least(
+    raw: dict, key: str, default: int | None, where: str, key_path: str | None = None, minimum: int = 1
+) -> int:
+    """``raw[key]`` (or ``default``; None: required) if it is an integer >= ``minimum`` (a bool is not)."""
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise BadInput(where, key_path or key, f"an integer >= {minimum}", value)
+    return value
+
+
 class Diverged(TunerError):
     """Training produced a NaN or infinite loss; the trial stops at once."""

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tuner.algorithms import build_pruner, build_sampler
-from tuner.errors import BadInput, check_keys
+from tuner.earlystopping import EarlyStopping, parse_early_stopping
+from tuner.errors import BadInput, check_keys, int_at_least
 from tuner.hyperparams import Hyperparameters
 from tuner.spaces import SearchSpace, parse_space
 from tuner.storage import DEFAULT_STORAGE
@@ -35,14 +36,6 @@ _TOP_KEYS = {
     "baseline",
     "max_retries",
 }
-
-
-@dataclass(frozen=True)
-class EarlyStopping:
-    """Stop a trial when validation loss has not improved by ``min_delta`` for ``patience`` epochs."""
-
-    patience: int = 3
-    min_delta: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +93,7 @@ def load_study(path: str | Path) -> StudySpec:
     space = _parse_space_entry(raw.get("space"), where, path.parent)
     _check_windows_fit_the_data(task, space, where)
     metric, direction = _parse_objective(raw.get("objective", {}), task, where)
-    max_epochs = _int_at_least(raw, "max_epochs", 10, where)
+    max_epochs = int_at_least(raw, "max_epochs", 10, where)
     sampler = _mapping(raw, "sampler", {"type": "tpe"}, where)
     pruner = _mapping(raw, "pruner", {"type": "none"}, where)
     seed = raw.get("seed", 0)
@@ -128,15 +121,15 @@ def load_study(path: str | Path) -> StudySpec:
         direction=direction,
         sampler=sampler,
         pruner=pruner,
-        trials=_int_at_least(raw, "trials", 20, where),
+        trials=int_at_least(raw, "trials", 20, where),
         max_epochs=max_epochs,
-        early_stopping=_parse_early_stopping(raw.get("early_stopping", {}), where),
+        early_stopping=parse_early_stopping(raw.get("early_stopping", {}), where),
         resources=_parse_resources(raw.get("resources", {}), where),
         storage=storage,
         seed=seed,
         baseline=baseline,
         description=str(raw.get("description", "")),
-        max_retries=_int_at_least(raw, "max_retries", 1, where, minimum=0),
+        max_retries=int_at_least(raw, "max_retries", 1, where, minimum=0),
     )
 
 
@@ -147,13 +140,6 @@ def _mapping(raw: dict, key: str, default: dict, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadInput(where, key, "a mapping with a type", value)
     return dict(value)
-
-
-def _int_at_least(raw: dict, key: str, default: int, where: str, key_path: str | None = None, minimum: int = 1) -> int:
-    value = raw.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise BadInput(where, key_path or key, f"an integer >= {minimum}", value)
-    return value
 
 
 def _parse_space_entry(raw: Any, where: str, base_dir: Path) -> SearchSpace:
@@ -211,17 +197,6 @@ def _parse_objective(raw: Any, task: TaskSpec, where: str) -> tuple[str, str]:
     if direction != metrics[metric]:
         raise BadInput(where, "objective.direction", f"{metrics[metric]} for {metric}", direction)
     return metric, direction
-
-
-def _parse_early_stopping(raw: Any, where: str) -> EarlyStopping:
-    if not isinstance(raw, dict):
-        raise BadInput(where, "early_stopping", "a mapping with patience and min_delta", raw)
-    check_keys(where, "early_stopping", raw, {"patience", "min_delta"})
-    patience = _int_at_least(raw, "patience", 3, where, "early_stopping.patience")
-    min_delta = raw.get("min_delta", 0.0)
-    if not isinstance(min_delta, (int, float)) or min_delta < 0:
-        raise BadInput(where, "early_stopping.min_delta", "a number >= 0", min_delta)
-    return EarlyStopping(patience, float(min_delta))
 
 
 def _parse_resources(raw: Any, where: str) -> Resources:

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from tuner.errors import BadInput, check_keys
+from tuner.earlystopping import parse_early_stopping
+from tuner.errors import BadInput, check_keys, int_at_least
 from tuner.hyperparams import Hyperparameters
 from tuner.taskspec import parse_task
 from tuner.yamlfile import load_mapping
@@ -86,40 +87,42 @@ def read_train_file(path: str | Path) -> TrainFile:
     """Read an exported file (YAML or JSON; JSON is YAML too) and check every field."""
     where = str(path)
     raw = load_mapping(path)
+    if raw.get("format") != FORMAT:  # checked first: a study file given by mistake gets this line, not a key list
+        hint = "this is a study file: run it with tuner run" if {"space", "sampler"} & raw.keys() else ""
+        raise BadInput(where, "format", f"{FORMAT} (a file tuner export writes)", raw.get("format"), hint)
     check_keys(where, "", raw, {"format", "study", "trial", "state", "result", "task", "hyperparameters", "training"})
-    if raw.get("format") != FORMAT:
-        raise BadInput(where, "format", FORMAT, raw.get("format"))
     for key in ("result", "task", "hyperparameters", "training"):
         if not isinstance(raw.get(key), dict):
             raise BadInput(where, key, "a mapping", raw.get(key))
     task = parse_task(raw["task"], where, Path(where).parent)
     hp = Hyperparameters.from_dict(raw["hyperparameters"], where, "hyperparameters")
     result, training = raw["result"], raw["training"]
+    check_keys(where, "result", result, {"metric", "direction", "value", "best_epoch", "epochs_run"})
     check_keys(where, "training", training, {"max_epochs", "early_stopping", "seed", "threads"})
     metric = result.get("metric", "val_loss")
     if metric not in task.metrics():
         raise BadInput(where, "result.metric", "a metric of task " + task.name, metric)
-    max_epochs, seed = training.get("max_epochs"), training.get("seed", 0)
-    if not isinstance(max_epochs, int) or max_epochs < 1:
-        raise BadInput(where, "training.max_epochs", "an integer >= 1", max_epochs)
-    if not isinstance(seed, int):
+    direction = result.get("direction", task.metrics()[metric])
+    if direction not in ("minimize", "maximize"):
+        raise BadInput(where, "result.direction", "minimize or maximize", direction)
+    value = result.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise BadInput(where, "result.value", "a number (the trial's value) or null", value)
+    max_epochs = int_at_least(training, "max_epochs", None, where, "training.max_epochs")
+    seed = training.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
         raise BadInput(where, "training.seed", "an integer", seed)
     threads = training.get("threads")
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise BadInput(where, "training.threads", "an integer >= 1", threads)
-    early = training.get("early_stopping") or {}
-    if not isinstance(early, dict) or not isinstance(early.get("patience", 1), int):
-        raise BadInput(where, "training.early_stopping", "a mapping with patience and min_delta", early)
+    if threads is not None:
+        threads = int_at_least(training, "threads", 1, where, "training.threads")
+    # no early_stopping key: the trial trained every epoch
+    early = parse_early_stopping(training.get("early_stopping") or {}, where, "training.early_stopping", max_epochs)
     settings = {
         "task": task.to_dict(),
         "metric": metric,
-        "direction": result.get("direction", task.metrics()[metric]),
+        "direction": direction,
         "max_epochs": max_epochs,
-        "early_stopping": {
-            "patience": early.get("patience", max_epochs),
-            "min_delta": float(early.get("min_delta", 0.0)),
-        },
+        "early_stopping": {"patience": early.patience, "min_delta": early.min_delta},
         "seed": seed,
     }
-    value = result.get("value")
     return TrainFile(settings, hp.to_dict(), seed, float(value) if value is not None else None, where, threads)
