@@ -41,6 +41,11 @@ def study_file(tmp_path: Path, **overrides: object) -> Path:
         # text where Optuna wants a bool or a number: "false" would silently mean true
         ({"sampler": {"type": "tpe", "multivariate": "false"}}, ["sampler.multivariate", "true or false", "'false'"]),
         ({"pruner": {"type": "median", "n_warmup_steps": True}}, ["pruner.n_warmup_steps", "an integer", "True"]),
+        # Optuna's Hyperband checks these only at the first report, in the middle of a run
+        ({"pruner": {"type": "hyperband", "min_resource": 0}}, ["pruner", "HyperbandPruner", "min_resource"]),
+        ({"pruner": {"type": "hyperband", "reduction_factor": 1}}, ["pruner", "reduction_factor >= 2"]),
+        ({"pruner": {"type": "hyperband", "max_resource": 0}}, ["pruner.max_resource", "an integer >= 1 or auto"]),
+        ({"pruner": {"type": "hyperband", "min_resource": 9}}, ["pruner.max_resource", "defaults to max_epochs"]),
         ({"trails": 3}, ["trails", "did you mean 'trials'"]),
         ({"task": {"name": "char_lm", "data": "missing.txt"}}, ["task.data", "an existing data file", "missing.txt"]),
         ({"task": {"name": "speech"}}, ["task.name", "char_lm"]),

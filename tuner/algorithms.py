@@ -71,11 +71,12 @@ def _checked_type(config: Mapping[str, Any], table: Mapping[str, type], where: s
     return kind
 
 
-def _construct(cls: type, kwargs: dict[str, Any], where: str, key_path: str) -> Any:
+def _construct(cls: type, kwargs: dict[str, Any], where: str, key_path: str, named: str = "") -> Any:
+    """``cls(**kwargs)``, its ValueError or TypeError as one BadInput line (``named``: the class to name)."""
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as error:
-        raise BadInput(where, key_path, f"valid {cls.__name__} options", str(error).splitlines()[0]) from None
+        raise BadInput(where, key_path, f"valid {named or cls.__name__} options", str(error).splitlines()[0]) from None
 
 
 def build_sampler(
@@ -115,7 +116,9 @@ def build_pruner(
     check_keys(where, key_path, options, _options_of(cls, _PRUNER_OWN))
     _check_option_types(cls, options, where, key_path)
     if kind == "hyperband":
+        defaulted = "max_resource" not in options
         options.setdefault("max_resource", max_epochs or "auto")
+        _check_hyperband(options, where, key_path, "max_resource defaults to max_epochs" if defaulted else "")
     if kind in _WRAPPERS:
         wrapped = config.get("wrapped")
         if wrapped is not None and not isinstance(wrapped, dict):
@@ -127,3 +130,15 @@ def build_pruner(
             where, f"{key_path}.wrapped", "no wrapped pruner (only patient and overfitting wrap one)", config["wrapped"]
         )
     return _construct(cls, options, where, key_path)
+
+
+def _check_hyperband(options: Mapping[str, Any], where: str, key_path: str, hint: str) -> None:
+    """Optuna's HyperbandPruner builds its brackets at the first report, so a bad option would only
+    raise in the middle of a run: check them here, with successive halving's own checks."""
+    halving = {k: options[k] for k in ("min_resource", "reduction_factor", "bootstrap_count") if k in options}
+    _construct(optuna.pruners.SuccessiveHalvingPruner, halving, where, key_path, "HyperbandPruner")
+    low, high = options.get("min_resource", 1), options["max_resource"]
+    if high != "auto" and (not isinstance(high, int) or isinstance(high, bool) or high < 1):
+        raise BadInput(where, f"{key_path}.max_resource", "an integer >= 1 or auto", high)
+    if isinstance(low, int) and isinstance(high, int) and high < low:
+        raise BadInput(where, f"{key_path}.max_resource", f"at least min_resource ({low})", high, hint)
