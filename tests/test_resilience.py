@@ -167,6 +167,37 @@ def states(url: str, name: str) -> list[TrialState]:
         return []
 
 
+def test_an_error_in_the_driver_leaves_no_fake_arithmetic_trial_running_and_the_next_run_resumes(
+    ray_session, tmp_path, monkeypatch
+):
+    # a fake broken pruner: the driver asks it after each epoch, and from its third question on it raises
+    asked: list[int] = []
+
+    def broken_prune(self, study, trial):  # noqa: ANN001, ANN202
+        asked.append(trial.number)
+        if len(asked) >= 3:
+            raise RuntimeError("a pruner bug")
+        return False
+
+    monkeypatch.setattr(optuna.pruners.MedianPruner, "prune", broken_prune)
+    spec = arithmetic_spec(tmp_path, trials=4, max_epochs=3, pruner={"type": "median"}, early_stopping={"patience": 5})
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    with pytest.raises(Exception, match="a pruner bug"):
+        run_study(spec, url, trials=4, workers=2, show_progress=False, trainable=arithmetic_trial)
+    trials = optuna.load_study(study_name="tiny", storage=url).trials
+    assert not [t for t in trials if t.state is TrialState.RUNNING]
+    interrupted = [t for t in trials if t.user_attrs.get("stop_reason") == "interrupted"]
+    assert interrupted and all(t.state is TrialState.FAIL for t in interrupted)
+    assert len([t for t in trials if t.state is TrialState.WAITING]) == len(interrupted)
+
+    monkeypatch.undo()
+    run_study(spec, url, trials=4, workers=2, show_progress=False, trainable=arithmetic_trial)
+    trials = optuna.load_study(study_name="tiny", storage=url).trials
+    reruns = [t for t in trials if "retry_of" in t.user_attrs]
+    assert {t.user_attrs["retry_of"] for t in reruns} == {t.number for t in interrupted}
+    assert len([t for t in trials if t.state is TrialState.COMPLETE]) == 4
+
+
 def test_a_ctrl_c_while_the_bridge_asks_or_tells_arrives_after_it_is_done():
     finished = []
     with pytest.raises(KeyboardInterrupt):

@@ -141,8 +141,9 @@ def run_study(
     """Run ``spec`` until the study holds ``trials`` counted trials; returns what happened.
 
     ``trainable`` is what each Ray worker runs (tests and benchmarks of the orchestration
-    pass an arithmetic one that trains nothing). Ctrl-C marks this driver's running trials
-    FAIL (interrupted), queues them again and re-raises KeyboardInterrupt.
+    pass an arithmetic one that trains nothing). Ctrl-C, or an error in the driver itself (a
+    sampler or pruner that raises), marks this driver's running trials FAIL (interrupted),
+    queues them again and re-raises, so the next run of the same study resumes them.
     """
     if address:
         check_address(address)
@@ -196,7 +197,7 @@ def _run_rest(
         results_dir = tempfile.mkdtemp(prefix="tuner-ray-")
         try:
             _fit(bridge, spec, storage_url, remaining, workers, results_dir, show_progress, trainable)
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or an error in the driver itself: nothing may stay RUNNING
             bridge.interrupt()
             raise
         finally:
