@@ -41,6 +41,11 @@ def study_file(tmp_path: Path, **overrides: object) -> Path:
         # text where Optuna wants a bool or a number: "false" would silently mean true
         ({"sampler": {"type": "tpe", "multivariate": "false"}}, ["sampler.multivariate", "true or false", "'false'"]),
         ({"pruner": {"type": "median", "n_warmup_steps": True}}, ["pruner.n_warmup_steps", "an integer", "True"]),
+        ({"sampler": {"type": "tpe", "seed": 1.5}}, ["sampler.seed", "an integer", "1.5"]),
+        # Optuna checks these only when it first samples from its model, trials into the run
+        ({"sampler": {"type": "tpe", "n_ei_candidates": 0}}, ["sampler.n_ei_candidates", "an integer >= 1"]),
+        ({"sampler": {"type": "cmaes", "popsize": 0}}, ["sampler.popsize", "an integer >= 1"]),
+        ({"sampler": {"type": "tpe", "gamma": 0.1}}, ["sampler.gamma", "expected one of", "n_startup_trials"]),
         # Optuna's Hyperband checks these only at the first report, in the middle of a run
         ({"pruner": {"type": "hyperband", "min_resource": 0}}, ["pruner", "HyperbandPruner", "min_resource"]),
         ({"pruner": {"type": "hyperband", "reduction_factor": 1}}, ["pruner", "reduction_factor >= 2"]),

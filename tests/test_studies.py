@@ -90,3 +90,16 @@ def test_every_pruner_builds(kind):
 def test_a_pruner_option_optuna_refuses_is_reported_with_optunas_reason():
     with pytest.raises(BadInput, match="pruner: expected valid PercentilePruner options"):
         build_pruner({"type": "percentile", "percentile": 150.0}, "s.yaml")
+
+
+def test_the_sampler_draws_from_its_own_seed_and_from_the_studys_only_when_it_has_none(tmp_path):
+    from tuner.orchestration.runner import open_study
+
+    def first_suggestion(name: str, **overrides: object) -> dict:
+        spec = load_study(write_yaml(tmp_path / f"{name}.yaml", tiny_study(tmp_path, name=name, **overrides)))
+        return spec.space.suggest(open_study(spec, f"sqlite:///{tmp_path / 'seeds.db'}").ask())
+
+    own = first_suggestion("a", sampler={"type": "random", "seed": 7}, seed=0)
+    assert first_suggestion("b", sampler={"type": "random", "seed": 7}, seed=1) == own  # training seed aside
+    assert first_suggestion("c", sampler={"type": "random"}, seed=7) == own  # the study's seed when it has none
+    assert first_suggestion("d", sampler={"type": "random", "seed": 8}, seed=0) != own

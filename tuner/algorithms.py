@@ -41,8 +41,33 @@ _SAMPLER_OWN = {"seed", "search_space"}
 _PRUNER_OWN = {"wrapped_pruner"}
 
 
+# Options whose value is Python code or an Optuna object (gamma, constraints_func, independent_sampler,
+# source_trials): a YAML file cannot give one, so they are not options of a study file.
+_NOT_FROM_A_FILE = ("Callable", "BaseSampler", "FrozenTrial")
+
+
 def _options_of(cls: type, own: set[str]) -> list[str]:
-    return [name for name in inspect.signature(cls).parameters if name not in own]
+    return [
+        name
+        for name, param in inspect.signature(cls).parameters.items()
+        if name not in own and not any(word in str(param.annotation) for word in _NOT_FROM_A_FILE)
+    ]
+
+
+# Lowest values of options Optuna checks only when it first samples (in the middle of a run), or never.
+_AT_LEAST: dict[str, tuple[float, str]] = {
+    "n_startup_trials": (0, "an integer >= 0"),
+    "n_ei_candidates": (1, "an integer >= 1"),
+    "popsize": (1, "an integer >= 1"),
+    "prior_weight": (0, "a number >= 0"),
+    "sigma0": (1e-300, "a number > 0"),
+}
+
+
+def _check_option_ranges(options: Mapping[str, Any], where: str, key_path: str) -> None:
+    for name, value in options.items():
+        if name in _AT_LEAST and isinstance(value, int | float) and value < _AT_LEAST[name][0]:
+            raise BadInput(where, f"{key_path}.{name}", _AT_LEAST[name][1], value)
 
 
 # An option annotated as one of these must be given as one (Optuna would take the text "false" as true).
@@ -88,6 +113,7 @@ def build_sampler(
     options = {k: v for k, v in config.items() if k not in ("type", "seed")}
     check_keys(where, key_path, options, _options_of(cls, _SAMPLER_OWN))
     _check_option_types(cls, options, where, key_path)
+    _check_option_ranges(options, where, key_path)
     kwargs: dict[str, Any] = dict(options, seed=seed)
     if kind == "grid":
         grid: dict[str, list[Any]] = {}

@@ -68,6 +68,11 @@ class StudySpec:
     description: str = ""
     max_retries: int = 1  # re-runs of a trial whose worker process died (killed, out of memory)
 
+    @property
+    def sampler_seed(self) -> int:
+        """The sampler's seed: ``sampler.seed`` if the file gives one, else the study's ``seed``."""
+        return self.sampler.get("seed", self.seed)
+
     def settings(self) -> dict[str, Any]:
         """What a trial needs besides its hyperparameters; stored with the study and in exports."""
         return {
@@ -99,7 +104,10 @@ def load_study(path: str | Path) -> StudySpec:
     seed = raw.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise BadInput(where, "seed", "an integer", seed)
-    build_sampler(sampler, space, seed, where)  # built now only to check the options
+    sampler_seed = sampler.get("seed", seed)
+    if not isinstance(sampler_seed, int) or isinstance(sampler_seed, bool):
+        raise BadInput(where, "sampler.seed", "an integer", sampler_seed)
+    build_sampler(sampler, space, sampler_seed, where)  # built now only to check the options
     build_pruner(pruner, where, max_epochs=max_epochs)
     storage = raw.get("storage", DEFAULT_STORAGE)
     if not isinstance(storage, str) or "://" not in storage:

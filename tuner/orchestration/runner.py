@@ -93,7 +93,7 @@ def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
     create_tables(get_engine(storage_url))
     existing = spec.name in queries.study_names(storage_url)
     finished = queries.trial_count(storage_url, spec.name)  # 0 for a new study
-    sampler = build_sampler(spec.sampler, spec.space, spec.seed + finished, spec.source)
+    sampler = build_sampler(spec.sampler, spec.space, spec.sampler_seed + finished, spec.source)
     pruner = build_pruner(spec.pruner, spec.source, max_epochs=spec.max_epochs)
     study = optuna.create_study(
         study_name=spec.name,
