@@ -181,7 +181,20 @@ def long_frame(lengths=(30, 30, 30, 30), label=None) -> pd.DataFrame:
             ["column 'label'", "integer class labels", "cat"],
         ),
         (lambda f: f, {"feature_columns": ["y"]}, ["column 'y'", "no such column"]),
-        (lambda f: f.assign(label=f["label"] + 0.5), {}, ["column 'label'", "integer class labels"]),
+        (lambda f: f.assign(label=f["label"] + 0.5), {}, ["column 'label'", "integer class labels", "found 0.5"]),
+        (
+            lambda f: f.assign(x=f["x"].where(f.index != 3, np.inf)),
+            {},
+            ["column 'x'", "finite numbers", "inf at row 5"],
+        ),
+        # one stray text value turns the only feature column into text: name it, not "no numeric column"
+        (lambda f: f.assign(x=f["x"].astype(object).where(f.index != 3, "abc")), {}, ["column 'x'", "'abc'", "row 5"]),
+        (lambda f: f.assign(label=2), {}, ["column 'label'", "at least 2 classes", "only class 2"]),
+        (
+            lambda f: pd.concat([f, f.iloc[[31]]]),  # sequence 1's step 1 again, on the file's last line
+            {},
+            ["one row per sequence and step", "sequence 1 step 1 again at row 122"],
+        ),
         (
             lambda f: f.assign(label=f["label"].where(f.index != 31, 0)),  # sequence 1's second step
             {},

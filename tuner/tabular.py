@@ -51,14 +51,27 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> Non
 
 def _require_numeric(frame: pd.DataFrame, column: str, where: str, what: str = "numbers") -> None:
     if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-        bad = frame[column][pd.to_numeric(frame[column], errors="coerce").isna()].iloc[:1]
-        found = bad.iloc[0] if len(bad) else str(frame[column].dtype)
-        raise BadInput(where, f"column {column!r}", what, found)
+        not_numbers = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
+        if not not_numbers.any():  # e.g. a bool column
+            raise BadInput(where, f"column {column!r}", what, str(frame[column].dtype))
+        found = frame[column][not_numbers].iloc[0]
+        raise BadInput(where, f"column {column!r}", what, found, f"row {_file_row(frame, not_numbers)} of the file")
     missing = frame[column].isna()
     if missing.any():
         raise BadInput(
-            where, f"column {column!r}", "no missing values", f"NaN at row {int(missing.idxmax()) + 2} of the file"
+            where, f"column {column!r}", "no missing values", f"NaN at row {_file_row(frame, missing)} of the file"
         )
+    infinite = np.isinf(frame[column].to_numpy(np.float64))
+    if infinite.any():
+        at = _file_row(frame, pd.Series(infinite, index=frame.index))
+        raise BadInput(
+            where, f"column {column!r}", "finite numbers", f"{frame[column][infinite].iloc[0]} at row {at} of the file"
+        )
+
+
+def _file_row(frame: pd.DataFrame, flags: pd.Series) -> int:
+    """The line of the file holding the first flagged row (line 1 is the header)."""
+    return int(frame.index.get_loc(flags.idxmax())) + 2
 
 
 def read_long_sequences(path: str | Path, options: SequenceClassificationOptions) -> LongSequences:
@@ -71,6 +84,9 @@ def read_long_sequences(path: str | Path, options: SequenceClassificationOptions
         c for c in frame.columns if c not in key_columns and pd.api.types.is_numeric_dtype(frame[c])
     ]
     if not features:
+        others = [c for c in frame.columns if c not in key_columns]
+        if others:  # a feature column with one stray text value: name it and the value
+            _require_numeric(frame, others[0], where)
         raise BadInput(
             where, "feature columns", "at least one numeric column besides id, step and label", list(frame.columns)
         )
@@ -83,7 +99,17 @@ def read_long_sequences(path: str | Path, options: SequenceClassificationOptions
             where,
             f"column {options.label_column!r}",
             "integer class labels",
-            labels_numeric[np.mod(labels_numeric, 1) != 0].iloc[0],
+            _plain(labels_numeric[np.mod(labels_numeric, 1) != 0].iloc[0]),
+        )
+    repeated = frame.duplicated([options.id_column, options.step_column])
+    if repeated.any():
+        first = repeated.idxmax()
+        sequence, step = (_plain(frame.at[first, column]) for column in (options.id_column, options.step_column))
+        raise BadInput(
+            where,
+            f"columns {options.id_column!r}, {options.step_column!r}",
+            "one row per sequence and step",
+            f"sequence {sequence!r} step {step!r} again at row {_file_row(frame, repeated)}",
         )
     ordered = frame.sort_values([options.id_column, options.step_column], kind="stable")
     groups = ordered.groupby(options.id_column, sort=True)
@@ -97,6 +123,10 @@ def read_long_sequences(path: str | Path, options: SequenceClassificationOptions
         )
     values = [group[features].to_numpy(np.float32) for _, group in groups]
     labels = groups[options.label_column].first().to_numpy(np.int64)
+    if len(np.unique(labels)) < 2:
+        raise BadInput(
+            where, f"column {options.label_column!r}", "at least 2 classes", f"only class {_plain(labels[0])!r}"
+        )
     return LongSequences(values, labels, list(features))
 
 
