@@ -219,6 +219,24 @@ def test_bad_csv_names_the_file_and_the_column(tmp_path, mutate, options, needle
         assert needle in message
 
 
+@pytest.mark.parametrize(
+    ("content", "options", "needles"),
+    [
+        (b"", {}, ["text.txt", "enough text for a training and a validation part", "'0 characters'"]),
+        (b"To be, or not \xff to be", {}, ["text.txt", "a UTF-8 text file", "offset 14"]),
+        (b"abcdefghij" * 100, {"max_chars": 10}, ["enough text", "'10 characters'"]),
+    ],
+)
+def test_a_bad_text_file_is_refused_when_the_study_is_read(tmp_path, content, options, needles):
+    # these trained before: every trial of the study failed in its worker
+    (tmp_path / "text.txt").write_bytes(content)
+    task = {"name": "char_lm", "data": "text.txt", "options": options}
+    with pytest.raises(BadInput) as caught:
+        load_study(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task)))
+    for needle in needles:
+        assert needle in str(caught.value)
+
+
 def test_sequences_shorter_than_every_tbptt_window_are_refused(tmp_path):
     path = csv_study(tmp_path, long_frame(lengths=(30, 12, 30, 30)))  # the tiny space fixes tbptt_length at 25
     with pytest.raises(BadInput, match="shortest sequence has 12 steps"):

@@ -123,8 +123,8 @@ def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task") -> 
     info = task_info(name, where, f"{key_path}.name")
     options = check_options(info.options, raw.get("options"), where, f"{key_path}.options")
     data = _resolve_data(raw.get("data", info.default_data), info, where, base_dir, f"{key_path}.data")
-    if data is not None and info.data == "table":
-        _check_table(name, data, info.options(**options))
+    if data is not None and info.data in ("table", "text"):
+        _check_data(name, data, info.options(**options))
     return TaskSpec(name, data, options)
 
 
@@ -147,10 +147,14 @@ def _resolve_data(data: Any, info: TaskInfo, where: str, base_dir: Path, key_pat
     return str(path)
 
 
-def _check_table(name: str, data: str, options: Any) -> None:
+def _check_data(name: str, data: str, options: Any) -> None:
+    """Read the data as the task will, so a bad file is refused before anything is written."""
     from tuner import tabular  # pandas: only for the tasks that read tables
+    from tuner.textdata import read_text
 
-    if name == "sequence_classification":
+    if name == "char_lm":
+        read_text(data_path(data), options)
+    elif name == "sequence_classification":
         tabular.read_long_sequences(data_path(data), options)
     elif name == "regression":
         tabular.read_series(data_path(data), options)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from tuner.errors import BadInput
 from tuner.taskoptions import CharLMOptions
 from tuner.taskspec import TASKS, data_path
+from tuner.textdata import read_text
 from tuner.training.tasks.base import SequenceData, Target, Task, TaskData, full_lengths
 
 
@@ -20,21 +20,11 @@ class CharLM(Task):
     metrics = TASKS["char_lm"].metrics
 
     def load(self, data: str | None, options: CharLMOptions) -> TaskData:
-        path = data_path(data or "builtin:tinyshakespeare")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise BadInput(str(path), None, "a readable UTF-8 text file", type(error).__name__) from None
-        if options.max_chars is not None:
-            text = text[: options.max_chars]
+        text = read_text(data_path(data or "builtin:tinyshakespeare"), options)
         vocab = "".join(sorted(set(text)))
         index = {ch: i for i, ch in enumerate(vocab)}
         encoded = torch.tensor([index[ch] for ch in text], dtype=torch.long)
         split = int(len(encoded) * (1 - options.val_fraction))
-        if split < 2 or len(encoded) - split < 2:
-            raise BadInput(
-                str(path), "task.options", "enough text for a train and a validation part", f"{len(encoded)} characters"
-            )
         return TaskData(
             target=Target.NEXT_TOKEN,
             train=cut_sequences(encoded[:split], options.seq_length),
