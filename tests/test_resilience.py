@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
 
 import optuna
@@ -114,6 +115,21 @@ def test_run_study_of_a_fake_arithmetic_trainer_leaves_the_callers_environment_a
     run_study(spec, url, trials=2, workers=2, show_progress=False, trainable=arithmetic_trial)
     assert "TUNE_DISABLE_SIGINT_HANDLER" not in os.environ and "RAY_AIR_NEW_OUTPUT" not in os.environ
     assert os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "0"
+
+
+def test_a_study_named_with_dots_and_slashes_writes_nothing_beside_tunes_temporary_folder(
+    ray_session, tmp_path, monkeypatch
+):
+    # Tune's results folder is made under the temporary folder and deleted after the run; a study
+    # name such as "../outside" once named Tune's experiment and put its files one level up
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    spec = arithmetic_spec(tmp_path, name="../outside", trials=2, max_epochs=2)
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    summary = run_study(spec, url, trials=2, workers=2, show_progress=False, trainable=arithmetic_trial)
+    assert summary.outcomes.by_state["COMPLETE"] == 2
+    assert not list(scratch.iterdir())
 
 
 def test_a_killed_worker_of_a_fake_arithmetic_trainer_is_retried_then_the_study_finishes_its_budget(

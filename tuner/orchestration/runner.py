@@ -237,7 +237,8 @@ def _fit(
             max_concurrent_trials=workers,
             reuse_actors=True,
         ),
-        run_config=tune.RunConfig(name=spec.name, storage_path=results_dir, verbose=0, callbacks=callbacks),
+        # Tune's own folder, deleted after the run; not the study's name, which may hold "/" or ".."
+        run_config=tune.RunConfig(name="trials", storage_path=results_dir, verbose=0, callbacks=callbacks),
     )
     with _tune_environment(), progress or contextlib.nullcontext():
         tuner.fit()
