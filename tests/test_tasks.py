@@ -237,6 +237,18 @@ def test_a_bad_text_file_is_refused_when_the_study_is_read(tmp_path, content, op
         assert needle in str(caught.value)
 
 
+def test_the_label_as_a_feature_column_is_refused_in_the_study_file(tmp_path):
+    path = csv_study(tmp_path, long_frame(), feature_columns=["x", "label"])  # it would leak the answer
+    with pytest.raises(BadInput, match=r"s.yaml: task.options.feature_columns: .* other than the id, step and label"):
+        load_study(path)
+
+
+def test_an_adding_problem_shorter_than_its_two_marked_steps_is_refused(tmp_path):
+    task = {"name": "adding", "options": {"length": 1}}
+    with pytest.raises(BadInput, match=r"task.options.length: expected an integer >= 2, found 1"):
+        load_study(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task)))
+
+
 def test_sequences_shorter_than_every_tbptt_window_are_refused(tmp_path):
     path = csv_study(tmp_path, long_frame(lengths=(30, 12, 30, 30)))  # the tiny space fixes tbptt_length at 25
     with pytest.raises(BadInput, match="shortest sequence has 12 steps"):

@@ -109,8 +109,12 @@ def _describe(hint: Any) -> str:
 def _check_range(name: str, value: float, where: str, key_path: str) -> None:
     if name.endswith("fraction") and not 0 < value < 1:
         raise BadInput(where, key_path, "a number in (0, 1)", value)
-    if (
-        name in ("max_chars", "seq_length", "window", "horizon", "stride", "length", "train_sequences", "val_sequences")
-        and value < 1
-    ):
-        raise BadInput(where, key_path, "an integer >= 1", value)
+    if name in _LOWEST and value < _LOWEST[name]:
+        raise BadInput(where, key_path, f"an integer >= {_LOWEST[name]}", value)
+
+
+# lowest value of each count option; the adding problem marks two steps, so its sequences need two
+_LOWEST = dict.fromkeys(
+    ("max_chars", "seq_length", "window", "horizon", "stride", "train_sequences", "val_sequences"), 1
+)
+_LOWEST["length"] = 2

@@ -122,10 +122,19 @@ def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task") -> 
     name = raw.get("name", "char_lm")
     info = task_info(name, where, f"{key_path}.name")
     options = check_options(info.options, raw.get("options"), where, f"{key_path}.options")
+    if name == "sequence_classification":
+        _check_no_key_column_is_a_feature(info.options(**options), where, f"{key_path}.options.feature_columns")
     data = _resolve_data(raw.get("data", info.default_data), info, where, base_dir, f"{key_path}.data")
     if data is not None and info.data in ("table", "text"):
         _check_data(name, data, info.options(**options))
     return TaskSpec(name, data, options)
+
+
+def _check_no_key_column_is_a_feature(options: SequenceClassificationOptions, where: str, key_path: str) -> None:
+    """The label as a feature would leak the answer; the id and step number are bookkeeping, not signal."""
+    keys = (options.id_column, options.step_column, options.label_column)
+    if leaked := [column for column in options.feature_columns or [] if column in keys]:
+        raise BadInput(where, key_path, "columns other than the id, step and label columns", leaked[0])
 
 
 def _resolve_data(data: Any, info: TaskInfo, where: str, base_dir: Path, key_path: str) -> str | None:
