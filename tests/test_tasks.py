@@ -123,6 +123,18 @@ def my_tasks(tmp_path, monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
+def test_the_readme_documents_every_option_of_every_built_in_task():
+    import dataclasses
+
+    from tuner.taskspec import TASKS
+
+    table = (REPO / "README.md").read_text().split("`task.options`, per task")[1].split("\n\n")[1]
+    for name, info in TASKS.items():
+        rows = table.split(f"| `{name}` |")[1].split("\n| `")[0]  # the task's row and its continuations
+        for option in dataclasses.fields(info.options):
+            assert f"`{option.name}`" in rows, f"README: {name} option {option.name} is not in the table"
+
+
 def test_the_readme_shows_the_own_task_example_as_tested():
     assert MY_TASKS.strip() in (REPO / "README.md").read_text()
 
