@@ -194,6 +194,31 @@ def test_a_failing_trial_is_stored_fail_with_its_error_and_the_study_goes_on(ray
     assert "corpus.txt" in capsys.readouterr().out
 
 
+def test_run_names_the_last_failure_with_a_fake_runner_over_a_stored_study_of_failed_trials(
+    tmp_path, capsys, monkeypatch
+):
+    # the trials above fail in real Ray workers; this checks only what `tuner run` prints about them
+    import collections
+
+    from tuner.orchestration import runner
+    from tuner.orchestration.bridge import Outcomes
+
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    study = optuna.create_study(study_name="fails", storage=url)
+    for error in ("OSError: disk full", "RuntimeError: the data server is down"):
+        failed = {"error": f"Traceback (most recent call last):\n  ...\n{error}\n", "stop_reason": "failed"}
+        study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL, user_attrs=failed))
+    outcomes = Outcomes(by_state=collections.Counter(FAIL=2))
+    monkeypatch.setattr(
+        runner, "run_study", lambda spec, *args, **kw: runner.RunSummary("fails", url, 2, outcomes, None, 0)
+    )
+    study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="fails"))
+    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "failed 2" in out and "the last failure: RuntimeError: the data server is down" in out
+    assert "tuner trials fails --errors" in out and "tuner export" not in out  # nothing to export yet
+
+
 def test_running_again_continues_the_study_up_to_the_new_total(ray_session, tmp_path, capsys):
     study_file = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, name="grow", trials=2, max_epochs=1))
     url = f"sqlite:///{tmp_path / 'g.db'}"

@@ -63,6 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if summary.ran == 0:
         print(f"its budget of {args.trials or spec.trials} trials was already spent: ask for more with --trials N")
+    if counts["FAIL"] and (error := _last_error(storage, summary.study_name)):
+        print(f"the last failure: {error}")
     if summary.interrupted:
         print(
             f"{summary.interrupted} trials left running by an earlier run were marked FAIL (interrupted) and run again"
@@ -77,10 +79,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"results: {mask_url(storage)} (study {summary.study_name!r})")
     print("next:")
     print(f"  tuner status{flag}")
-    print(f"  tuner trials {summary.study_name}{flag}")
-    print(f"  tuner export {summary.study_name} --out best.yaml{flag}")
+    if summary.best is None:  # nothing to export yet: why did the trials fail?
+        print(f"  tuner trials {summary.study_name} --errors{flag}")
+    else:
+        print(f"  tuner trials {summary.study_name}{flag}")
+        print(f"  tuner export {summary.study_name} --out best.yaml{flag}")
     print(f"  tuner dashboard{flag}")
     return 0
+
+
+def _last_error(storage: str, study: str) -> str:
+    """The last line of the newest stored error of a failed trial ('' if none), as ``tuner trials`` shows it."""
+    from tuner.storage.queries import trials_frame
+
+    failed = trials_frame(storage, study).query("state == 'FAIL' and error != ''")
+    return failed.sort_values("number")["error"].iloc[-1].rstrip().splitlines()[-1] if len(failed) else ""
 
 
 def _short(value: object) -> str:
