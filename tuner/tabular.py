@@ -80,37 +80,11 @@ def read_long_sequences(path: str | Path, options: SequenceClassificationOptions
     frame = read_table(path)
     key_columns = [options.id_column, options.step_column, options.label_column]
     _require_columns(frame, key_columns + list(options.feature_columns or []), where)
-    features = options.feature_columns or [
-        c for c in frame.columns if c not in key_columns and pd.api.types.is_numeric_dtype(frame[c])
-    ]
-    if not features:
-        others = [c for c in frame.columns if c not in key_columns]
-        if others:  # a feature column with one stray text value: name it and the value
-            _require_numeric(frame, others[0], where)
-        raise BadInput(
-            where, "feature columns", "at least one numeric column besides id, step and label", list(frame.columns)
-        )
+    features = options.feature_columns or _numeric_features(frame, key_columns, where)
     for column in [options.step_column, *features]:
         _require_numeric(frame, column, where)
-    _require_numeric(frame, options.label_column, where, "integer class labels")
-    labels_numeric = frame[options.label_column]
-    if not np.all(np.equal(np.mod(labels_numeric, 1), 0)):
-        raise BadInput(
-            where,
-            f"column {options.label_column!r}",
-            "integer class labels",
-            _plain(labels_numeric[np.mod(labels_numeric, 1) != 0].iloc[0]),
-        )
-    repeated = frame.duplicated([options.id_column, options.step_column])
-    if repeated.any():
-        first = repeated.idxmax()
-        sequence, step = (_plain(frame.at[first, column]) for column in (options.id_column, options.step_column))
-        raise BadInput(
-            where,
-            f"columns {options.id_column!r}, {options.step_column!r}",
-            "one row per sequence and step",
-            f"sequence {sequence!r} step {step!r} again at row {_file_row(frame, repeated)}",
-        )
+    _require_integer_labels(frame, options.label_column, where)
+    _require_one_row_per_step(frame, options.id_column, options.step_column, where)
     ordered = frame.sort_values([options.id_column, options.step_column], kind="stable")
     groups = ordered.groupby(options.id_column, sort=True)
     per_sequence = groups[options.label_column].nunique()
@@ -128,6 +102,39 @@ def read_long_sequences(path: str | Path, options: SequenceClassificationOptions
             where, f"column {options.label_column!r}", "at least 2 classes", f"only class {_plain(labels[0])!r}"
         )
     return LongSequences(values, labels, list(features))
+
+
+def _numeric_features(frame: pd.DataFrame, key_columns: list[str], where: str) -> list[str]:
+    """The default feature columns: every numeric column but the id, step and label."""
+    others = [c for c in frame.columns if c not in key_columns]
+    features = [c for c in others if pd.api.types.is_numeric_dtype(frame[c])]
+    if not features:
+        if others:  # a feature column with one stray text value: name it and the value
+            _require_numeric(frame, others[0], where)
+        raise BadInput(
+            where, "feature columns", "at least one numeric column besides id, step and label", list(frame.columns)
+        )
+    return features
+
+
+def _require_integer_labels(frame: pd.DataFrame, column: str, where: str) -> None:
+    _require_numeric(frame, column, where, "integer class labels")
+    fractional = np.mod(frame[column], 1) != 0
+    if fractional.any():
+        raise BadInput(where, f"column {column!r}", "integer class labels", _plain(frame[column][fractional].iloc[0]))
+
+
+def _require_one_row_per_step(frame: pd.DataFrame, id_column: str, step_column: str, where: str) -> None:
+    repeated = frame.duplicated([id_column, step_column])
+    if repeated.any():
+        first = repeated.idxmax()
+        sequence, step = (_plain(frame.at[first, column]) for column in (id_column, step_column))
+        raise BadInput(
+            where,
+            f"columns {id_column!r}, {step_column!r}",
+            "one row per sequence and step",
+            f"sequence {sequence!r} step {step!r} again at row {_file_row(frame, repeated)}",
+        )
 
 
 def read_series(path: str | Path, options: RegressionOptions) -> np.ndarray:
