@@ -344,12 +344,17 @@ def test_dashboard_on_a_port_in_use_is_one_line_before_it_starts(tmp_path, capsy
     assert_one_line_error(code, err, "--port", f"127.0.0.1:{port}", "in use")
 
 
-def test_report_of_a_study_whose_name_holds_a_slash_is_one_file_in_the_out_folder(tmp_path, capsys):
+def test_reports_of_studies_whose_names_hold_a_slash_or_a_space_are_files_of_their_own_in_the_out_folder(
+    tmp_path, capsys
+):
     url = f"sqlite:///{tmp_path / 's.db'}"
-    study = optuna.create_study(study_name="exp/1 lstm", storage=url)
-    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
-    assert main(["report", "exp/1 lstm", "--storage", url, "--out", str(tmp_path / "out")]) == 0
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["exp_1_lstm-report.html"]
+    for name in ("exp/1 lstm", "exp 1/lstm", "plain-name"):
+        study = optuna.create_study(study_name=name, storage=url)
+        study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+        assert main(["report", name, "--storage", url, "--out", str(tmp_path / "out")]) == 0
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(files) == 3 and "plain-name-report.html" in files
+    assert sum(f.startswith("exp_1_lstm-") and f.endswith("-report.html") for f in files) == 2
 
 
 def test_a_bad_storage_url_is_named_by_where_it_came_from(tmp_path, capsys, monkeypatch):

@@ -7,6 +7,7 @@ Heavy imports (torch, ray, optuna) happen inside each command, so
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import sys
@@ -227,8 +228,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     make_folder("--out", out)  # before the report is built, as export and train check --out first
     text = build_report(storage, args.study, args.top)
-    # a study name may hold "/" or spaces (Optuna allows any text): the file name keeps letters, digits, . - _
+    # a study name may hold "/" or spaces (Optuna allows any text): the file name keeps letters, digits,
+    # . - _, and a name that had to change gets a short hash of itself, so "a/b" and "a b" do not collide
     stem = re.sub(r"[^\w.-]+", "_", args.study)
+    if stem != args.study:
+        stem += "-" + hashlib.sha1(args.study.encode()).hexdigest()[:6]
     path = out / f"{stem}-report.html"
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path} (one self-contained file)")
