@@ -42,6 +42,18 @@ def test_forget_bias_sits_on_the_forget_slice_only(activation):
         assert torch.all(bias_hh == 0)  # the two biases are summed: the forget gate sees exactly 5
 
 
+def test_the_fused_softsign_build_is_kept_apart_per_kind_of_cpu():
+    # it is compiled with -march=native: a cluster's nodes sharing a home folder must not share one build
+    from tuner.training.fused import cpu_fingerprint
+
+    one_core = "processor\t: 0\nmodel name\t: Xeon E5\nflags\t\t: fpu sse2 avx2\n"
+    two_cores = one_core + one_core.replace(": 0", ": 1")
+    newer = one_core.replace("avx2", "avx2 avx512f")
+    assert cpu_fingerprint(two_cores) == cpu_fingerprint(one_core)  # the same kind of CPU: one build
+    assert cpu_fingerprint(newer) != cpu_fingerprint(one_core)
+    assert cpu_fingerprint() == cpu_fingerprint()
+
+
 def test_softsign_selects_our_cell_and_tanh_selects_torch_layers():
     assert all(isinstance(layer, nn.GRU) for layer in RecurrentNet(5, 5, tiny(cell="gru", depth=2)).layers)
     assert all(

@@ -2,7 +2,10 @@
 
 torch.utils.cpp_extension compiles ``softsign_lstm.cpp`` once per machine
 (about 15 s on 2 cores; the build lands in $TORCH_EXTENSIONS_DIR, by default
-~/.cache/torch_extensions) and later processes load it in a second. Where it
+~/.cache/torch_extensions) and later processes load it in a second. It is
+built for this CPU (``-march=native``), so each kind of CPU gets a build of its
+own: nodes of a Ray cluster that share a home folder must not load a build
+made on a newer CPU (an illegal instruction would kill the worker). Where it
 cannot be built (no C++ compiler) or on a GPU, ``ActivationRecurrentLayer``
 falls back to its step-by-step Python loop, with one warning.
 """
@@ -10,7 +13,9 @@ falls back to its step-by-step Python loop, with one warning.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import platform
 import sys
 import warnings
 from pathlib import Path
@@ -20,6 +25,18 @@ import torch
 from torch import Tensor
 
 SOURCE = Path(__file__).with_name("softsign_lstm.cpp")
+
+
+def cpu_fingerprint(cpuinfo: str | None = None) -> str:
+    """A short hash of this CPU's model and instruction-set flags (``/proc/cpuinfo`` where there is one)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = f"{platform.machine()} {platform.processor()}"
+    wanted = ("model name", "flags", "Features", "CPU implementer", "CPU part")
+    lines = sorted({line.strip() for line in cpuinfo.splitlines() if line.startswith(wanted)})
+    return hashlib.sha1("\n".join(lines or [cpuinfo]).encode()).hexdigest()[:10]
 
 
 @functools.cache
@@ -33,7 +50,7 @@ def extension() -> Any | None:
         from torch.utils.cpp_extension import load
 
         load(
-            name="tuner_softsign_lstm",
+            name=f"tuner_softsign_lstm_{cpu_fingerprint()}",  # the operators keep their namespace
             sources=[str(SOURCE)],
             extra_cflags=["-O3", "-march=native", "-ffast-math"],
             is_python_module=False,  # the library registers its operators with torch when loaded
