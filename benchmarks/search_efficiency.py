@@ -35,6 +35,7 @@ Writes the plot to docs/search_efficiency.svg (``--plot``); the last line is JSO
 
     python benchmarks/search_efficiency.py [--seeds 3] [--tasks char_lm adding] [--quick]
         [--keep DB] [--arms tpe+pruner ...] [--from-db DB] [--max-epochs N] [--random-trials N]
+        [--space FILE]   (another search space for both searches; the task's overrides still apply)
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from tuner.storage import queries
 from tuner.studies import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
+FULL_SPACE = ROOT / "search_spaces" / "rnn.yaml"
 
 
 @functools.cache
@@ -82,6 +84,7 @@ class Bench:
     pruner: dict[str, Any]  # the TPE arm's pruner
     tpe_trials: int  # the pruned arm may spend what pruning saves on more trials
     patience: int = 2
+    space: Path = FULL_SPACE  # both searches' space (--space)
 
 
 TASKS = {
@@ -179,7 +182,7 @@ def study_document(bench: Bench, arm: str, seed: int) -> dict[str, Any]:
         space: dict[str, Any] = {"parameters": dl4j_default()}
         trials = 1
     else:
-        space = {"path": str(ROOT / "search_spaces" / "rnn.yaml"), "overrides": bench.overrides}
+        space = {"path": str(bench.space), "overrides": bench.overrides}
         trials = bench.tpe_trials if arm == "tpe+pruner" else bench.trials
     # a run with another training budget (--max-epochs) or a bigger random search (--random-trials)
     # keeps its own studies in a kept database
@@ -187,6 +190,8 @@ def study_document(bench: Bench, arm: str, seed: int) -> dict[str, Any]:
     budget = "" if bench.max_epochs == standard.max_epochs else f"-{bench.max_epochs}epochs"
     if arm == "random" and bench.trials != standard.trials:
         budget += f"-{bench.trials}trials"
+    if arm != "default" and bench.space != FULL_SPACE:
+        budget += f"-{bench.space.stem}"
     return {
         "name": f"{bench.task['name']}-{arm}-seed{seed}{budget}",
         "task": bench.task,
@@ -354,6 +359,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: 4 trials, 2 epochs, small data")
     parser.add_argument("--max-epochs", type=int, help="train every network this many epochs (default: per task)")
     parser.add_argument("--random-trials", type=int, help="random search's trial count (default: per task, 16)")
+    parser.add_argument(
+        "--space", type=Path, help="search space file for both searches (default: search_spaces/rnn.yaml)"
+    )
     args = parser.parse_args()
     if set(args.arms) != set(ARMS) and not args.keep:
         parser.error("--arms needs --keep DB: the other arms are read from that database")
@@ -364,6 +372,8 @@ def main() -> None:
         benches = {name: dataclasses.replace(bench, max_epochs=args.max_epochs) for name, bench in benches.items()}
     if args.random_trials:
         benches = {name: dataclasses.replace(bench, trials=args.random_trials) for name, bench in benches.items()}
+    if args.space:
+        benches = {name: dataclasses.replace(bench, space=args.space.resolve()) for name, bench in benches.items()}
 
     clock = time.perf_counter()
     runs: list[Run] = []
