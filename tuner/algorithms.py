@@ -7,13 +7,13 @@ from its file every time the study is loaded.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import optuna
 from optuna.pruners import BasePruner
 
-from tuner.errors import BadInput, check_keys, did_you_mean
+from tuner.errors import BadInput, check_keys, did_you_mean, is_integer
 from tuner.pruners import OverfittingPruner
 from tuner.spaces import SearchSpace
 
@@ -54,20 +54,20 @@ def _options_of(cls: type, own: set[str]) -> list[str]:
     ]
 
 
-# Lowest values of options Optuna checks only when it first samples (in the middle of a run), or never.
-_AT_LEAST: dict[str, tuple[float, str]] = {
-    "n_startup_trials": (0, "an integer >= 0"),
-    "n_ei_candidates": (1, "an integer >= 1"),
-    "popsize": (1, "an integer >= 1"),
-    "prior_weight": (0, "a number >= 0"),
-    "sigma0": (1e-300, "a number > 0"),
+# Ranges of options Optuna checks only when it first samples (in the middle of a run), or never.
+_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "n_startup_trials": ("an integer >= 0", lambda v: v >= 0),
+    "n_ei_candidates": ("an integer >= 1", lambda v: v >= 1),
+    "popsize": ("an integer >= 1", lambda v: v >= 1),
+    "prior_weight": ("a number >= 0", lambda v: v >= 0),
+    "sigma0": ("a number > 0", lambda v: v > 0),
 }
 
 
 def _check_option_ranges(options: Mapping[str, Any], where: str, key_path: str) -> None:
-    for name, value in options.items():
-        if name in _AT_LEAST and isinstance(value, int | float) and value < _AT_LEAST[name][0]:
-            raise BadInput(where, f"{key_path}.{name}", _AT_LEAST[name][1], value)
+    for name, value in options.items():  # types are checked before: a value here is a number or null
+        if name in _RANGES and value is not None and not _RANGES[name][1](value):
+            raise BadInput(where, f"{key_path}.{name}", _RANGES[name][0], value)
 
 
 # An option annotated as one of these must be given as one (Optuna would take the text "false" as true).
@@ -164,7 +164,7 @@ def _check_hyperband(options: Mapping[str, Any], where: str, key_path: str, hint
     halving = {k: options[k] for k in ("min_resource", "reduction_factor", "bootstrap_count") if k in options}
     _construct(optuna.pruners.SuccessiveHalvingPruner, halving, where, key_path, "HyperbandPruner")
     low, high = options.get("min_resource", 1), options["max_resource"]
-    if high != "auto" and (not isinstance(high, int) or isinstance(high, bool) or high < 1):
+    if high != "auto" and (not is_integer(high) or high < 1):
         raise BadInput(where, f"{key_path}.max_resource", "an integer >= 1 or auto", high)
-    if isinstance(low, int) and isinstance(high, int) and high < low:
+    if is_integer(low) and is_integer(high) and high < low:
         raise BadInput(where, f"{key_path}.max_resource", f"at least min_resource ({low})", high, hint)

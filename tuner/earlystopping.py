@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tuner.errors import BadInput, check_keys, int_at_least
+from tuner.errors import BadInput, check_keys, int_at_least, is_number
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,6 @@ def parse_early_stopping(raw: Any, where: str, key: str = "early_stopping", pati
     check_keys(where, key, raw, {"patience", "min_delta"})
     checked_patience = int_at_least(raw, "patience", patience, where, f"{key}.patience")
     min_delta = raw.get("min_delta", 0.0)
-    if isinstance(min_delta, bool) or not isinstance(min_delta, int | float) or min_delta < 0:
+    if not is_number(min_delta) or min_delta < 0:
         raise BadInput(where, f"{key}.min_delta", "a number >= 0", min_delta)
     return EarlyStopping(checked_patience, float(min_delta))

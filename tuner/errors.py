@@ -44,12 +44,30 @@ def check_keys(where: str, key_path: str, mapping: dict, allowed: Iterable[str])
             raise BadInput(where, path, "one of " + ", ".join(sorted(allowed)), key, did_you_mean(str(key), allowed))
 
 
+def is_integer(value: object) -> bool:
+    """An int that is not a bool (YAML's true is an int to Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """An int or a float that is not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def integer(raw: dict, key: str, default: int | None, where: str, key_path: str | None = None) -> int:
+    """``raw[key]`` (or ``default``; None: required) if it is an integer."""
+    value = raw.get(key, default)
+    if not is_integer(value):
+        raise BadInput(where, key_path or key, "an integer", value)
+    return value
+
+
 def int_at_least(
     raw: dict, key: str, default: int | None, where: str, key_path: str | None = None, minimum: int = 1
 ) -> int:
-    """``raw[key]`` (or ``default``; None: required) if it is an integer >= ``minimum`` (a bool is not)."""
+    """``raw[key]`` (or ``default``; None: required) if it is an integer >= ``minimum``."""
     value = raw.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+    if not is_integer(value) or value < minimum:
         raise BadInput(where, key_path or key, f"an integer >= {minimum}", value)
     return value
 

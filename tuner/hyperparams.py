@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from tuner.errors import BadInput, check_keys, did_you_mean
+from tuner.errors import BadInput, check_keys, did_you_mean, is_number
 
 
 class Cell(StrEnum):
@@ -124,6 +124,5 @@ def check_value(name: str, value: Any, where: str, key_path: str) -> None:
             )
         return
     rule, holds = _RULES[name]
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not numeric or (name in _INTEGERS and value != int(value)) or not holds(value):
+    if not is_number(value) or (name in _INTEGERS and value != int(value)) or not holds(value):
         raise BadInput(where, key_path, f"{name} to be {rule}", value)

@@ -12,7 +12,7 @@ from typing import Any
 
 from tuner.algorithms import build_pruner, build_sampler
 from tuner.earlystopping import EarlyStopping, parse_early_stopping
-from tuner.errors import BadInput, check_keys, int_at_least
+from tuner.errors import BadInput, check_keys, int_at_least, integer
 from tuner.hyperparams import Hyperparameters
 from tuner.spaces import SearchSpace, parse_space
 from tuner.storage import DEFAULT_STORAGE
@@ -67,11 +67,7 @@ class StudySpec:
     baseline: dict[str, Any] | None = None
     description: str = ""
     max_retries: int = 1  # re-runs of a trial whose worker process died (killed, out of memory)
-
-    @property
-    def sampler_seed(self) -> int:
-        """The sampler's seed: ``sampler.seed`` if the file gives one, else the study's ``seed``."""
-        return self.sampler.get("seed", self.seed)
+    sampler_seed: int = 0  # ``sampler.seed``, else ``seed``
 
     def settings(self) -> dict[str, Any]:
         """What a trial needs besides its hyperparameters; stored with the study and in exports."""
@@ -101,12 +97,8 @@ def load_study(path: str | Path) -> StudySpec:
     max_epochs = int_at_least(raw, "max_epochs", 10, where)
     sampler = _mapping(raw, "sampler", {"type": "tpe"}, where)
     pruner = _mapping(raw, "pruner", {"type": "none"}, where)
-    seed = raw.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise BadInput(where, "seed", "an integer", seed)
-    sampler_seed = sampler.get("seed", seed)
-    if not isinstance(sampler_seed, int) or isinstance(sampler_seed, bool):
-        raise BadInput(where, "sampler.seed", "an integer", sampler_seed)
+    seed = integer(raw, "seed", 0, where)
+    sampler_seed = integer(sampler, "seed", seed, where, "sampler.seed")  # the study's seed when it has none
     build_sampler(sampler, space, sampler_seed, where)  # built now only to check the options
     build_pruner(pruner, where, max_epochs=max_epochs)
     storage = raw.get("storage", DEFAULT_STORAGE)
@@ -138,6 +130,7 @@ def load_study(path: str | Path) -> StudySpec:
         baseline=baseline,
         description=str(raw.get("description", "")),
         max_retries=int_at_least(raw, "max_retries", 1, where, minimum=0),
+        sampler_seed=sampler_seed,
     )
 
 

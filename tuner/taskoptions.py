@@ -12,7 +12,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tuner.errors import BadInput, check_keys
+from tuner.errors import BadInput, check_keys, is_integer, is_number
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def check_options(options_cls: type, options: Any, where: str, key_path: str) ->
     for name, value in options.items():
         if not _matches(hints[name], value):
             raise BadInput(where, f"{key_path}.{name}", _describe(hints[name]), value)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if is_number(value):
             _check_range(name, value, where, f"{key_path}.{name}")
     return dict(options)
 
@@ -87,9 +87,9 @@ def _matches(hint: Any, value: Any) -> bool:
     if hint is type(None):
         return value is None
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number(value)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_integer(value)
     return isinstance(value, hint)
 
 

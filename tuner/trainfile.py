@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from tuner.earlystopping import parse_early_stopping
-from tuner.errors import BadInput, check_keys, int_at_least
+from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
 from tuner.hyperparams import Hyperparameters
 from tuner.taskspec import parse_task
 from tuner.yamlfile import load_mapping
@@ -106,12 +106,10 @@ def read_train_file(path: str | Path) -> TrainFile:
     if direction not in ("minimize", "maximize"):
         raise BadInput(where, "result.direction", "minimize or maximize", direction)
     value = result.get("value")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+    if value is not None and not is_number(value):
         raise BadInput(where, "result.value", "a number (the trial's value) or null", value)
     max_epochs = int_at_least(training, "max_epochs", None, where, "training.max_epochs")
-    seed = training.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise BadInput(where, "training.seed", "an integer", seed)
+    seed = integer(training, "seed", 0, where, "training.seed")
     threads = training.get("threads")
     if threads is not None:
         threads = int_at_least(training, "threads", 1, where, "training.threads")
