@@ -58,6 +58,7 @@ import pandas as pd
 from _common import local_ray, study_from
 from _svg import Series, page, panel
 
+from tuner.errors import BadInput
 from tuner.orchestration.runner import run_study
 from tuner.storage import queries
 from tuner.studies import load_study
@@ -248,6 +249,17 @@ def read_arm(url: str, bench: Bench, arm: str, seed: int, seconds: float | None 
     return run
 
 
+def check_kept(database: Path, benches: Iterable[Bench], seeds: int, arms: Iterable[str]) -> None:
+    """BadInput unless ``database`` holds these arms' studies (a --keep run left them)."""
+    if not database.is_file():  # SQLite would make an empty one
+        raise BadInput(str(database), None, "a database an earlier --keep run left", "no such file")
+    url = f"sqlite:///{database}"
+    for bench in benches:
+        for seed in range(seeds):
+            for arm in arms:
+                queries.check_study(url, study_document(bench, arm, seed)["name"], flag=str(database))
+
+
 def read_every_arm(database: Path, benches: Iterable[Bench], seeds: int) -> list[Run]:
     """Every arm of every task and seed, from a database a --keep run left."""
     url = f"sqlite:///{database}"
@@ -374,6 +386,14 @@ def main() -> None:
         benches = {name: dataclasses.replace(bench, trials=args.random_trials) for name, bench in benches.items()}
     if args.space:
         benches = {name: dataclasses.replace(bench, space=args.space.resolve()) for name, bench in benches.items()}
+
+    try:  # what is read from a database must be there before anything runs
+        if args.from_db:
+            check_kept(args.from_db, benches.values(), args.seeds, ARMS)
+        elif set(args.arms) != set(ARMS):
+            check_kept(args.keep, benches.values(), args.seeds, [arm for arm in ARMS if arm not in args.arms])
+    except BadInput as error:
+        parser.error(str(error))
 
     clock = time.perf_counter()
     runs: list[Run] = []
