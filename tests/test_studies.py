@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
+import optuna
 import pytest
 
 from tests.conftest import REPO, tiny_study, write_yaml
-from tuner.algorithms import PRUNERS, build_pruner, build_sampler
+from tuner.algorithms import PRUNERS, build_pruner, build_sampler, independent_sampling_note
 from tuner.errors import BadInput
+from tuner.spaces import SearchSpace, parse_space
 from tuner.studies import load_study
+from tuner.yamlfile import load_mapping
 
 
 def test_shipped_studies_parse():
@@ -76,6 +81,58 @@ def test_every_sampler_builds(tmp_path, kind):
     }
     spec = load_study(write_yaml(tmp_path / "s.yaml", dict(document, sampler={"type": kind, "seed": 3})))
     assert type(build_sampler(spec.sampler, spec.space, 3, "s.yaml")).__name__.lower().startswith(kind[:3])
+
+
+def rnn_space() -> SearchSpace:
+    return parse_space(load_mapping(REPO / "search_spaces/rnn.yaml"), "rnn.yaml")
+
+
+def optuna_warnings_while_sampling(sampler_config: dict, trials: int = 8) -> list[str]:
+    """Optuna's warning lines while ``sampler_config``'s sampler picks ``trials`` configs of rnn.yaml."""
+    space = rnn_space()
+    study = optuna.create_study(sampler=build_sampler(sampler_config, space, 0, "s.yaml"))
+    caught: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: caught.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("optuna").addHandler(handler)
+    try:
+        for number in range(trials):
+            trial = study.ask()
+            space.suggest(trial)
+            study.tell(trial, float(number % 3))
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
+    return [line for line in caught if "sampled independently" in line]
+
+
+def test_cmaes_says_once_which_knobs_it_draws_at_random_instead_of_a_warning_per_knob_per_trial():
+    space = rnn_space()
+    config = {"type": "cmaes", "n_startup_trials": 2}
+    note = independent_sampling_note(config, space)
+    # the categorical knobs and the conditional ones (momentum, forget_bias), and no numeric knob every trial has
+    named = note.split(" at random")[0].split("draws ")[1].split(", ")
+    assert set(named) == {"updater", "momentum", "cell", "forget_bias", "activation", "l1", "grad_clip", "batch_size"}
+    assert optuna_warnings_while_sampling(config) == []
+    # asked for, Optuna's own warnings come back, and the note gives way to them
+    loud = dict(config, warn_independent_sampling=True)
+    assert optuna_warnings_while_sampling(loud) and independent_sampling_note(loud, space) == ""
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"type": "tpe", "multivariate": True, "n_startup_trials": 2}, "momentum, forget_bias"),
+        ({"type": "tpe", "multivariate": True, "group": True, "n_startup_trials": 2}, None),
+        ({"type": "tpe", "n_startup_trials": 2}, None),
+        ({"type": "random"}, None),
+    ],
+)
+def test_tpe_notes_only_the_knobs_its_multivariate_model_leaves_out(config, named):
+    note = independent_sampling_note(config, rnn_space())
+    assert (f"draws {named} at random" in note) if named else note == ""
+    assert optuna_warnings_while_sampling(config) == []
+    if named:  # Optuna would have warned about these, per trial
+        assert optuna_warnings_while_sampling(dict(config, warn_independent_sampling=True))
 
 
 @pytest.mark.parametrize("kind", ["none", "median", "percentile", "successive_halving", "hyperband", "patient"])

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import optuna
+from optuna.distributions import CategoricalDistribution
 from optuna.pruners import BasePruner
 
 from tuner.errors import BadInput, check_keys, did_you_mean, is_integer
@@ -115,6 +116,10 @@ def build_sampler(
     _check_option_types(cls, options, where, key_path)
     _check_option_ranges(options, where, key_path)
     kwargs: dict[str, Any] = dict(options, seed=seed)
+    if "warn_independent_sampling" in inspect.signature(cls).parameters:
+        # Optuna warns once per parameter per trial, lines over the progress bar; `tuner run` says it once
+        # (sampled_independently), and the study file can ask for Optuna's own warnings back.
+        kwargs.setdefault("warn_independent_sampling", False)
     if kind == "grid":
         grid: dict[str, list[Any]] = {}
         for param in space.params:
@@ -130,6 +135,42 @@ def build_sampler(
                 grid[param.name] = list(values)
         kwargs["search_space"] = grid
     return _construct(cls, kwargs, where, key_path)
+
+
+# Why a sampler leaves parameters to its random fallback, for the one line `tuner run` prints.
+_INDEPENDENT_REASONS = {
+    "cmaes": "CMA-ES models only numeric parameters that every trial has",
+    "qmc": "its sequence covers only the parameters of the first trial",
+    "tpe": "multivariate TPE models only parameters that every trial has (group: true models the others too)",
+}
+
+
+def sampled_independently(config: Mapping[str, Any], space: SearchSpace) -> tuple[tuple[str, ...], str]:
+    """The parameters ``config``'s sampler draws at random, outside its model, and why (empty if none)."""
+    kind = config.get("type")
+    if kind == "tpe" and not (config.get("multivariate") and not config.get("group")):
+        return (), ""  # univariate TPE models each parameter alone by design; grouped TPE models them all
+    if kind not in _INDEPENDENT_REASONS:
+        return (), ""
+    names = tuple(
+        p.name
+        for p in space.params
+        if (dist := p.distribution()) is not None
+        and not dist.single()  # Optuna's Trial sets a one-value parameter itself, asking no sampler
+        and (p.condition is not None or (kind == "cmaes" and isinstance(dist, CategoricalDistribution)))
+    )
+    return names, _INDEPENDENT_REASONS[kind] if names else ""
+
+
+def independent_sampling_note(config: Mapping[str, Any], space: SearchSpace) -> str:
+    """One line for `tuner run` in place of Optuna's warning per parameter per trial ('' if nothing to say)."""
+    names, reason = sampled_independently(config, space)
+    if not names or config.get("warn_independent_sampling"):
+        return ""  # asked for Optuna's own warnings: those say it
+    return (
+        f"note: the {config['type']} sampler draws {', '.join(names)} at random: {reason}"
+        " (warn_independent_sampling: true in the sampler shows Optuna's warning per trial)"
+    )
 
 
 def build_pruner(

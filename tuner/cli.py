@@ -37,6 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     positive("--workers", args.workers)
     import optuna
 
+    from tuner.algorithms import independent_sampling_note
     from tuner.insight import against_baseline
     from tuner.orchestration.cluster import check_address
     from tuner.orchestration.runner import run_study
@@ -47,6 +48,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.address:
         check_address(args.address)  # before the storage is touched: a bad flag writes nothing
     storage = storage_url(args, spec, must_exist=False)
+    if note := independent_sampling_note(spec.sampler, spec.space):
+        print(note)
     summary = run_study(
         spec,
         storage,
