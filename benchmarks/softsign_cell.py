@@ -1,11 +1,13 @@
-"""Our softsign LSTM against torch's nn.LSTM (tanh): training throughput on the same shapes.
+"""Our softsign cell against torch's own layer (tanh): training throughput on the same shapes.
 
 2 layers x 200 units, batch 32, TBPTT windows of 50 steps, 65 one-hot inputs
 (Tiny Shakespeare's vocabulary), forward + backward + Adam step. Prints
-chars/s of each and their ratio (softsign / nn.LSTM); the last line is JSON.
-Goal: ratio >= 0.75 on CPU (>= 0.5 against cuDNN on a GPU).
+chars/s of each and their ratio (softsign / torch's nn.LSTM, nn.GRU or nn.RNN),
+and the same softsign cell on its step-by-step Python loop (the path without the
+fused recurrence); the last line is JSON. Goal: ratio >= 0.75 on CPU (>= 0.5
+against cuDNN on a GPU).
 
-    python benchmarks/softsign_cell.py [--device cpu] [--windows 60] [--repeats 3]
+    python benchmarks/softsign_cell.py [--cell lstm|gru|rnn] [--device cpu] [--windows 60] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ import torch
 from torch.nn import functional as F
 
 from tuner.hyperparams import Hyperparameters
+from tuner.training.cells import ActivationRecurrentLayer
 from tuner.training.models import RecurrentNet, detach_states
 
 VOCAB, BATCH, TBPTT, HIDDEN, DEPTH = 65, 32, 50, 200, 2
 
 
-def chars_per_second(activation: str, windows: int, device: torch.device) -> float:
+def chars_per_second(cell: str, arm: str, windows: int, device: torch.device) -> float:
+    """Training throughput of one arm: tanh (torch's layer), softsign (ours) or softsign-loop (ours, unfused)."""
     torch.manual_seed(0)
-    hp = Hyperparameters(hidden_size=HIDDEN, depth=DEPTH, activation=activation, tbptt_length=TBPTT, batch_size=BATCH)
+    activation = arm.removesuffix("-loop")
+    ActivationRecurrentLayer.use_fused = arm != "softsign-loop"
+    hp = Hyperparameters(
+        cell=cell, hidden_size=HIDDEN, depth=DEPTH, activation=activation, tbptt_length=TBPTT, batch_size=BATCH
+    )
     model = RecurrentNet(VOCAB, VOCAB, hp).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = torch.randint(0, VOCAB, (windows + 3, BATCH, TBPTT + 1), device=device)
@@ -57,19 +65,20 @@ def chars_per_second(activation: str, windows: int, device: torch.device) -> flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--windows", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     device = torch.device(args.device)
-    runs: dict[str, list[float]] = {"tanh": [], "softsign": []}
-    for _ in range(args.repeats):  # interleaved, so a busy moment hurts both alike
-        for activation in runs:
-            runs[activation].append(chars_per_second(activation, args.windows, device))
+    runs: dict[str, list[float]] = {"tanh": [], "softsign": [], "softsign-loop": []}
+    for _ in range(args.repeats):  # interleaved, so a busy moment hurts all alike
+        for arm in runs:
+            runs[arm].append(chars_per_second(args.cell, arm, args.windows, device))
     # best of several runs: the figure is what the code can do, not what a busy machine did once
-    results = {activation: max(values) for activation, values in runs.items()}
-    for activation, value in results.items():
-        print(f"{activation:8s} {value:10,.0f} chars/s")
+    results = {arm: max(values) for arm, values in runs.items()}
+    for arm, value in results.items():
+        print(f"{arm:14s} {value:10,.0f} chars/s")
     ratio = results["softsign"] / results["tanh"]
     print(
         json.dumps(
@@ -82,9 +91,12 @@ def main() -> None:
                 "threads": torch.get_num_threads(),
                 "cores": os.cpu_count(),
                 "torch": torch.__version__,
-                "nn_lstm_chars_per_sec": round(results["tanh"]),
+                "cell": args.cell,
+                "torch_layer_chars_per_sec": round(results["tanh"]),
                 "softsign_chars_per_sec": round(results["softsign"]),
+                "softsign_loop_chars_per_sec": round(results["softsign-loop"]),
                 "ratio": round(ratio, 3),
+                "loop_ratio": round(results["softsign-loop"] / results["tanh"], 3),
                 "goal": 0.75 if device.type == "cpu" else 0.5,
             }
         )

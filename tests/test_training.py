@@ -10,7 +10,7 @@ from torch import nn
 
 from tuner.hyperparams import Activation, Cell, Hyperparameters
 from tuner.taskoptions import CharLMOptions
-from tuner.training import TrainSettings, train
+from tuner.training import TrainSettings, fused, train
 from tuner.training.cells import ActivationRecurrentLayer
 from tuner.training.loop import evaluate
 from tuner.training.models import RecurrentNet, detach_states
@@ -187,22 +187,26 @@ def test_orthogonal_init_makes_recurrent_weights_orthogonal():
 
 
 @pytest.mark.parametrize("with_state", [False, True])
-def test_fused_softsign_lstm_matches_the_reference_loop_forward_and_backward(with_state):
+@pytest.mark.parametrize("cell", [Cell.LSTM, Cell.GRU, Cell.RNN])
+def test_fused_softsign_cells_match_the_reference_loop_forward_and_backward(cell, with_state):
     torch.manual_seed(1)
-    layer = ActivationRecurrentLayer(Cell.LSTM, 5, 7, Activation.SOFTSIGN).double()
+    layer = ActivationRecurrentLayer(cell, 5, 7, Activation.SOFTSIGN).double()
     for p in layer.parameters():
         p.data.normal_(0, 0.5)
     x = torch.randn(3, 9, 5, dtype=torch.double)
-    state = (torch.randn(1, 3, 7, dtype=torch.double), torch.randn(1, 3, 7, dtype=torch.double)) if with_state else None
+    h0, c0 = torch.randn(1, 3, 7, dtype=torch.double), torch.randn(1, 3, 7, dtype=torch.double)
+    state = ((h0, c0) if cell is Cell.LSTM else h0) if with_state else None
 
-    def run(fused: bool):  # noqa: ANN202
-        layer.use_fused = fused
+    def run(use_fused: bool):  # noqa: ANN202
+        layer.use_fused = use_fused
         layer.zero_grad()
         inputs = x.clone().requires_grad_()
-        out, (h, c) = layer(inputs, state)
+        out, last = layer(inputs, state)
+        h, c = last if cell is Cell.LSTM else (last, torch.zeros(()))
         (out.sin().sum() + (h * 2).sum() + c.cos().sum()).backward()  # every output gets a gradient
         return out, h, c, inputs.grad, [p.grad.clone() for p in layer.parameters()]
 
+    assert fused.extension() is not None  # built here, or this test would compare the loop with itself
     fused_run, reference = run(True), run(False)
     layer.use_fused = True
     for got, expected in zip(fused_run[:4], reference[:4], strict=True):

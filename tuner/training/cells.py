@@ -7,10 +7,11 @@ needs a cell of our own. Parameters use torch's names and layout
 forget-bias slice are the same code for both paths.
 
 Speed: the input projection of a whole window is one matmul; only the
-recurrent matmul and the elementwise gate maths run per time step. A softsign
-LSTM on the CPU runs that recurrence in fused C++ (``fused.py``); the other
-cases use the step-by-step loop below, which is also the reference the fused
-code is tested against.
+recurrent matmul and the elementwise gate maths run per time step. On the CPU a
+softsign layer runs that recurrence in fused C++ (``fused.py``); tanh layers
+here (tests only: models use torch's own for tanh) and GPUs use the
+step-by-step loop below, which is also the reference the fused code is tested
+against.
 """
 
 from __future__ import annotations
@@ -47,18 +48,28 @@ class ActivationRecurrentLayer(nn.Module):
     use_fused: bool = True  # tests switch it off to compare against the reference loop
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if self.use_fused and self.cell is Cell.LSTM and self.act is F.softsign and not x.is_cuda and fused.extension():
-            return self._fused_lstm(x, state)
+        if self.use_fused and self.act is F.softsign and not x.is_cuda and fused.extension():
+            return self._fused(x, state)
         return self._loop(x, state)
 
-    def _fused_lstm(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
-        batch = x.shape[0]
-        zeros = x.new_zeros(batch, self.hidden_size)
-        h0, c0 = (state[0][0], state[1][0]) if state is not None else (zeros, zeros)
-        # time-major without a copy of the wide (.., 4H) projection: transpose the narrow input instead
-        projected = F.linear(x.transpose(0, 1), self.weight_ih, self.bias_ih + self.bias_hh).contiguous()  # (T, B, 4H)
-        hs, c_last = fused.SoftsignLSTMWindow.apply(projected, self.weight_hh, h0.contiguous(), c0.contiguous())
-        return hs.transpose(0, 1), (hs[-1].unsqueeze(0), c_last.unsqueeze(0))
+    def _fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        zeros = x.new_zeros(x.shape[0], self.hidden_size)
+        # time-major without a copy of the wide (.., G*H) projection: transpose the narrow input instead.
+        # A GRU keeps b_hh apart (r gates the recurrent part of n, bias included), as torch's GRU does.
+        x_t = x.transpose(0, 1)  # (T, B, I)
+        if self.cell is Cell.LSTM:
+            h0, c0 = (state[0][0], state[1][0]) if state is not None else (zeros, zeros)
+            projected = F.linear(x_t, self.weight_ih, self.bias_ih + self.bias_hh).contiguous()  # (T, B, 4H)
+            hs, c_last = fused.SoftsignLSTMWindow.apply(projected, self.weight_hh, h0.contiguous(), c0.contiguous())
+            return hs.transpose(0, 1), (hs[-1].unsqueeze(0), c_last.unsqueeze(0))
+        h0 = (state[0] if state is not None else zeros).contiguous()
+        if self.cell is Cell.GRU:
+            projected = F.linear(x_t, self.weight_ih, self.bias_ih).contiguous()  # (T, B, 3H)
+            hs = fused.SoftsignGRUWindow.apply(projected, self.weight_hh, self.bias_hh, h0)
+        else:
+            projected = F.linear(x_t, self.weight_ih, self.bias_ih + self.bias_hh).contiguous()  # (T, B, H)
+            hs = fused.SoftsignRNNWindow.apply(projected, self.weight_hh, h0)
+        return hs.transpose(0, 1), hs[-1].unsqueeze(0)
 
     def _loop(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
         batch, steps, _ = x.shape  # (B, T, I)

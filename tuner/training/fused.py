@@ -1,6 +1,6 @@
-"""The fused softsign LSTM recurrence (C++, CPU), built on first use and cached by torch.
+"""The fused softsign recurrences (LSTM, GRU, plain RNN; C++, CPU), built on first use and cached by torch.
 
-torch.utils.cpp_extension compiles ``softsign_lstm.cpp`` once per machine
+torch.utils.cpp_extension compiles ``softsign_cells.cpp`` once per machine
 (about 15 s on 2 cores; the build lands in $TORCH_EXTENSIONS_DIR, by default
 ~/.cache/torch_extensions) and later processes load it in a second. It is
 built for this CPU (``-march=native``), so each kind of CPU gets a build of its
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-SOURCE = Path(__file__).with_name("softsign_lstm.cpp")
+SOURCE = Path(__file__).with_name("softsign_cells.cpp")
 
 
 def cpu_fingerprint(cpuinfo: str | None = None) -> str:
@@ -41,7 +41,7 @@ def cpu_fingerprint(cpuinfo: str | None = None) -> str:
 
 @functools.cache
 def extension() -> Any | None:
-    """The compiled operators (``torch.ops.tuner_softsign_lstm``), or None where they cannot be built here."""
+    """The compiled operators (``torch.ops.tuner_softsign``), or None where they cannot be built here."""
     # torch looks for `ninja` on PATH; the ninja package puts it beside this Python (a venv's bin/)
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -50,16 +50,16 @@ def extension() -> Any | None:
         from torch.utils.cpp_extension import load
 
         load(
-            name=f"tuner_softsign_lstm_{cpu_fingerprint()}",  # the operators keep their namespace
+            name=f"tuner_softsign_{cpu_fingerprint()}",  # the operators keep their namespace
             sources=[str(SOURCE)],
             extra_cflags=["-O3", "-march=native", "-ffast-math"],
             is_python_module=False,  # the library registers its operators with torch when loaded
             verbose=False,
         )
-        return torch.ops.tuner_softsign_lstm
+        return torch.ops.tuner_softsign
     except Exception as error:  # noqa: BLE001 - any build failure means: use the Python loop
         warnings.warn(
-            f"fused softsign LSTM unavailable ({str(error).splitlines()[0]}); using the slower Python loop",
+            f"fused softsign cells unavailable ({str(error).splitlines()[0]}); using the slower Python loop",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -74,7 +74,7 @@ class SoftsignLSTMWindow(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xproj: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor]:  # noqa: ANN001
-        hs, cs, acts = extension().forward(xproj, w_hh, h0, c0)
+        hs, cs, acts = extension().lstm_forward(xproj, w_hh, h0, c0)
         ctx.save_for_backward(hs, cs, acts, w_hh, h0, c0)
         return hs, cs[-1]
 
@@ -83,5 +83,35 @@ class SoftsignLSTMWindow(torch.autograd.Function):
         hs, cs, acts, w_hh, h0, c0 = ctx.saved_tensors
         grad_hs = torch.zeros_like(hs) if grad_hs is None else grad_hs
         grad_c_last = torch.zeros_like(c0) if grad_c_last is None else grad_c_last
-        d_xproj, d_w_hh, d_h0, d_c0 = extension().backward(grad_hs, grad_c_last, hs, cs, acts, w_hh, h0, c0)
+        d_xproj, d_w_hh, d_h0, d_c0 = extension().lstm_backward(grad_hs, grad_c_last, hs, cs, acts, w_hh, h0, c0)
         return d_xproj, d_w_hh, d_h0, d_c0
+
+
+class SoftsignGRUWindow(torch.autograd.Function):
+    """hs = f(xproj (T, B, 3H), w_hh (3H, H), b_hh (3H,), h0 (B, H)); ``xproj`` is overwritten, as above."""
+
+    @staticmethod
+    def forward(ctx, xproj: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor) -> Tensor:  # noqa: ANN001
+        hs, acts, hns = extension().gru_forward(xproj, w_hh, b_hh, h0)
+        ctx.save_for_backward(hs, acts, hns, w_hh, h0)
+        return hs
+
+    @staticmethod
+    def backward(ctx, grad_hs: Tensor):  # noqa: ANN001, ANN205
+        hs, acts, hns, w_hh, h0 = ctx.saved_tensors
+        return tuple(extension().gru_backward(grad_hs, hs, acts, hns, w_hh, h0))  # d_xproj, d_w_hh, d_b_hh, d_h0
+
+
+class SoftsignRNNWindow(torch.autograd.Function):
+    """hs = f(xproj (T, B, H), w_hh (H, H), h0 (B, H)); ``xproj`` is used as scratch space."""
+
+    @staticmethod
+    def forward(ctx, xproj: Tensor, w_hh: Tensor, h0: Tensor) -> Tensor:  # noqa: ANN001
+        hs = extension().rnn_forward(xproj, w_hh, h0)
+        ctx.save_for_backward(hs, w_hh, h0)
+        return hs
+
+    @staticmethod
+    def backward(ctx, grad_hs: Tensor):  # noqa: ANN001, ANN205
+        hs, w_hh, h0 = ctx.saved_tensors
+        return tuple(extension().rnn_backward(grad_hs, hs, w_hh, h0))  # d_xproj, d_w_hh, d_h0
