@@ -121,13 +121,13 @@ def test_cmaes_says_once_which_knobs_it_draws_at_random_instead_of_a_warning_per
 @pytest.mark.parametrize(
     ("config", "named"),
     [
-        ({"type": "tpe", "multivariate": True, "n_startup_trials": 2}, "momentum, forget_bias"),
+        ({"type": "qmc"}, "momentum, forget_bias"),  # QMC's sequence covers categorical knobs
+        ({"type": "tpe", "n_startup_trials": 2}, None),  # multivariate by default, and quiet
         ({"type": "tpe", "multivariate": True, "group": True, "n_startup_trials": 2}, None),
-        ({"type": "tpe", "n_startup_trials": 2}, None),
         ({"type": "random"}, None),
     ],
 )
-def test_tpe_notes_only_the_knobs_its_multivariate_model_leaves_out(config, named):
+def test_only_samplers_that_would_warn_get_the_note(config, named):
     note = independent_sampling_note(config, rnn_space())
     assert (f"draws {named} at random" in note) if named else note == ""
     assert optuna_warnings_while_sampling(config) == []

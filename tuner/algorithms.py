@@ -116,9 +116,10 @@ def build_sampler(
     _check_option_types(cls, options, where, key_path)
     _check_option_ranges(options, where, key_path)
     kwargs: dict[str, Any] = dict(options, seed=seed)
-    if "warn_independent_sampling" in inspect.signature(cls).parameters:
+    warns = inspect.signature(cls).parameters.get("warn_independent_sampling")
+    if warns is not None and warns.default is True:  # CMA-ES and QMC (TPE no longer warns by default)
         # Optuna warns once per parameter per trial, lines over the progress bar; `tuner run` says it once
-        # (sampled_independently), and the study file can ask for Optuna's own warnings back.
+        # (independent_sampling_note), and the study file can ask for Optuna's own warnings back.
         kwargs.setdefault("warn_independent_sampling", False)
     if kind == "grid":
         grid: dict[str, list[Any]] = {}
@@ -138,18 +139,16 @@ def build_sampler(
 
 
 # Why a sampler leaves parameters to its random fallback, for the one line `tuner run` prints.
+# (TPE, multivariate by default in Optuna 5, also draws conditional knobs on their own, and says nothing.)
 _INDEPENDENT_REASONS = {
     "cmaes": "CMA-ES models only numeric parameters that every trial has",
     "qmc": "its sequence covers only the parameters of the first trial",
-    "tpe": "multivariate TPE models only parameters that every trial has (group: true models the others too)",
 }
 
 
 def sampled_independently(config: Mapping[str, Any], space: SearchSpace) -> tuple[tuple[str, ...], str]:
     """The parameters ``config``'s sampler draws at random, outside its model, and why (empty if none)."""
     kind = config.get("type")
-    if kind == "tpe" and not (config.get("multivariate") and not config.get("group")):
-        return (), ""  # univariate TPE models each parameter alone by design; grouped TPE models them all
     if kind not in _INDEPENDENT_REASONS:
         return (), ""
     names = tuple(
