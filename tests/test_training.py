@@ -11,7 +11,7 @@ from torch import nn
 from tuner.hyperparams import Activation, Cell, Hyperparameters
 from tuner.taskoptions import CharLMOptions
 from tuner.training import TrainSettings, fused, train
-from tuner.training.cells import ActivationRecurrentLayer
+from tuner.training.cells import ActivationRecurrentLayer, TanhGRU, TanhRNN
 from tuner.training.loop import evaluate
 from tuner.training.models import RecurrentNet, detach_states
 from tuner.training.tasks import task_for
@@ -54,7 +54,10 @@ def test_the_fused_softsign_build_is_kept_apart_per_kind_of_cpu():
 
 
 def test_softsign_selects_our_cell_and_tanh_selects_torch_layers():
-    assert all(isinstance(layer, nn.GRU) for layer in RecurrentNet(5, 5, tiny(cell="gru", depth=2)).layers)
+    assert all(isinstance(layer, TanhGRU) for layer in RecurrentNet(5, 5, tiny(cell="gru", depth=2)).layers)
+    assert type(RecurrentNet(5, 5, tiny(cell="lstm")).layers[0]) is nn.LSTM  # oneDNN's is faster than ours
+    # torch's own layers underneath: their parameter names, state dicts and cuDNN path
+    assert isinstance(RecurrentNet(5, 5, tiny(cell="rnn")).layers[0], nn.RNN)
     assert all(
         isinstance(layer, ActivationRecurrentLayer)
         for layer in RecurrentNet(5, 5, tiny(activation="softsign", depth=2)).layers
@@ -186,6 +189,26 @@ def test_orthogonal_init_makes_recurrent_weights_orthogonal():
     torch.testing.assert_close(w @ w.T, torch.eye(w.shape[0]), atol=1e-5, rtol=0)
 
 
+def outputs_and_gradients(layer: nn.Module, x: torch.Tensor, state, use_fused: bool) -> list[torch.Tensor]:  # noqa: ANN001
+    """Every output of ``layer`` on x and the gradient of a loss that touches each, with or without our fused code."""
+    layer.use_fused = use_fused
+    layer.zero_grad()
+    inputs = x.clone().requires_grad_()
+    out, last = layer(inputs, state)
+    h, c = last if isinstance(last, tuple) else (last, torch.zeros(()))
+    (out.sin().sum() + (h * 2).sum() + c.cos().sum()).backward()
+    return [out, h, c, inputs.grad] + [p.grad.clone() for p in layer.parameters()]
+
+
+def assert_fused_matches(layer: nn.Module, state) -> None:  # noqa: ANN001
+    """``layer`` (5 inputs, 7 units, float64) gives the same outputs and gradients with and without our fused code."""
+    assert fused.extension() is not None  # built here, or the test would compare a path with itself
+    x = torch.randn(3, 9, 5, dtype=torch.double)
+    ours, reference = outputs_and_gradients(layer, x, state, True), outputs_and_gradients(layer, x, state, False)
+    for got, expected in zip(ours, reference, strict=True):
+        torch.testing.assert_close(got, expected)
+
+
 @pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("cell", [Cell.LSTM, Cell.GRU, Cell.RNN])
 def test_fused_softsign_cells_match_the_reference_loop_forward_and_backward(cell, with_state):
@@ -193,23 +216,15 @@ def test_fused_softsign_cells_match_the_reference_loop_forward_and_backward(cell
     layer = ActivationRecurrentLayer(cell, 5, 7, Activation.SOFTSIGN).double()
     for p in layer.parameters():
         p.data.normal_(0, 0.5)
-    x = torch.randn(3, 9, 5, dtype=torch.double)
     h0, c0 = torch.randn(1, 3, 7, dtype=torch.double), torch.randn(1, 3, 7, dtype=torch.double)
-    state = ((h0, c0) if cell is Cell.LSTM else h0) if with_state else None
+    assert_fused_matches(layer, ((h0, c0) if cell is Cell.LSTM else h0) if with_state else None)
 
-    def run(use_fused: bool):  # noqa: ANN202
-        layer.use_fused = use_fused
-        layer.zero_grad()
-        inputs = x.clone().requires_grad_()
-        out, last = layer(inputs, state)
-        h, c = last if cell is Cell.LSTM else (last, torch.zeros(()))
-        (out.sin().sum() + (h * 2).sum() + c.cos().sum()).backward()  # every output gets a gradient
-        return out, h, c, inputs.grad, [p.grad.clone() for p in layer.parameters()]
 
-    assert fused.extension() is not None  # built here, or this test would compare the loop with itself
-    fused_run, reference = run(True), run(False)
-    layer.use_fused = True
-    for got, expected in zip(fused_run[:4], reference[:4], strict=True):
-        torch.testing.assert_close(got, expected)
-    for got, expected in zip(fused_run[4], reference[4], strict=True):
-        torch.testing.assert_close(got, expected)
+@pytest.mark.parametrize("with_state", [False, True])
+@pytest.mark.parametrize("layer_class", [TanhGRU, TanhRNN])
+def test_tanh_gru_and_rnn_on_the_cpu_match_torchs_own_kernel_forward_and_backward(layer_class, with_state):
+    torch.manual_seed(2)
+    layer = layer_class(5, 7, batch_first=True).double()
+    for p in layer.parameters():
+        p.data.normal_(0, 0.5)
+    assert_fused_matches(layer, torch.randn(1, 3, 7, dtype=torch.double) if with_state else None)

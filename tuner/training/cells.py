@@ -8,10 +8,10 @@ forget-bias slice are the same code for both paths.
 
 Speed: the input projection of a whole window is one matmul; only the
 recurrent matmul and the elementwise gate maths run per time step. On the CPU a
-softsign layer runs that recurrence in fused C++ (``fused.py``); tanh layers
-here (tests only: models use torch's own for tanh) and GPUs use the
-step-by-step loop below, which is also the reference the fused code is tested
-against.
+softsign layer runs that recurrence in fused C++ (``fused.py``); on a GPU it
+runs the step-by-step loop below, which is also the reference the fused code
+is tested against. Tanh layers are torch's own, but on the CPU a tanh GRU or
+plain RNN runs the same fused code (``TanhGRU``, ``TanhRNN``).
 """
 
 from __future__ import annotations
@@ -53,23 +53,10 @@ class ActivationRecurrentLayer(nn.Module):
         return self._loop(x, state)
 
     def _fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
-        zeros = x.new_zeros(x.shape[0], self.hidden_size)
-        # time-major without a copy of the wide (.., G*H) projection: transpose the narrow input instead.
-        # A GRU keeps b_hh apart (r gates the recurrent part of n, bias included), as torch's GRU does.
-        x_t = x.transpose(0, 1)  # (T, B, I)
+        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         if self.cell is Cell.LSTM:
-            h0, c0 = (state[0][0], state[1][0]) if state is not None else (zeros, zeros)
-            projected = F.linear(x_t, self.weight_ih, self.bias_ih + self.bias_hh).contiguous()  # (T, B, 4H)
-            hs, c_last = fused.SoftsignLSTMWindow.apply(projected, self.weight_hh, h0.contiguous(), c0.contiguous())
-            return hs.transpose(0, 1), (hs[-1].unsqueeze(0), c_last.unsqueeze(0))
-        h0 = (state[0] if state is not None else zeros).contiguous()
-        if self.cell is Cell.GRU:
-            projected = F.linear(x_t, self.weight_ih, self.bias_ih).contiguous()  # (T, B, 3H)
-            hs = fused.SoftsignGRUWindow.apply(projected, self.weight_hh, self.bias_hh, h0)
-        else:
-            projected = F.linear(x_t, self.weight_ih, self.bias_ih + self.bias_hh).contiguous()  # (T, B, H)
-            hs = fused.SoftsignRNNWindow.apply(projected, self.weight_hh, h0)
-        return hs.transpose(0, 1), hs[-1].unsqueeze(0)
+            return fused.softsign_lstm(x, weights, state)
+        return fused.gru_or_rnn(GATES[self.cell], x, weights, state, softsign=True)
 
     def _loop(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
         batch, steps, _ = x.shape  # (B, T, I)
@@ -99,3 +86,25 @@ class ActivationRecurrentLayer(nn.Module):
         if self.cell is Cell.LSTM:
             return out, (h.unsqueeze(0), c.unsqueeze(0))
         return out, h.unsqueeze(0)
+
+
+class _FusedOnTheCPU:
+    """torch's one-layer, batch-first nn.GRU / nn.RNN (its parameters, state dict and cuDNN path), whose
+    forward on the CPU runs the fused recurrence instead: torch's own runs several kernels per step there."""
+
+    gates: int
+    use_fused: bool = True  # tests and benchmarks switch it off to compare against torch's own kernel
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if self.use_fused and not x.is_cuda and fused.extension():
+            weights = (self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
+            return fused.gru_or_rnn(self.gates, x, weights, hx, softsign=False)
+        return super().forward(x, hx)
+
+
+class TanhGRU(_FusedOnTheCPU, nn.GRU):
+    gates = 3
+
+
+class TanhRNN(_FusedOnTheCPU, nn.RNN):
+    gates = 1

@@ -1,13 +1,16 @@
-"""The fused softsign recurrences (LSTM, GRU, plain RNN; C++, CPU), built on first use and cached by torch.
+"""Fused recurrences for the CPU (C++), built on first use and cached by torch.
 
-torch.utils.cpp_extension compiles ``softsign_cells.cpp`` once per machine
+Softsign LSTM, GRU and plain RNN layers, and tanh GRU and plain RNN layers (torch's CPU
+``nn.GRU`` and ``nn.RNN`` are slower; its ``nn.LSTM`` is not, and keeps its own path).
+torch.utils.cpp_extension compiles ``fused_cells.cpp`` once per machine
 (about 15 s on 2 cores; the build lands in $TORCH_EXTENSIONS_DIR, by default
 ~/.cache/torch_extensions) and later processes load it in a second. It is
 built for this CPU (``-march=native``), so each kind of CPU gets a build of its
 own: nodes of a Ray cluster that share a home folder must not load a build
 made on a newer CPU (an illegal instruction would kill the worker). Where it
-cannot be built (no C++ compiler) or on a GPU, ``ActivationRecurrentLayer``
-falls back to its step-by-step Python loop, with one warning.
+cannot be built (no C++ compiler), ``ActivationRecurrentLayer`` falls back to
+its step-by-step Python loop and ``TanhGRU`` / ``TanhRNN`` to torch's own
+kernels, with one warning; on a GPU they use those (and cuDNN) anyway.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
-SOURCE = Path(__file__).with_name("softsign_cells.cpp")
+SOURCE = Path(__file__).with_name("fused_cells.cpp")
 
 
 def cpu_fingerprint(cpuinfo: str | None = None) -> str:
@@ -41,7 +45,7 @@ def cpu_fingerprint(cpuinfo: str | None = None) -> str:
 
 @functools.cache
 def extension() -> Any | None:
-    """The compiled operators (``torch.ops.tuner_softsign``), or None where they cannot be built here."""
+    """The compiled operators (``torch.ops.tuner_recurrent``), or None where they cannot be built here."""
     # torch looks for `ninja` on PATH; the ninja package puts it beside this Python (a venv's bin/)
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -50,16 +54,16 @@ def extension() -> Any | None:
         from torch.utils.cpp_extension import load
 
         load(
-            name=f"tuner_softsign_{cpu_fingerprint()}",  # the operators keep their namespace
+            name=f"tuner_recurrent_{cpu_fingerprint()}",  # the operators keep their namespace
             sources=[str(SOURCE)],
             extra_cflags=["-O3", "-march=native", "-ffast-math"],
             is_python_module=False,  # the library registers its operators with torch when loaded
             verbose=False,
         )
-        return torch.ops.tuner_softsign
+        return torch.ops.tuner_recurrent
     except Exception as error:  # noqa: BLE001 - any build failure means: use the Python loop
         warnings.warn(
-            f"fused softsign cells unavailable ({str(error).splitlines()[0]}); using the slower Python loop",
+            f"fused recurrent cells unavailable ({str(error).splitlines()[0]}); using the slower unfused layers",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -87,31 +91,66 @@ class SoftsignLSTMWindow(torch.autograd.Function):
         return d_xproj, d_w_hh, d_h0, d_c0
 
 
-class SoftsignGRUWindow(torch.autograd.Function):
-    """hs = f(xproj (T, B, 3H), w_hh (3H, H), b_hh (3H,), h0 (B, H)); ``xproj`` is overwritten, as above."""
+class GRUWindow(torch.autograd.Function):
+    """hs = f(xproj (T, B, 3H), w_hh (3H, H), b_hh (3H,), h0 (B, H), softsign); ``xproj`` is overwritten, as above."""
 
     @staticmethod
-    def forward(ctx, xproj: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor) -> Tensor:  # noqa: ANN001
-        hs, acts, hns = extension().gru_forward(xproj, w_hh, b_hh, h0)
+    def forward(ctx, xproj: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor, softsign: bool) -> Tensor:  # noqa: ANN001
+        hs, acts, hns = extension().gru_forward(xproj, w_hh, b_hh, h0, softsign)
         ctx.save_for_backward(hs, acts, hns, w_hh, h0)
+        ctx.softsign = softsign
         return hs
 
     @staticmethod
     def backward(ctx, grad_hs: Tensor):  # noqa: ANN001, ANN205
         hs, acts, hns, w_hh, h0 = ctx.saved_tensors
-        return tuple(extension().gru_backward(grad_hs, hs, acts, hns, w_hh, h0))  # d_xproj, d_w_hh, d_b_hh, d_h0
+        d_xproj, d_w_hh, d_b_hh, d_h0 = extension().gru_backward(grad_hs, hs, acts, hns, w_hh, h0, ctx.softsign)
+        return d_xproj, d_w_hh, d_b_hh, d_h0, None
 
 
-class SoftsignRNNWindow(torch.autograd.Function):
-    """hs = f(xproj (T, B, H), w_hh (H, H), h0 (B, H)); ``xproj`` is used as scratch space."""
+class RNNWindow(torch.autograd.Function):
+    """hs = f(xproj (T, B, H), w_hh (H, H), h0 (B, H), softsign); ``xproj`` is used as scratch space."""
 
     @staticmethod
-    def forward(ctx, xproj: Tensor, w_hh: Tensor, h0: Tensor) -> Tensor:  # noqa: ANN001
-        hs = extension().rnn_forward(xproj, w_hh, h0)
+    def forward(ctx, xproj: Tensor, w_hh: Tensor, h0: Tensor, softsign: bool) -> Tensor:  # noqa: ANN001
+        hs = extension().rnn_forward(xproj, w_hh, h0, softsign)
         ctx.save_for_backward(hs, w_hh, h0)
+        ctx.softsign = softsign
         return hs
 
     @staticmethod
     def backward(ctx, grad_hs: Tensor):  # noqa: ANN001, ANN205
         hs, w_hh, h0 = ctx.saved_tensors
-        return tuple(extension().rnn_backward(grad_hs, hs, w_hh, h0))  # d_xproj, d_w_hh, d_h0
+        d_xproj, d_w_hh, d_h0 = extension().rnn_backward(grad_hs, hs, w_hh, h0, ctx.softsign)
+        return d_xproj, d_w_hh, d_h0, None
+
+
+def softsign_lstm(
+    x: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], state: tuple[Tensor, Tensor] | None
+) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """One softsign LSTM layer over x (B, T, I), torch's parameter layout and state shapes (as below)."""
+    w_ih, w_hh, b_ih, b_hh = weights
+    zeros = x.new_zeros(x.shape[0], w_hh.shape[1])
+    h0, c0 = (state[0][0], state[1][0]) if state is not None else (zeros, zeros)
+    # time-major without a copy of the wide (.., 4H) projection: transpose the narrow input instead
+    projected = F.linear(x.transpose(0, 1), w_ih, b_ih + b_hh).contiguous()  # (T, B, 4H)
+    hs, c_last = SoftsignLSTMWindow.apply(projected, w_hh, h0.contiguous(), c0.contiguous())
+    return hs.transpose(0, 1), (hs[-1].unsqueeze(0), c_last.unsqueeze(0))
+
+
+def gru_or_rnn(
+    gates: int, x: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], h0: Tensor | None, softsign: bool
+) -> tuple[Tensor, Tensor]:
+    """One GRU (``gates`` 3) or plain RNN (1) layer over x (B, T, I) with torch's parameter layout
+    ``(weight_ih, weight_hh, bias_ih, bias_hh)``; h0 (1, B, H) or None. Returns out (B, T, H), h (1, B, H)."""
+    w_ih, w_hh, b_ih, b_hh = weights
+    h0 = (h0[0] if h0 is not None else x.new_zeros(x.shape[0], w_hh.shape[1])).contiguous()
+    x_t = x.transpose(0, 1)  # (T, B, I), as above
+    if gates == 3:
+        # b_hh stays apart: r gates the recurrent part of n, bias included, as in torch's GRU
+        projected = F.linear(x_t, w_ih, b_ih).contiguous()  # (T, B, 3H)
+        hs = GRUWindow.apply(projected, w_hh, b_hh, h0, softsign)
+    else:
+        projected = F.linear(x_t, w_ih, b_ih + b_hh).contiguous()  # (T, B, H)
+        hs = RNNWindow.apply(projected, w_hh, h0, softsign)
+    return hs.transpose(0, 1), hs[-1].unsqueeze(0)

@@ -1,7 +1,8 @@
 """A stacked recurrent network with a softmax output, small enough to hold in your head.
 
 tanh layers are torch's own (``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN``, cuDNN on a
-GPU); softsign layers are ``ActivationRecurrentLayer``. One layer per module
+GPU; a GRU or plain RNN runs our fused recurrence on the CPU, where torch's is
+slower); softsign layers are ``ActivationRecurrentLayer``. One layer per module
 keeps initialisation and state handling the same for both.
 """
 
@@ -10,14 +11,14 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from tuner.hyperparams import Activation, Cell, Hyperparameters, WeightInit
-from tuner.training.cells import ActivationRecurrentLayer, State
+from tuner.training.cells import ActivationRecurrentLayer, State, TanhGRU, TanhRNN
 
-_TORCH_LAYERS = {Cell.LSTM: nn.LSTM, Cell.GRU: nn.GRU, Cell.RNN: nn.RNN}
+_TANH_LAYERS = {Cell.LSTM: nn.LSTM, Cell.GRU: TanhGRU, Cell.RNN: TanhRNN}
 
 
 def make_layer(cell: Cell, input_size: int, hidden_size: int, activation: Activation) -> nn.Module:
     if activation is Activation.TANH:
-        return _TORCH_LAYERS[cell](input_size, hidden_size, batch_first=True)
+        return _TANH_LAYERS[cell](input_size, hidden_size, batch_first=True)
     return ActivationRecurrentLayer(cell, input_size, hidden_size, activation)
 
 
