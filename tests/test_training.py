@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -51,6 +53,17 @@ def test_the_fused_softsign_build_is_kept_apart_per_kind_of_cpu():
     newer = one_core.replace("avx2", "avx2 avx512f")
     assert cpu_fingerprint(two_cores) == cpu_fingerprint(one_core)  # the same kind of CPU: one build
     assert cpu_fingerprint(newer) != cpu_fingerprint(one_core)
+
+
+def test_a_build_lock_left_by_a_process_killed_while_building_does_not_hang_the_next_load():
+    assert fused.extension() is not None  # built, or loaded, here first
+    stale = fused.build_directory() / "lock"
+    stale.touch()  # what torch's build leaves when its process is killed half-way (a worker stopped by Ctrl-C)
+    try:
+        loads = [sys.executable, "-c", "from tuner.training import fused; assert fused.extension() is not None"]
+        subprocess.run(loads, check=True, timeout=120)  # torch alone would wait on that file for ever
+    finally:
+        stale.unlink(missing_ok=True)
 
 
 def test_softsign_selects_our_cell_and_tanh_selects_torch_layers():

@@ -3,8 +3,8 @@
 Softsign LSTM, GRU and plain RNN layers, and tanh GRU and plain RNN layers (torch's CPU
 ``nn.GRU`` and ``nn.RNN`` are slower; its ``nn.LSTM`` is not, and keeps its own path).
 torch.utils.cpp_extension compiles ``fused_cells.cpp`` once per machine
-(about 15 s on 2 cores; the build lands in $TORCH_EXTENSIONS_DIR, by default
-~/.cache/torch_extensions) and later processes load it in a second. It is
+(about 15 s on 2 cores; the build lands in ``build_directory()``) and later
+processes load it in a second. It is
 built for this CPU (``-march=native``), so each kind of CPU gets a build of its
 own: nodes of a Ray cluster that share a home folder must not load a build
 made on a newer CPU (an illegal instruction would kill the worker). Where it
@@ -15,6 +15,7 @@ kernels, with one warning; on a GPU they use those (and cuDNN) anyway.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import os
@@ -43,6 +44,14 @@ def cpu_fingerprint(cpuinfo: str | None = None) -> str:
     return hashlib.sha1("\n".join(lines or [cpuinfo]).encode()).hexdigest()[:10]
 
 
+def build_directory() -> Path:
+    """Where this CPU kind's build lives: $TORCH_EXTENSIONS_DIR (default ~/.cache/torch_extensions), then a
+    folder per Python and torch version (a build for another torch would fail to load, or crash)."""
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions"
+    python = f"py{sys.version_info.major}{sys.version_info.minor}"
+    return Path(root) / f"{python}_torch{torch.__version__}" / f"tuner_recurrent_{cpu_fingerprint()}"
+
+
 @functools.cache
 def extension() -> Any | None:
     """The compiled operators (``torch.ops.tuner_recurrent``), or None where they cannot be built here."""
@@ -53,13 +62,23 @@ def extension() -> Any | None:
     try:
         from torch.utils.cpp_extension import load
 
-        load(
-            name=f"tuner_recurrent_{cpu_fingerprint()}",  # the operators keep their namespace
-            sources=[str(SOURCE)],
-            extra_cflags=["-O3", "-march=native", "-ffast-math"],
-            is_python_module=False,  # the library registers its operators with torch when loaded
-            verbose=False,
-        )
+        folder = build_directory()
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "tuner.lock", "a") as lock:
+            # torch guards a build with a lock *file*, which a process killed mid-build (a Ray worker
+            # stopped by Ctrl-C) leaves behind, and every later load then waits for ever. An flock is
+            # released by the OS when its process dies: whoever holds it is the only one building, so a
+            # torch lock file seen then is stale.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            (folder / "lock").unlink(missing_ok=True)
+            load(
+                name=folder.name,  # the operators keep their namespace
+                sources=[str(SOURCE)],
+                extra_cflags=["-O3", "-march=native", "-ffast-math"],
+                build_directory=str(folder),
+                is_python_module=False,  # the library registers its operators with torch when loaded
+                verbose=False,
+            )
         return torch.ops.tuner_recurrent
     except Exception as error:  # noqa: BLE001 - any build failure means: use the Python loop
         warnings.warn(
