@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from tuner.hyperparams import Hyperparameters
-from tuner.training.cells import ActivationRecurrentLayer, _FusedOnTheCPU
+from tuner.training.cells import ActivationRecurrentLayer, TanhGRU, TanhRNN
 from tuner.training.models import RecurrentNet, detach_states
 
 VOCAB, BATCH, TBPTT, HIDDEN, DEPTH = 65, 32, 50, 200, 2
@@ -35,7 +35,7 @@ def chars_per_second(cell: str, arm: str, windows: int, device: torch.device) ->
     torch.manual_seed(0)
     activation = "softsign" if arm.startswith("softsign") else "tanh"
     ActivationRecurrentLayer.use_fused = arm != "softsign-loop"
-    _FusedOnTheCPU.use_fused = arm != "torch-tanh"
+    TanhGRU.use_fused = TanhRNN.use_fused = arm != "torch-tanh"
     hp = Hyperparameters(
         cell=cell, hidden_size=HIDDEN, depth=DEPTH, activation=activation, tbptt_length=TBPTT, batch_size=BATCH
     )
