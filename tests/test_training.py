@@ -55,6 +55,19 @@ def test_the_fused_softsign_build_is_kept_apart_per_kind_of_cpu():
     assert cpu_fingerprint(newer) != cpu_fingerprint(one_core)
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [{"batch_first": False}, {"num_layers": 2}, {"bidirectional": True}],
+    ids=["time-first", "stacked", "both-ways"],
+)
+def test_a_tanh_gru_built_in_a_shape_the_fused_code_does_not_cover_computes_what_torch_does(shape):
+    kwargs = {"batch_first": True, **shape}
+    ours, torchs = TanhGRU(4, 6, **kwargs), nn.GRU(4, 6, **kwargs)
+    torchs.load_state_dict(ours.state_dict())
+    x = torch.randn(3, 5, 4)
+    torch.testing.assert_close(ours(x)[0], torchs(x)[0])
+
+
 def test_a_build_lock_left_by_a_process_killed_while_building_does_not_hang_the_next_load():
     assert fused.extension() is not None  # built, or loaded, here first
     stale = fused.build_directory() / "lock"

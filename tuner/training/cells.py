@@ -96,7 +96,9 @@ class _FusedOnTheCPU:
     use_fused: bool = True  # tests and benchmarks switch it off to compare against torch's own kernel
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if self.use_fused and not x.is_cuda and fused.extension():
+        # the shape our models build; any other (time first, stacked, bidirectional, unbatched) is torch's
+        ours = self.batch_first and self.num_layers == 1 and not self.bidirectional and self.bias and x.dim() == 3
+        if ours and self.use_fused and not x.is_cuda and fused.extension():
             weights = (self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
             return fused.gru_or_rnn(self.gates, x, weights, hx, softsign=False)
         return super().forward(x, hx)

@@ -15,7 +15,6 @@ kernels, with one warning; on a GPU they use those (and cuDNN) anyway.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import os
@@ -60,6 +59,8 @@ def extension() -> Any | None:
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     try:
+        import fcntl  # POSIX; elsewhere the ImportError below means: unfused layers
+
         from torch.utils.cpp_extension import load
 
         folder = build_directory()
