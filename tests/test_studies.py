@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import optuna
 import pytest
@@ -133,6 +135,18 @@ def test_only_samplers_that_would_warn_get_the_note(config, named):
     assert optuna_warnings_while_sampling(config) == []
     if named:  # Optuna would have warned about these, per trial
         assert optuna_warnings_while_sampling(dict(config, warn_independent_sampling=True))
+
+
+def test_optunas_experimental_warning_is_one_line_once_not_a_source_line_per_build(tmp_path):
+    study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, sampler={"type": "qmc", "seed": 1}))
+    # --trials 0 stops the run after the study file is read (its sampler built), before Ray starts
+    command = [sys.executable, "-m", "tuner.cli", "run", str(study_file), "--trials", "0"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    experimental = [line for line in lines if "experimental" in line]
+    assert len(experimental) == 1 and experimental[0].startswith("tuner: warning: QMCSampler is experimental")
+    assert lines[-1].startswith("tuner: error: --trials") and len(lines) == 2
 
 
 @pytest.mark.parametrize("kind", ["none", "median", "percentile", "successive_halving", "hyperband", "patient"])

@@ -20,6 +20,7 @@ from tuner.cliargs import (
     Parser,
     check_can_listen,
     make_folder,
+    one_line_warnings,
     output_file,
     positive,
     storage_url,
@@ -405,6 +406,7 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, with one line on stderr)."""
     args = None
+    one_line_warnings()
     try:
         args = build_parser().parse_command(argv)
         return args.handler(args)

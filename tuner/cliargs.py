@@ -1,12 +1,15 @@
 """Command-line values, checked: each mistake is one line naming the flag (or file), what was expected and found.
 
-The argparse subclass, output paths, the storage URL and where it came from, the dashboard's address.
+The argparse subclass, output paths, the storage URL and where it came from, the dashboard's address,
+and how the command shows Python warnings.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,3 +109,17 @@ def check_can_listen(host: str, port: int) -> None:
         raise BadInput(
             "--host/--port", None, "an address this machine can listen on", f"{host}:{port} ({error.strerror or error})"
         ) from None
+
+
+def one_line_warnings() -> None:
+    """Show each Python warning (Optuna's "QMCSampler is experimental", ...) as one line, once per message:
+    not a file, line number and source line, and not again when the study file is read a second time."""
+    shown: set[str] = set()
+
+    def show(message: Warning | str, *_: object, **__: object) -> None:
+        text = f"tuner: warning: {str(message).splitlines()[0]}"
+        if text not in shown:
+            shown.add(text)
+            print(text, file=sys.stderr)
+
+    warnings.showwarning = show
