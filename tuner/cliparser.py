@@ -1,0 +1,114 @@
+"""What the `tuner` command line accepts: commands, flags, help texts and examples.
+
+What each command does is in ``cli.py``; this module only describes the arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+
+from tuner import __version__
+from tuner.cliargs import Parser
+from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
+
+Handler = Callable[[argparse.Namespace], int]
+
+_EXAMPLES = {
+    "run": "example:\n  tuner run studies/quickstart.yaml --workers 2\n  tuner run studies/shakespeare.yaml --trials 8 --workers 2 --storage sqlite:///shakespeare.db",
+    "status": "example:\n  tuner status\n  tuner status --storage postgresql+psycopg://user:pw@db/tuner",
+    "trials": "example:\n  tuner trials quickstart\n  tuner trials quickstart --state FAIL --errors",
+    "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --trial 3 --format json --out trial3.json",
+    "train": "example:\n  tuner train best.yaml --out model.pt",
+    "importance": "example:\n  tuner importance shakespeare-char",
+    "compare": "example:\n  tuner compare shakespeare-char shakespeare-char-2\n  tuner compare old new --target 1.5",
+    "report": "example:\n  tuner report shakespeare-char --out reports/",
+    "sample": 'example:\n  tuner sample model.pt --prime "ROMEO:" --length 500 --temperature 0.8',
+    "dashboard": "example:\n  tuner dashboard\n  tuner dashboard --storage sqlite:///shakespeare.db --port 8502",
+}
+
+
+def build_parser(handlers: Mapping[str, Handler]) -> Parser:
+    """The `tuner` parser; ``handlers`` maps each command's name to the function that runs it."""
+    parser = Parser(
+        prog="tuner", description="Tune recurrent networks: Optuna decides, Ray Tune runs, torch trains, SQL remembers."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser.commands = commands.choices  # name -> its parser, for errors that name the command
+
+    def command(name: str, help_text: str, reads_storage: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(handler=handlers[name])
+        if reads_storage:  # train and sample work from files alone
+            sub.add_argument(
+                "--storage",
+                help=f"SQLAlchemy URL of the study database (default: ${STORAGE_ENV}, the study file's, or {DEFAULT_STORAGE})",
+            )
+        return sub
+
+    run = command("run", "Run a study file: new, or continue an existing study up to its budget.")
+    run.add_argument("study_file", help="a study YAML, e.g. studies/quickstart.yaml")
+    run.add_argument("--trials", type=int, help="total trials the study should hold (default: the study file's)")
+    run.add_argument("--workers", type=int, default=2, help="most trials running at once (default 2)")
+    run.add_argument("--address", help="join an existing Ray cluster at HOST:PORT instead of starting Ray here")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--force", action="store_true", help="the study exists with another space or settings: start NAME-2 instead"
+    )
+
+    command("status", "List the studies in the storage with trial counts and best values.")
+
+    trials = command("trials", "Table of a study's trials: state, value, epochs, why it stopped, parameters.")
+    trials.add_argument("study", help="study name")
+    trials.add_argument(
+        "--state",
+        choices=["COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"],
+        type=str.upper,
+        help="only trials in this state",
+    )
+    trials.add_argument("--errors", action="store_true", help="print failed trials' full tracebacks")
+
+    export = command("export", "Write a trial's complete training config (best by default) as YAML or JSON.")
+    export.add_argument("study", help="study name")
+    export.add_argument("--trial", type=int, help="trial number (default: the best COMPLETE trial)")
+    export.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    export.add_argument("--out", help="file to write (default: standard output)")
+
+    train = command("train", "Retrain an exported config alone: no Ray, no Optuna.", reads_storage=False)
+    train.add_argument("config", help="a file written by tuner export")
+    train.add_argument("--out", default="model.pt", help="checkpoint to write (default model.pt)")
+    train.add_argument(
+        "--threads", type=int, help="torch threads (default: as many as the trial had, which repeats its value)"
+    )
+
+    importance = command("importance", "Hyperparameter importances of a study (fANOVA and PED-ANOVA).")
+    importance.add_argument("study", help="study name")
+
+    compare = command("compare", "Two studies side by side: best values, trials to reach a target, importances.")
+    compare.add_argument("study_a", help="study name")
+    compare.add_argument("study_b", help="study name")
+    compare.add_argument("--target", type=float, help="objective value to reach (default: the worse of the two bests)")
+
+    report = command("report", "Write one self-contained HTML report of a study.")
+    report.add_argument("study", help="study name")
+    report.add_argument("--out", default=".", help="folder to write STUDY-report.html into (default: here)")
+    report.add_argument("--top", type=int, default=5, help="top trials to show (default 5)")
+
+    sample = command("sample", "Generate text from a character model trained by tuner train.", reads_storage=False)
+    sample.add_argument("model", help="a checkpoint written by tuner train --out")
+    sample.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
+    sample.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
+    sample.add_argument("--temperature", type=float, default=0.8, help="below 1: safer, above 1: wilder (default 0.8)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed of the sampling")
+
+    dashboard = command("dashboard", "Open the Streamlit dashboard on the storage (read-only).")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    dashboard.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    return parser
