@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -66,6 +67,23 @@ def test_a_tanh_gru_built_in_a_shape_the_fused_code_does_not_cover_computes_what
     torchs.load_state_dict(ours.state_dict())
     x = torch.randn(3, 5, 4)
     torch.testing.assert_close(ours(x)[0], torchs(x)[0])
+
+
+@pytest.mark.parametrize(("cell", "activation"), [("gru", "tanh"), ("lstm", "softsign")])
+def test_a_first_build_of_the_fused_code_is_not_timed_as_epoch_one_with_a_fake_slow_build(
+    corpus, monkeypatch, cell, activation
+):
+    real, builds = fused.extension, []
+
+    def slow_first_build():  # noqa: ANN202 - the real operators, after a pause the first time, as a build takes
+        if not builds:
+            time.sleep(2.0)
+        builds.append(True)
+        return real()
+
+    monkeypatch.setattr(fused, "extension", slow_first_build)
+    result = train(tiny(cell=cell, activation=activation), corpus, TrainSettings(max_epochs=1))
+    assert builds and result.epochs[0].seconds < 1.0
 
 
 def test_a_build_lock_left_by_a_process_killed_while_building_does_not_hang_the_next_load():

@@ -36,7 +36,7 @@ class ActivationRecurrentLayer(nn.Module):
 
     def __init__(self, cell: Cell, input_size: int, hidden_size: int, activation: Activation):
         super().__init__()
-        self.cell, self.hidden_size = cell, hidden_size
+        self.cell, self.hidden_size, self.activation = cell, hidden_size, activation
         self.act = F.softsign if activation is Activation.SOFTSIGN else torch.tanh
         gates = GATES[cell] * hidden_size
         bound = 1.0 / math.sqrt(hidden_size)

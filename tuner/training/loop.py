@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from tuner.attrs import StopReason
 from tuner.errors import Diverged
 from tuner.hyperparams import Hyperparameters
+from tuner.training import fused
 from tuner.training.models import RecurrentNet, State, detach_states
 from tuner.training.tasks.base import SequenceData, Target, TaskData
 from tuner.training.updaters import make_optimizer
@@ -123,6 +124,8 @@ def train(
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
     model = RecurrentNet(data.input_size, data.output_size, hp).to(device)
+    if device.type == "cpu" and model.runs_fused_code():
+        fused.extension()  # built (the first time, about 15 s) or loaded now, not timed as part of epoch 1
     optimizer = make_optimizer(model, hp)
     shuffle = torch.Generator().manual_seed(settings.seed)
     history: list[EpochMetrics] = []

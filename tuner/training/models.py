@@ -61,6 +61,14 @@ class RecurrentNet(nn.Module):
             new_states.append(state)
         return self.head(self.dropout(x)), new_states
 
+    def runs_fused_code(self) -> bool:
+        """Whether a layer runs the fused CPU recurrence (built on first use) when on the CPU."""
+        return any(
+            isinstance(layer, (TanhGRU, TanhRNN))
+            or (isinstance(layer, ActivationRecurrentLayer) and layer.activation is Activation.SOFTSIGN)
+            for layer in self.layers
+        )
+
     def weights(self) -> list[nn.Parameter]:
         """Weight matrices only: L1 and L2 apply to these, never to biases."""
         return [p for name, p in self.named_parameters() if "bias" not in name]
