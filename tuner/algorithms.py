@@ -146,28 +146,23 @@ _INDEPENDENT_REASONS = {
 }
 
 
-def sampled_independently(config: Mapping[str, Any], space: SearchSpace) -> tuple[tuple[str, ...], str]:
-    """The parameters ``config``'s sampler draws at random, outside its model, and why (empty if none)."""
+def independent_sampling_note(config: Mapping[str, Any], space: SearchSpace) -> str:
+    """One line for `tuner run` naming the parameters ``config``'s sampler draws at random, outside its
+    model, in place of Optuna's warning per parameter per trial ('' if there are none)."""
     kind = config.get("type")
-    if kind not in _INDEPENDENT_REASONS:
-        return (), ""
-    names = tuple(
+    if kind not in _INDEPENDENT_REASONS or config.get("warn_independent_sampling"):
+        return ""  # nothing left out, or asked for Optuna's own warnings: those say it
+    names = [
         p.name
         for p in space.params
         if (dist := p.distribution()) is not None
         and not dist.single()  # Optuna's Trial sets a one-value parameter itself, asking no sampler
         and (p.condition is not None or (kind == "cmaes" and isinstance(dist, CategoricalDistribution)))
-    )
-    return names, _INDEPENDENT_REASONS[kind] if names else ""
-
-
-def independent_sampling_note(config: Mapping[str, Any], space: SearchSpace) -> str:
-    """One line for `tuner run` in place of Optuna's warning per parameter per trial ('' if nothing to say)."""
-    names, reason = sampled_independently(config, space)
-    if not names or config.get("warn_independent_sampling"):
-        return ""  # asked for Optuna's own warnings: those say it
+    ]
+    if not names:
+        return ""
     return (
-        f"note: the {config['type']} sampler draws {', '.join(names)} at random: {reason}"
+        f"note: the {kind} sampler draws {', '.join(names)} at random: {_INDEPENDENT_REASONS[kind]}"
         " (warn_independent_sampling: true in the sampler shows Optuna's warning per trial)"
     )
 

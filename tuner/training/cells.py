@@ -36,7 +36,7 @@ class ActivationRecurrentLayer(nn.Module):
 
     def __init__(self, cell: Cell, input_size: int, hidden_size: int, activation: Activation):
         super().__init__()
-        self.cell, self.hidden_size, self.activation = cell, hidden_size, activation
+        self.cell, self.hidden_size = cell, hidden_size
         self.act = F.softsign if activation is Activation.SOFTSIGN else torch.tanh
         gates = GATES[cell] * hidden_size
         bound = 1.0 / math.sqrt(hidden_size)
@@ -47,8 +47,13 @@ class ActivationRecurrentLayer(nn.Module):
 
     use_fused: bool = True  # tests switch it off to compare against the reference loop
 
+    @property
+    def fused_on_cpu(self) -> bool:
+        """Whether this layer runs the fused recurrence on a CPU: softsign layers do."""
+        return self.use_fused and self.act is F.softsign
+
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if self.use_fused and self.act is F.softsign and not x.is_cuda and fused.extension():
+        if self.fused_on_cpu and not x.is_cuda and fused.extension():
             return self._fused(x, state)
         return self._loop(x, state)
 
@@ -95,10 +100,13 @@ class _FusedOnTheCPU:
     gates: int
     use_fused: bool = True  # tests and benchmarks switch it off to compare against torch's own kernel
 
+    @property
+    def fused_on_cpu(self) -> bool:
+        """The shape our models build; any other (time first, stacked, bidirectional) is torch's."""
+        return self.use_fused and self.batch_first and self.num_layers == 1 and not self.bidirectional and self.bias
+
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        # the shape our models build; any other (time first, stacked, bidirectional, unbatched) is torch's
-        ours = self.batch_first and self.num_layers == 1 and not self.bidirectional and self.bias and x.dim() == 3
-        if ours and self.use_fused and not x.is_cuda and fused.extension():
+        if self.fused_on_cpu and x.dim() == 3 and not x.is_cuda and fused.extension():  # unbatched: torch's
             weights = (self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
             return fused.gru_or_rnn(self.gates, x, weights, hx, softsign=False)
         return super().forward(x, hx)

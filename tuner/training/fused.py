@@ -81,7 +81,7 @@ def extension() -> Any | None:
                 verbose=False,
             )
         return torch.ops.tuner_recurrent
-    except Exception as error:  # noqa: BLE001 - any build failure means: use the Python loop
+    except Exception as error:  # noqa: BLE001 - any build failure means: the unfused layers
         warnings.warn(
             f"fused recurrent cells unavailable ({str(error).splitlines()[0]}); using the slower unfused layers",
             RuntimeWarning,

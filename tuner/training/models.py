@@ -63,11 +63,7 @@ class RecurrentNet(nn.Module):
 
     def runs_fused_code(self) -> bool:
         """Whether a layer runs the fused CPU recurrence (built on first use) when on the CPU."""
-        return any(
-            isinstance(layer, (TanhGRU, TanhRNN))
-            or (isinstance(layer, ActivationRecurrentLayer) and layer.activation is Activation.SOFTSIGN)
-            for layer in self.layers
-        )
+        return any(getattr(layer, "fused_on_cpu", False) for layer in self.layers)  # nn.LSTM has none
 
     def weights(self) -> list[nn.Parameter]:
         """Weight matrices only: L1 and L2 apply to these, never to biases."""
