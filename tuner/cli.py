@@ -39,14 +39,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from tuner.algorithms import independent_sampling_note
     from tuner.insight import against_baseline
-    from tuner.orchestration.cluster import check_address
     from tuner.orchestration.runner import run_study
     from tuner.storage.engine import mask_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
 
-    if args.address:
-        check_address(args.address)  # before the storage is touched: a bad flag writes nothing
     storage = storage_url(args, spec, must_exist=False)
     if note := independent_sampling_note(spec.sampler, spec.space):
         print(note)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import optuna
@@ -76,6 +77,12 @@ def check_storage(url: str, flag: str = "--storage", must_exist: bool = False) -
             raise BadInput(flag, None, "an existing SQLite database file", f"{shown} (no such file)")
         if not path.parent.is_dir():
             raise BadInput(flag, None, "an SQLite file in an existing folder", f"{shown} (no folder {path.parent})")
+        if not path.exists():  # connecting would create it: a run stopped later by a bad flag leaves no empty file
+            if not os.access(path.parent, os.W_OK):
+                raise BadInput(
+                    flag, None, "an SQLite file in a folder it may write", f"{shown} (cannot write {path.parent})"
+                )
+            return
     try:
         with get_engine(url).connect() as connection:
             connection.execute(sa.text("SELECT 1"))
