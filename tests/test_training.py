@@ -47,7 +47,7 @@ def test_forget_bias_sits_on_the_forget_slice_only(activation):
 
 def test_the_fused_softsign_build_is_kept_apart_per_kind_of_cpu():
     # it is compiled with -march=native: a cluster's nodes sharing a home folder must not share one build
-    from tuner.training.fused import cpu_fingerprint
+    from tuner.fusedbuild import cpu_fingerprint
 
     one_core = "processor\t: 0\nmodel name\t: Xeon E5\nflags\t\t: fpu sse2 avx2\n"
     two_cores = one_core + one_core.replace(": 0", ": 1")

@@ -19,10 +19,11 @@ from optuna.distributions import distribution_to_json
 from optuna.trial import TrialState
 from ray import tune
 
-from tuner import attrs
+from tuner import attrs, fusedbuild
 from tuner.algorithms import build_pruner, build_sampler
 from tuner.attrs import StopReason
 from tuner.errors import BadInput
+from tuner.hyperparams import Hyperparameters
 from tuner.orchestration import drivers
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
@@ -150,14 +151,31 @@ def run_study(
     spec = choose_study(spec, storage_url, force)
     # Ray before the study is written: trials this machine's Ray could never hold are refused first.
     # Counts only grow (reconcile re-queues, other drivers add), so a finished study starts no Ray.
-    started_ray = _budget_left(storage_url, spec.name, trials) and start_ray(address)
-    try:
-        if ray.is_initialized() and address is None:
-            check_trial_fits(spec.resources, spec.source)
-        return _run_rest(spec, storage_url, trials, workers, show_progress, trainable)
-    finally:
-        if started_ray:
-            ray.shutdown()
+    budget_left = _budget_left(storage_url, spec.name, trials)
+    # the workers here would otherwise build the fused cells in the first trial, the others waiting
+    with fusedbuild.built_alongside(budget_left and address is None and _may_train_fused_layers(spec)) as building:
+        if building and show_progress:
+            print("building the fused recurrent cells for this CPU (once, about 15 s); the first trials wait for it")
+        started_ray = budget_left and start_ray(address)
+        try:
+            if ray.is_initialized() and address is None:
+                check_trial_fits(spec.resources, spec.source)
+            return _run_rest(spec, storage_url, trials, workers, show_progress, trainable)
+        finally:
+            if started_ray:
+                ray.shutdown()
+
+
+def _may_train_fused_layers(spec: StudySpec) -> bool:
+    """Whether a trial of ``spec`` may train a layer that runs the fused CPU recurrence: on the CPU, with
+    a cell and an activation its space allows (a knob it does not search takes its default)."""
+    if spec.resources.gpu:
+        return False
+    values = {p.name: p.finite_values() or () for p in spec.space.params}
+    defaults = Hyperparameters()
+    cells = values.get("cell") or (defaults.cell,)
+    activations = values.get("activation") or (defaults.activation,)
+    return any(fusedbuild.runs_fused_code(str(c), str(a)) for c in cells for a in activations)
 
 
 def _budget_left(storage_url: str, study_name: str, trials: int) -> bool:

@@ -3,7 +3,7 @@
 Softsign LSTM, GRU and plain RNN layers, and tanh GRU and plain RNN layers (torch's CPU
 ``nn.GRU`` and ``nn.RNN`` are slower; its ``nn.LSTM`` is not, and keeps its own path).
 torch.utils.cpp_extension compiles ``fused_cells.cpp`` once per machine
-(about 15 s on 2 cores; the build lands in ``build_directory()``) and later
+(about 15 s on 2 cores; the build lands in ``fusedbuild.build_directory()``) and later
 processes load it in a second. It is
 built for this CPU (``-march=native``), so each kind of CPU gets a build of its
 own: nodes of a Ray cluster that share a home folder must not load a build
@@ -16,9 +16,7 @@ kernels, with one warning; on a GPU they use those (and cuDNN) anyway.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-import platform
 import sys
 import warnings
 from pathlib import Path
@@ -28,27 +26,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-SOURCE = Path(__file__).with_name("fused_cells.cpp")
-
-
-def cpu_fingerprint(cpuinfo: str | None = None) -> str:
-    """A short hash of this CPU's model and instruction-set flags (``/proc/cpuinfo`` where there is one)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = f"{platform.machine()} {platform.processor()}"
-    wanted = ("model name", "flags", "Features", "CPU implementer", "CPU part")
-    lines = sorted({line.strip() for line in cpuinfo.splitlines() if line.startswith(wanted)})
-    return hashlib.sha1("\n".join(lines or [cpuinfo]).encode()).hexdigest()[:10]
-
-
-def build_directory() -> Path:
-    """Where this CPU kind's build lives: $TORCH_EXTENSIONS_DIR (default ~/.cache/torch_extensions), then a
-    folder per Python and torch version (a build for another torch would fail to load, or crash)."""
-    root = os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions"
-    python = f"py{sys.version_info.major}{sys.version_info.minor}"
-    return Path(root) / f"{python}_torch{torch.__version__}" / f"tuner_recurrent_{cpu_fingerprint()}"
+from tuner.fusedbuild import SOURCE, build_directory
 
 
 @functools.cache
