@@ -36,6 +36,7 @@ Writes the plot to docs/search_efficiency.svg (``--plot``); the last line is JSO
     python benchmarks/search_efficiency.py [--seeds 3] [--tasks char_lm adding] [--quick]
         [--keep DB] [--arms tpe+pruner ...] [--from-db DB] [--max-epochs N] [--random-trials N]
         [--space FILE]   (another search space for both searches; the task's overrides still apply)
+        [--pruner JSON]  (another pruner for the TPE arm, e.g. '{"type": "hyperband", "min_resource": 1}')
 """
 
 from __future__ import annotations
@@ -193,6 +194,8 @@ def study_document(bench: Bench, arm: str, seed: int) -> dict[str, Any]:
         budget += f"-{bench.trials}trials"
     if arm != "default" and bench.space != FULL_SPACE:
         budget += f"-{bench.space.stem}"
+    if arm == "tpe+pruner" and bench.pruner != standard.pruner:
+        budget += f"-{bench.pruner['type']}"
     return {
         "name": f"{bench.task['name']}-{arm}-seed{seed}{budget}",
         "task": bench.task,
@@ -374,6 +377,12 @@ def main() -> None:
     parser.add_argument(
         "--space", type=Path, help="search space file for both searches (default: search_spaces/rnn.yaml)"
     )
+    parser.add_argument(
+        "--pruner",
+        type=json.loads,
+        help='the TPE arm\'s pruner as a study file\'s JSON, e.g. \'{"type": "hyperband", "min_resource": 1}\' '
+        "(default: per task)",
+    )
     args = parser.parse_args()
     if set(args.arms) != set(ARMS) and not args.keep:
         parser.error("--arms needs --keep DB: the other arms are read from that database")
@@ -386,6 +395,8 @@ def main() -> None:
         benches = {name: dataclasses.replace(bench, trials=args.random_trials) for name, bench in benches.items()}
     if args.space:
         benches = {name: dataclasses.replace(bench, space=args.space.resolve()) for name, bench in benches.items()}
+    if args.pruner:
+        benches = {name: dataclasses.replace(bench, pruner=args.pruner) for name, bench in benches.items()}
 
     try:  # what is read from a database must be there before anything runs
         if args.from_db:
