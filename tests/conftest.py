@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,17 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ctrl_c_delivered() -> None:
+    """Ctrl-C reaches the suite and the commands it starts, as from a terminal.
+
+    A suite started in the background by a non-interactive shell (``cmd &`` in a script) inherits
+    SIGINT ignored, and so would every ``tuner`` it starts: the Ctrl-C tests would see no interrupt.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # children get the default again at exec
 
 
 @pytest.fixture(autouse=True)
