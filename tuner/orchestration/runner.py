@@ -149,13 +149,14 @@ def run_study(
     if address:
         check_address(address)
     spec = choose_study(spec, storage_url, force)
-    # Ray before the study is written: trials this machine's Ray could never hold are refused first.
     # Counts only grow (reconcile re-queues, other drivers add), so a finished study starts no Ray.
     budget_left = _budget_left(storage_url, spec.name, trials)
-    # the workers here would otherwise build the fused cells in the first trial, the others waiting
-    with fusedbuild.built_alongside(budget_left and address is None and _may_train_fused_layers(spec)) as building:
+    # Build the fused cells while Ray and its workers start; else a first trial builds them, the others waiting.
+    prebuild = budget_left and address is None and _may_train_fused_layers(spec)
+    with fusedbuild.built_alongside(prebuild) as building:
         if building and show_progress:
             print("building the fused recurrent cells for this CPU (once, about 15 s); the first trials wait for it")
+        # Ray before the study is written: trials this machine's Ray could never hold are refused first.
         started_ray = budget_left and start_ray(address)
         try:
             if ray.is_initialized() and address is None:
