@@ -18,8 +18,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from tuner.hyperparams import Activation, Cell
+
 SOURCE = Path(__file__).parent / "training" / "fused_cells.cpp"
-FUSED_CELLS = ("gru", "rnn")  # a tanh LSTM stays on torch's nn.LSTM; every softsign cell is fused
+FUSED_CELLS = (Cell.GRU, Cell.RNN)  # a tanh LSTM stays on torch's nn.LSTM; every softsign cell is fused
 BUILD_COMMAND = (sys.executable, "-c", "from tuner.training import fused; fused.extension()")
 
 
@@ -55,9 +57,10 @@ def is_built() -> bool:
     return (folder / f"{folder.name}.so").is_file()
 
 
-def runs_fused_code(cell: str, activation: str) -> bool:
-    """Whether a layer of this cell and activation runs the fused recurrence on the CPU."""
-    return activation == "softsign" or cell in FUSED_CELLS
+def runs_fused_code(cell: Cell | str, activation: Activation | str) -> bool:
+    """Whether a layer of this cell and activation runs the fused recurrence on the CPU (as models.make_layer
+    builds them)."""
+    return activation == Activation.SOFTSIGN or cell in FUSED_CELLS
 
 
 @contextlib.contextmanager

@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tuner.errors import BadInput, check_keys, did_you_mean
-
-if TYPE_CHECKING:
-    from tuner.tabular import LongSequences
 from tuner.taskoptions import (
     AddingOptions,
     CharLMOptions,
@@ -28,6 +25,9 @@ from tuner.taskoptions import (
     SequenceClassificationOptions,
     check_options,
 )
+
+if TYPE_CHECKING:
+    from tuner.tabular import LongSequences
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_DATA = {

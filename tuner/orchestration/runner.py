@@ -176,7 +176,7 @@ def _may_train_fused_layers(spec: StudySpec) -> bool:
     defaults = Hyperparameters()
     cells = values.get("cell") or (defaults.cell,)
     activations = values.get("activation") or (defaults.activation,)
-    return any(fusedbuild.runs_fused_code(str(c), str(a)) for c in cells for a in activations)
+    return any(fusedbuild.runs_fused_code(c, a) for c in cells for a in activations)
 
 
 def _budget_left(storage_url: str, study_name: str, trials: int) -> bool:

@@ -113,8 +113,8 @@ class _FusedOnTheCPU:
 
 
 class TanhGRU(_FusedOnTheCPU, nn.GRU):
-    gates = 3
+    gates = GATES[Cell.GRU]
 
 
 class TanhRNN(_FusedOnTheCPU, nn.RNN):
-    gates = 1
+    gates = GATES[Cell.RNN]
