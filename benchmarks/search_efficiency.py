@@ -33,7 +33,7 @@ best beats the default on every seed.
 
 Writes the plot to docs/search_efficiency.svg (``--plot``); the last line is JSON.
 
-    python benchmarks/search_efficiency.py [--seeds 3] [--tasks char_lm adding] [--quick]
+    python benchmarks/search_efficiency.py [--seeds 3] [--first-seed 0] [--tasks char_lm adding] [--quick]
         [--keep DB] [--arms tpe+pruner ...] [--from-db DB] [--max-epochs N] [--random-trials N]
         [--space FILE]   (another search space for both searches; the task's overrides still apply)
         [--pruner JSON]  (another pruner for the TPE arm, e.g. '{"type": "hyperband", "min_resource": 1}')
@@ -195,7 +195,7 @@ def study_document(bench: Bench, arm: str, seed: int) -> dict[str, Any]:
     if arm != "default" and bench.space != FULL_SPACE:
         budget += f"-{bench.space.stem}"
     if arm == "tpe+pruner" and bench.pruner != standard.pruner:
-        budget += f"-{bench.pruner['type']}"
+        budget += f"-{bench.pruner['type']}" + ("-grouped" if "group_by" in bench.pruner else "")
     return {
         "name": f"{bench.task['name']}-{arm}-seed{seed}{budget}",
         "task": bench.task,
@@ -252,21 +252,21 @@ def read_arm(url: str, bench: Bench, arm: str, seed: int, seconds: float | None 
     return run
 
 
-def check_kept(database: Path, benches: Iterable[Bench], seeds: int, arms: Iterable[str]) -> None:
+def check_kept(database: Path, benches: Iterable[Bench], seeds: range, arms: Iterable[str]) -> None:
     """BadInput unless ``database`` holds these arms' studies (a --keep run left them)."""
     if not database.is_file():  # SQLite would make an empty one
         raise BadInput(str(database), None, "a database an earlier --keep run left", "no such file")
     url = f"sqlite:///{database}"
     for bench in benches:
-        for seed in range(seeds):
+        for seed in seeds:
             for arm in arms:
                 queries.check_study(url, study_document(bench, arm, seed)["name"], flag=str(database))
 
 
-def read_every_arm(database: Path, benches: Iterable[Bench], seeds: int) -> list[Run]:
+def read_every_arm(database: Path, benches: Iterable[Bench], seeds: range) -> list[Run]:
     """Every arm of every task and seed, from a database a --keep run left."""
     url = f"sqlite:///{database}"
-    return [read_arm(url, bench, arm, seed) for bench in benches for seed in range(seeds) for arm in ARMS]
+    return [read_arm(url, bench, arm, seed) for bench in benches for seed in seeds for arm in ARMS]
 
 
 def summarise(task: str, runs: list[Run]) -> dict[str, Any]:
@@ -365,7 +365,8 @@ def plot(runs: list[Run], tasks: list[str], metric_of: dict[str, str], out: Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from this one (fresh seeds: 5)")
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS), help="run only these arms")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "search_efficiency.svg")
@@ -398,27 +399,28 @@ def main() -> None:
     if args.pruner:
         benches = {name: dataclasses.replace(bench, pruner=args.pruner) for name, bench in benches.items()}
 
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     try:  # what is read from a database must be there before anything runs
         if args.from_db:
-            check_kept(args.from_db, benches.values(), args.seeds, ARMS)
+            check_kept(args.from_db, benches.values(), seeds, ARMS)
         elif set(args.arms) != set(ARMS):
-            check_kept(args.keep, benches.values(), args.seeds, [arm for arm in ARMS if arm not in args.arms])
+            check_kept(args.keep, benches.values(), seeds, [arm for arm in ARMS if arm not in args.arms])
     except BadInput as error:
         parser.error(str(error))
 
     clock = time.perf_counter()
     runs: list[Run] = []
     if args.from_db:
-        runs = read_every_arm(args.from_db, benches.values(), args.seeds)
+        runs = read_every_arm(args.from_db, benches.values(), seeds)
     else:
         with local_ray() as folder:
             url = f"sqlite:///{args.keep or folder / 'search.db'}"
             for bench in benches.values():
-                for seed in range(args.seeds):
+                for seed in seeds:
                     for arm in args.arms:
                         runs.append(run_arm(folder, url, bench, arm, seed))
     if set(args.arms) != set(ARMS):  # the others are in the database from an earlier --keep run
-        runs = read_every_arm(args.keep, benches.values(), args.seeds)
+        runs = read_every_arm(args.keep, benches.values(), seeds)
     summaries = [summarise(task, [r for r in runs if r.task == task]) for task in args.tasks]
     for summary in summaries:
         print_table(summary)

@@ -8,6 +8,7 @@ Optuna study; the interruption tests run real `tuner run` processes.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import tempfile
 import time
@@ -21,7 +22,7 @@ from tuner import attrs
 from tuner.orchestration.arithmetic import arithmetic_trial, dying_trial
 from tuner.orchestration.bridge import held_ctrl_c, queue_again
 from tuner.orchestration.runner import run_study
-from tuner.pruners import OverfittingPruner
+from tuner.pruners import GroupedPruner, OverfittingPruner
 from tuner.studies import load_study
 
 ARITHMETIC_SPACE = {
@@ -63,6 +64,76 @@ def test_overfitting_pruner_wrapped_around_another_prunes_when_either_says_so():
     assert pruner.prune(study, trial_with_curve([3, 2], [3, 2.5]))  # not overfitting, but the wrapped pruner prunes
 
 
+# A plain RNN leads after one epoch and ends behind; an LSTM starts slower and ends lower.
+FAST_STARTER = [2.0, 1.9, 1.85, 1.82, 1.8]
+SLOW_STARTER = [2.5, 2.0, 1.7, 1.6, 1.5]
+
+
+def cells_that_finish(pruner: optuna.pruners.BasePruner) -> list[str]:
+    """Run 20 trials of two cell types through a real Optuna study; the cells of the COMPLETE ones."""
+    study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    spreads = random.Random(1)  # trials of a kind differ a little
+    for _ in range(20):
+        trial = study.ask()
+        cell = trial.suggest_categorical("cell", ["lstm", "rnn"])
+        spread = spreads.random() / 10
+        curve = SLOW_STARTER if cell == "lstm" else FAST_STARTER
+        for epoch, value in enumerate(curve, start=1):
+            trial.report(value + spread, epoch)
+            if trial.should_prune():
+                study.tell(trial, state=TrialState.PRUNED)
+                break
+        else:
+            study.tell(trial, curve[-1] + spread)
+    return [t.params["cell"] for t in study.trials if t.state is TrialState.COMPLETE]
+
+
+@pytest.mark.parametrize(
+    "make_pruner",
+    [
+        lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3, bootstrap_count=1),
+        lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=5, reduction_factor=3),
+        lambda: optuna.pruners.MedianPruner(n_startup_trials=2),
+    ],
+    ids=["successive_halving", "hyperband", "median"],
+)
+def test_a_pruner_grouped_by_cell_lets_more_of_the_slow_starting_cells_finish(make_pruner):
+    ungrouped = cells_that_finish(make_pruner())
+    grouped = cells_that_finish(GroupedPruner(make_pruner(), ["cell"]))
+    assert grouped.count("lstm") > ungrouped.count("lstm") and "rnn" in grouped
+
+
+def test_successive_halving_over_all_cells_stops_every_slow_starter_and_grouped_by_cell_does_not():
+    # the short-horizon trap: one ranking at epoch 1 stops every LSTM, so TPE sees only plain RNNs finish
+    def halving() -> optuna.pruners.BasePruner:
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3, bootstrap_count=1)
+
+    assert set(cells_that_finish(halving())) == {"rnn"}
+    assert set(cells_that_finish(GroupedPruner(halving(), ["cell"]))) == {"lstm", "rnn"}
+
+
+def test_a_grouped_rung_pruner_still_records_each_trials_rung_values_in_the_study():
+    # successive halving keeps a trial's value at a rung in the storage; through the filtered view
+    # those writes must reach the real study, or no trial would ever have a rival there
+    study = optuna.create_study(
+        pruner=GroupedPruner(optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2), ["cell"])
+    )
+    for cell in ["lstm", "rnn", "lstm"]:
+        study.enqueue_trial({"cell": cell})
+        trial = study.ask()
+        trial.suggest_categorical("cell", ["lstm", "rnn"])
+        trial.report(1.0, 1)
+        trial.should_prune()
+        study.tell(trial, state=TrialState.PRUNED)
+    assert [t.params["cell"] for t in study.trials] == ["lstm", "rnn", "lstm"]
+    assert all("completed_rung_0" in t.system_attrs for t in study.trials)
+
+
+def test_a_grouped_pruner_needs_a_parameter_to_group_by():
+    with pytest.raises(ValueError, match="group_by must name at least one parameter"):
+        GroupedPruner(optuna.pruners.MedianPruner(), [])
+
+
 @pytest.mark.parametrize(
     "pruner",
     [
@@ -70,6 +141,7 @@ def test_overfitting_pruner_wrapped_around_another_prunes_when_either_says_so():
         {"type": "median", "n_startup_trials": 1, "n_warmup_steps": 1},
         {"type": "percentile", "percentile": 25.0, "n_startup_trials": 1},
         {"type": "successive_halving", "min_resource": 1},
+        {"type": "successive_halving", "min_resource": 1, "group_by": "dropout"},
         {"type": "hyperband", "min_resource": 1},
         {"type": "patient", "patience": 0, "wrapped": {"type": "median", "n_startup_trials": 1}},
     ],

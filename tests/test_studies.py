@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 from tests.conftest import REPO, tiny_study, write_yaml
 from tuner.algorithms import PRUNERS, build_pruner, build_sampler, independent_sampling_note
 from tuner.errors import BadInput
+from tuner.pruners import GroupedPruner
 from tuner.spaces import SearchSpace, parse_space
 from tuner.studies import load_study
 from tuner.yamlfile import load_mapping
@@ -156,6 +158,34 @@ def test_every_pruner_builds(kind):
     )
     pruner = build_pruner({"type": kind, **options}, "s.yaml", max_epochs=5)
     assert type(pruner) is PRUNERS[kind]
+
+
+def test_a_pruner_grouped_by_cell_loads_from_a_study_file(tmp_path):
+    pruner = {"type": "successive_halving", "min_resource": 1, "group_by": "cell"}
+    spec = load_study(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, pruner=pruner)))
+    built = build_pruner(spec.pruner, spec.source, max_epochs=spec.max_epochs, space=spec.space)
+    assert isinstance(built, GroupedPruner) and built.group_by == ("cell",)
+    assert type(built.wrapped_pruner) is optuna.pruners.SuccessiveHalvingPruner
+
+
+@pytest.mark.parametrize(
+    ("pruner", "message"),
+    [
+        (
+            {"type": "median", "group_by": "cel"},
+            "pruner.group_by: expected categorical or integer parameters of the "
+            "space: cell, hidden_size, found 'cel' (did you mean 'cell'?)",
+        ),
+        ({"type": "median", "group_by": "learning_rate"}, "found 'learning_rate'"),  # a float: groups of one
+        ({"type": "median", "group_by": []}, "pruner.group_by: expected a parameter name or a list of them"),
+        ({"type": "none", "group_by": "cell"}, "pruner.group_by: expected no group_by"),
+        ({"type": "median", "group_by": "cell", "n_warmup": 1}, "pruner.n_warmup: expected one of"),
+    ],
+)
+def test_a_bad_group_by_names_the_key_and_what_the_space_offers(tmp_path, pruner, message):
+    study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, pruner=pruner))
+    with pytest.raises(BadInput, match=re.escape(message)):
+        load_study(study_file)
 
 
 def test_a_pruner_option_optuna_refuses_is_reported_with_optunas_reason():

@@ -15,8 +15,8 @@ from optuna.distributions import CategoricalDistribution
 from optuna.pruners import BasePruner
 
 from tuner.errors import BadInput, check_keys, did_you_mean, is_integer
-from tuner.pruners import OverfittingPruner
-from tuner.spaces import SearchSpace
+from tuner.pruners import GroupedPruner, OverfittingPruner
+from tuner.spaces import ParamType, SearchSpace
 
 SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
     "tpe": optuna.samplers.TPESampler,
@@ -168,10 +168,19 @@ def independent_sampling_note(config: Mapping[str, Any], space: SearchSpace) -> 
 
 
 def build_pruner(
-    config: Mapping[str, Any], where: str, key_path: str = "pruner", max_epochs: int | None = None
+    config: Mapping[str, Any],
+    where: str,
+    key_path: str = "pruner",
+    max_epochs: int | None = None,
+    space: SearchSpace | None = None,
 ) -> BasePruner:
-    """Build the pruner ``{type: median, ...options}`` describes; ``patient`` may wrap another."""
+    """Build the pruner ``{type: median, ...options}`` describes; ``patient`` may wrap another, and
+    ``group_by: cell`` (any pruner but none) judges each trial only against its own cell type."""
     kind = _checked_type(config, PRUNERS, where, key_path)
+    if "group_by" in config:
+        group_by = _checked_group_by(config["group_by"], kind, space, where, f"{key_path}.group_by")
+        ungrouped = {k: v for k, v in config.items() if k != "group_by"}
+        return GroupedPruner(build_pruner(ungrouped, where, key_path, max_epochs, space), group_by)
     cls = PRUNERS[kind]
     options = {k: v for k, v in config.items() if k not in ("type", "wrapped")}
     check_keys(where, key_path, options, _options_of(cls, _PRUNER_OWN))
@@ -184,13 +193,38 @@ def build_pruner(
         wrapped = config.get("wrapped")
         if wrapped is not None and not isinstance(wrapped, dict):
             raise BadInput(where, f"{key_path}.wrapped", "a pruner mapping such as {type: median}", wrapped)
-        options["wrapped_pruner"] = build_pruner(wrapped, where, f"{key_path}.wrapped", max_epochs) if wrapped else None
+        options["wrapped_pruner"] = (
+            build_pruner(wrapped, where, f"{key_path}.wrapped", max_epochs, space) if wrapped else None
+        )
         options.setdefault("patience", 1 if kind == "patient" else 2)
     elif "wrapped" in config:
         raise BadInput(
             where, f"{key_path}.wrapped", "no wrapped pruner (only patient and overfitting wrap one)", config["wrapped"]
         )
     return _construct(cls, options, where, key_path)
+
+
+def _checked_group_by(value: Any, kind: str, space: SearchSpace | None, where: str, key_path: str) -> list[str]:
+    """``group_by``: one parameter name or a list of them, each a categorical or integer parameter of
+    the space (a float would put every trial in a group of its own, where nothing is compared)."""
+    names = [value] if isinstance(value, str) else value
+    if kind == "none" or not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        expected = (
+            "no group_by (the none pruner compares nothing)" if kind == "none" else "a parameter name or a list of them"
+        )
+        raise BadInput(where, key_path, expected, value)
+    if space is not None:
+        groupable = [p.name for p in space.params if p.type in (ParamType.CATEGORICAL, ParamType.INT)]
+        for name in names:
+            if name not in groupable:
+                raise BadInput(
+                    where,
+                    key_path,
+                    "categorical or integer parameters of the space: " + ", ".join(groupable),
+                    name,
+                    did_you_mean(name, groupable),
+                )
+    return names
 
 
 def _check_hyperband(options: Mapping[str, Any], where: str, key_path: str, hint: str) -> None:

@@ -100,7 +100,7 @@ def load_study(path: str | Path) -> StudySpec:
     seed = integer(raw, "seed", 0, where)
     sampler_seed = integer(sampler, "seed", seed, where, "sampler.seed")  # the study's seed when it has none
     build_sampler(sampler, space, sampler_seed, where)  # built now only to check the options
-    build_pruner(pruner, where, max_epochs=max_epochs)
+    build_pruner(pruner, where, max_epochs=max_epochs, space=space)
     storage = raw.get("storage", DEFAULT_STORAGE)
     if not isinstance(storage, str) or "://" not in storage:
         raise BadInput(where, "storage", "an SQLAlchemy URL such as sqlite:///tuner.db", storage)

@@ -95,7 +95,7 @@ def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
     existing = spec.name in queries.study_names(storage_url)
     finished = queries.trial_count(storage_url, spec.name)  # 0 for a new study
     sampler = build_sampler(spec.sampler, spec.space, spec.sampler_seed + finished, spec.source)
-    pruner = build_pruner(spec.pruner, spec.source, max_epochs=spec.max_epochs)
+    pruner = build_pruner(spec.pruner, spec.source, max_epochs=spec.max_epochs, space=spec.space)
     study = optuna.create_study(
         study_name=spec.name,
         storage=storage,
