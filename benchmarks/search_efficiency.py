@@ -6,9 +6,10 @@ path (`run_study`: Ray Tune workers, Optuna on SQLite, torch training):
 
   tpe+pruner   TPE (multivariate, grouped for the conditional parameters, 5
                random start-up trials) with the task's pruner: char_lm
-               successive halving (rungs at epochs 1 and 3, keeps the best
-               third, bootstrap 1), 4N trials; adding the median pruner with a
-               5-epoch warm-up (past the task's plateau), 2N trials
+               Hyperband (min_resource 1, reduction factor 3: brackets that
+               first prune at epoch 1 or at epoch 3), 4N trials; adding the
+               median pruner with a 5-epoch warm-up (past the task's
+               plateau), 2N trials
   random       random search, no pruning, N trials
   default      the Deeplearning4j example's configuration alone (2 x 200 tanh
                LSTM, Adam 0.005, L2 1e-4, TBPTT 50, minibatch 32, forget bias 1)
@@ -28,8 +29,10 @@ taken in the order they finished; a trial's cost point is all epochs of the
 trials finished up to it. The target for a seed is the best value random
 search found; "to reach" is the compute spent when an arm's best-so-far first
 got there. ``ratio_epochs`` = TPE's compute to reach it / random's compute to
-reach it (its own best), median over seeds. Goals: ratio <= 0.5; the tuned
-best beats the default on every seed.
+reach it (its own best), median over seeds; ``ratio_epochs_to_random_budget``
+divides by all the epochs random search trained instead (the issue's "its
+compute" read as the whole search). Goals: ratio <= 0.5; the tuned best
+beats the default on every seed.
 
 Writes the plot to docs/search_efficiency.svg (``--plot``); the last line is JSON.
 
@@ -97,9 +100,12 @@ TASKS = {
             "depth": {"type": "int", "low": 1, "high": 2},
             "hidden_size": {"type": "int", "low": 32, "high": 256, "step": 8},
         },
-        # Epoch-1 validation loss ranks char_lm networks as their best does (Spearman 0.89-0.99 over
-        # random search's trials), so successive halving can stop most trials after one epoch.
-        pruner={"type": "successive_halving", "min_resource": 1, "reduction_factor": 3, "bootstrap_count": 1},
+        # Epoch-1 validation loss ranks networks of one cell type much as their best does, but a plain
+        # RNN leads after epoch 1 and ends behind LSTMs and GRUs. Successive halving with one rung at
+        # epoch 1 stopped the gated networks and TPE then learnt from plain RNNs (it lost to the default
+        # on 2-3 of seeds 0-4, 1 of the held-out 5-9); Hyperband's second bracket, which first prunes at
+        # epoch 3, lets them finish (it beat the default on all 10).
+        pruner={"type": "hyperband", "min_resource": 1, "reduction_factor": 3},
         trials=16,
         tpe_trials=64,
         max_epochs=5,
@@ -291,6 +297,11 @@ def summarise(task: str, runs: list[Run]) -> dict[str, Any]:
                 "tpe_seconds_to_target": round(tpe_cost[1]) if tpe_cost else None,
                 "ratio_epochs": round(tpe_cost[0] / rnd_cost[0], 3) if tpe_cost else None,
                 "ratio_seconds": round(tpe_cost[1] / rnd_cost[1], 3) if tpe_cost else None,
+                # the other reading of "its compute": all that random search spent, not what it
+                # had spent when it found its best
+                "ratio_epochs_to_random_budget": (
+                    round(tpe_cost[0] / rnd.curve["cum_epochs"].iloc[-1], 3) if tpe_cost else None
+                ),
                 "tpe_total_epochs": int(tpe.curve["cum_epochs"].iloc[-1]),
                 "random_total_epochs": int(rnd.curve["cum_epochs"].iloc[-1]),
                 "default_epochs": int(default.curve["cum_epochs"].iloc[-1]),
@@ -311,6 +322,7 @@ def summarise(task: str, runs: list[Run]) -> dict[str, Any]:
         "seeds": per_seed,
         "ratio_epochs": median_ratio("ratio_epochs"),
         "ratio_seconds": median_ratio("ratio_seconds"),
+        "ratio_epochs_to_random_budget": median_ratio("ratio_epochs_to_random_budget"),
         "tpe_reached_target": sum(s["tpe_epochs_to_target"] is not None for s in per_seed),
         "tuned_beats_default": sum(s["tuned_beats_default"] for s in per_seed),
     }
@@ -335,7 +347,8 @@ def print_table(summary: dict[str, Any]) -> None:
         )
     print(
         f"median ratio (TPE / random compute to reach the target): epochs {summary['ratio_epochs']}, "
-        f"seconds {summary['ratio_seconds']}; tuned beats default on {summary['tuned_beats_default']} "
+        f"seconds {summary['ratio_seconds']}; against random's whole budget: epochs "
+        f"{summary['ratio_epochs_to_random_budget']}; tuned beats default on {summary['tuned_beats_default']} "
         f"of {len(summary['seeds'])} seeds"
     )
 
