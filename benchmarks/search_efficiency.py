@@ -40,6 +40,7 @@ Writes the plot to docs/search_efficiency.svg (``--plot``); the last line is JSO
         [--keep DB] [--arms tpe+pruner ...] [--from-db DB] [--max-epochs N] [--random-trials N]
         [--space FILE]   (another search space for both searches; the task's overrides still apply)
         [--pruner JSON]  (another pruner for the TPE arm, e.g. '{"type": "hyperband", "min_resource": 1}')
+        [--tpe-startup N]  (TPE's random start-up trials, default 5)
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Bench:
     tpe_trials: int  # the pruned arm may spend what pruning saves on more trials
     patience: int = 2
     space: Path = FULL_SPACE  # both searches' space (--space)
+    tpe_startup: int = 5  # TPE's random start-up trials (--tpe-startup)
 
 
 TASKS = {
@@ -202,12 +204,18 @@ def study_document(bench: Bench, arm: str, seed: int) -> dict[str, Any]:
         budget += f"-{bench.space.stem}"
     if arm == "tpe+pruner" and bench.pruner != standard.pruner:
         budget += f"-{bench.pruner['type']}" + ("-grouped" if "group_by" in bench.pruner else "")
+    if arm == "tpe+pruner" and bench.tpe_startup != standard.tpe_startup:
+        budget += f"-startup{bench.tpe_startup}"
     return {
         "name": f"{bench.task['name']}-{arm}-seed{seed}{budget}",
         "task": bench.task,
         "space": space,
         "objective": {"metric": bench.metric, "direction": "minimize"},
-        "sampler": {**ARMS[arm], "seed": seed},
+        "sampler": {
+            **ARMS[arm],
+            "seed": seed,
+            **({"n_startup_trials": bench.tpe_startup} if arm == "tpe+pruner" else {}),
+        },
         "pruner": pruner,
         "trials": trials,
         "max_epochs": bench.max_epochs,
@@ -397,6 +405,7 @@ def main() -> None:
         help='the TPE arm\'s pruner as a study file\'s JSON, e.g. \'{"type": "hyperband", "min_resource": 1}\' '
         "(default: per task)",
     )
+    parser.add_argument("--tpe-startup", type=int, help="TPE's random start-up trials (default 5)")
     args = parser.parse_args()
     if set(args.arms) != set(ARMS) and not args.keep:
         parser.error("--arms needs --keep DB: the other arms are read from that database")
@@ -411,6 +420,8 @@ def main() -> None:
         benches = {name: dataclasses.replace(bench, space=args.space.resolve()) for name, bench in benches.items()}
     if args.pruner:
         benches = {name: dataclasses.replace(bench, pruner=args.pruner) for name, bench in benches.items()}
+    if args.tpe_startup is not None:
+        benches = {name: dataclasses.replace(bench, tpe_startup=args.tpe_startup) for name, bench in benches.items()}
 
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     try:  # what is read from a database must be there before anything runs

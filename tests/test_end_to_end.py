@@ -4,6 +4,7 @@ study in SQLite, real torch training; then export and a retrain without Ray or O
 from __future__ import annotations
 
 import html
+import json
 import math
 import subprocess
 import sys
@@ -115,6 +116,9 @@ def test_report_is_one_self_contained_html_file(quickstart, capsys, tmp_path):
     assert html.escape(export_text(url, "quickstart", None, FileFormat.YAML)) in page  # the best config, as exported
     for section in ("Settings", "Top ", "Training vs validation loss", "Best value over trials", "Failures"):
         assert section in page
+    study_file = yaml.safe_load((REPO / "studies/quickstart.yaml").read_text())
+    settings = json.dumps({"sampler": study_file["sampler"], "pruner": study_file["pruner"]}, indent=2)
+    assert html.escape(settings[1:-1].strip()) in page  # what decided the trials: sampler and pruner
 
 
 def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart, capsys):

@@ -45,6 +45,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
     """The report's HTML text (the study must exist: see queries.check_study)."""
     direction = queries.study_direction(url, study)
     settings = queries.study_user_attr(url, study, attrs.SETTINGS) or {}
+    settings |= queries.study_user_attr(url, study, attrs.SEARCH) or {}  # the sampler and pruner, where stored
     metric = queries.study_metric(url, study)
     trials = queries.trials_frame(url, study)
     complete = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize")

@@ -104,6 +104,8 @@ def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
         pruner=pruner,
         load_if_exists=True,
     )
+    # a resumed study may run with another sampler or pruner (they are rebuilt from the file each time)
+    study.set_user_attr(attrs.SEARCH, {"sampler": spec.sampler, "pruner": spec.pruner})
     if not existing:
         study.set_user_attr(attrs.SETTINGS, spec.settings())
         study.set_user_attr(attrs.SPACE, _space_json(spec))
