@@ -416,16 +416,15 @@ def main() -> None:
     # multivariate and grouped TPE are marked experimental; said once here, not per study
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     benches = {name: QUICK[name] if args.quick else TASKS[name] for name in args.tasks}
-    if args.max_epochs:
-        benches = {name: dataclasses.replace(bench, max_epochs=args.max_epochs) for name, bench in benches.items()}
-    if args.random_trials:
-        benches = {name: dataclasses.replace(bench, trials=args.random_trials) for name, bench in benches.items()}
-    if args.space:
-        benches = {name: dataclasses.replace(bench, space=args.space.resolve()) for name, bench in benches.items()}
-    if args.pruner:
-        benches = {name: dataclasses.replace(bench, pruner=args.pruner) for name, bench in benches.items()}
-    if args.tpe_startup is not None:
-        benches = {name: dataclasses.replace(bench, tpe_startup=args.tpe_startup) for name, bench in benches.items()}
+    overrides = {  # flags given on the command line replace the task's settings
+        "max_epochs": args.max_epochs or None,  # 0 counts as not given, as before
+        "trials": args.random_trials or None,
+        "space": args.space.resolve() if args.space else None,
+        "pruner": args.pruner or None,
+        "tpe_startup": args.tpe_startup,
+    }
+    given = {field: value for field, value in overrides.items() if value is not None}
+    benches = {name: dataclasses.replace(bench, **given) for name, bench in benches.items()}
 
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     try:  # what is read from a database must be there before anything runs

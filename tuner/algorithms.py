@@ -207,12 +207,11 @@ def build_pruner(
 def _checked_group_by(value: Any, kind: str, space: SearchSpace | None, where: str, key_path: str) -> list[str]:
     """``group_by``: one parameter name or a list of them, each a categorical or integer parameter of
     the space (a float would put every trial in a group of its own, where nothing is compared)."""
+    if kind == "none":
+        raise BadInput(where, key_path, "no group_by (the none pruner compares nothing)", value)
     names = [value] if isinstance(value, str) else value
-    if kind == "none" or not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        expected = (
-            "no group_by (the none pruner compares nothing)" if kind == "none" else "a parameter name or a list of them"
-        )
-        raise BadInput(where, key_path, expected, value)
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise BadInput(where, key_path, "a parameter name or a list of them", value)
     if space is not None:
         groupable = [p.name for p in space.params if p.type in (ParamType.CATEGORICAL, ParamType.INT)]
         for name in names:

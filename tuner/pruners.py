@@ -63,17 +63,22 @@ class GroupedPruner(BasePruner):
             raise ValueError("group_by must name at least one parameter")
         self.wrapped_pruner = wrapped_pruner
         self.group_by = tuple(group_by)
+        self._views: dict[tuple[str, tuple[Any, ...]], optuna.Study] = {}  # one per group, asked every epoch
 
     def group_of(self, trial: FrozenTrial) -> tuple[Any, ...]:
         return tuple(trial.params.get(name) for name in self.group_by)
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         group = self.group_of(trial)
-        alike = _TrialsAlike(study._storage, lambda other: self.group_of(other) == group)
-        # A real Study over the filtered storage, so every Optuna pruner (Hyperband's bracket
-        # studies included) reads its trials through it; rung values are still written for real.
-        view = optuna.Study(study.study_name, storage=alike, sampler=study.sampler, pruner=self.wrapped_pruner)
-        return self.wrapped_pruner.prune(view, trial)
+        key = (study.study_name, group)
+        if key not in self._views:
+            alike = _TrialsAlike(study._storage, lambda other: self.group_of(other) == group)
+            # A real Study over the filtered storage, so every Optuna pruner (Hyperband's bracket
+            # studies included) reads its trials through it; rung values are still written for real.
+            self._views[key] = optuna.Study(
+                study.study_name, storage=alike, sampler=study.sampler, pruner=self.wrapped_pruner
+            )
+        return self.wrapped_pruner.prune(self._views[key], trial)
 
 
 class _TrialsAlike:
