@@ -166,13 +166,33 @@ def test_study_pruners_stop_ray_trials_of_a_fake_arithmetic_trainer_and_store_th
     assert summary.outcomes.by_state["PRUNED"] == len(pruned)
     for trial in pruned:
         assert trial.user_attrs["stop_reason"] == "pruned"
-        # its values kept; a pruner may also prune at the last epoch, as Optuna's optimize would
-        assert 1 <= len(trial.intermediate_values) <= 6
+        # its values kept, and stopped before its last epoch (pruning then would save nothing)
+        assert 1 <= len(trial.intermediate_values) < 6
         assert trial.value == trial.intermediate_values[max(trial.intermediate_values)]
     if pruner["type"] == "overfitting":  # exactly the trials without dropout overfit
         assert {t.number for t in pruned} == {t.number for t in trials if t.params["dropout"] == 0.0}
         # validation loss rises after epoch 2 in those: patience 2 stops them at epoch 4 of 6
         assert all(len(t.intermediate_values) == 4 for t in pruned)
+
+
+def test_a_pruner_never_stops_a_fake_arithmetic_trial_at_its_last_epoch(ray_session, tmp_path):
+    # the median pruner may act only at epoch 3 of 3: every trial has trained its whole budget by then,
+    # so each must end COMPLETE, though half of them are worse than the median there
+    spec = arithmetic_spec(
+        tmp_path,
+        trials=6,
+        max_epochs=3,
+        pruner={"type": "median", "n_startup_trials": 1, "n_warmup_steps": 3},
+        early_stopping={"patience": 10},
+        sampler={"type": "random", "seed": 0},
+    )
+    url = f"sqlite:///{tmp_path / 'last.db'}"
+    run_study(spec, url, trials=6, workers=2, show_progress=False, trainable=arithmetic_trial)
+    study = optuna.load_study(study_name="tiny", storage=url)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 6
+    assert all(sorted(t.intermediate_values) == [1, 2, 3] for t in study.trials)
+    values = sorted(t.value for t in study.trials)
+    assert values[0] < values[-1]  # the pruner had something worse than the median to stop
 
 
 def test_run_study_of_a_fake_arithmetic_trainer_leaves_the_callers_environment_as_it_was(

@@ -164,14 +164,23 @@ def test_training_lowers_the_loss_and_reports_every_metric(corpus, activation):
 
 def test_early_stopping_stops_after_patience_epochs_without_improvement(corpus):
     # min_delta larger than any possible gain: only epoch 1 counts as an improvement
-    result = train(tiny(), corpus, TrainSettings(max_epochs=10, patience=2, min_delta=100.0))
+    seen: list[bool] = []
+    result = train(
+        tiny(),
+        corpus,
+        TrainSettings(max_epochs=10, patience=2, min_delta=100.0),
+        [lambda m: seen.append(m.ends_training)],
+    )
     assert len(result.epochs) == 3
     assert result.stop_reason == "early_stopped" and result.best_epoch == 1
+    assert seen == [False, False, True]  # the callbacks hear that epoch 3 is the last one
 
 
 def test_running_every_epoch_is_reported_as_finished(corpus):
-    result = train(tiny(), corpus, TrainSettings(max_epochs=2, patience=5))
+    seen: list[bool] = []
+    result = train(tiny(), corpus, TrainSettings(max_epochs=2, patience=5), [lambda m: seen.append(m.ends_training)])
     assert len(result.epochs) == 2 and result.stop_reason == "finished"
+    assert seen == [False, True]
 
 
 def test_same_seed_same_run_and_threads_follow_the_cpu_share(corpus):

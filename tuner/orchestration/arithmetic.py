@@ -54,6 +54,7 @@ def arithmetic_trial(config: dict[str, Any]) -> None:
                 "clipped_fraction": 0.0,
                 "seconds": 0.0,
                 "steps_per_sec": 0.0,
+                "ends_training": epoch == settings["max_epochs"],
             }
         )
     tune.report(

@@ -163,9 +163,12 @@ class StudyBridge:
         if not math.isfinite(value):
             return False
         record.trial.report(value, step=record.epochs)
-        # Asked even for the baseline: a rung pruner records the baseline's value there, so it
-        # still ranks the others. The baseline itself runs its whole budget as the reference.
-        if record.trial.should_prune() and not record.baseline:
+        # Asked even for the baseline and at a trial's last epoch: a rung pruner records the value
+        # there, so it still ranks the others. The baseline runs its whole budget as the reference,
+        # and a trial whose training ends after this epoch anyway (budget spent, or early stopping)
+        # is left to finish COMPLETE: stopping it would save nothing and hide a finished network.
+        prune = record.trial.should_prune()
+        if prune and not record.baseline and not result.get("ends_training", False):
             record.pruned = True
             return True
         return False

@@ -17,7 +17,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import Tensor
@@ -62,6 +62,9 @@ class EpochMetrics:
     clipped_fraction: float  # share of steps whose gradient was clipped
     seconds: float
     steps_per_sec: float  # training time steps per second (characters, for char_lm)
+    # training ends after this epoch (its budget spent, or early stopping): a pruner asked now
+    # would save nothing, so the driver records the value but does not stop the trial
+    ends_training: bool = False
 
     def value(self, name: str) -> float:
         """A metric by name: a validation metric of the task, or a field such as train_loss."""
@@ -154,16 +157,18 @@ def train(
             seconds=time.perf_counter() - started,
             steps_per_sec=data.train.steps / train_seconds,
         )
-        history.append(epoch_metrics)
         score = sign * epoch_metrics.value(settings.monitor)
         if score < best_score - settings.min_delta:
             best_score, best_epoch, waited = score, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             waited += 1
+        stopping_early = waited >= settings.patience
+        epoch_metrics = replace(epoch_metrics, ends_training=stopping_early or epoch == settings.max_epochs)
+        history.append(epoch_metrics)
         for callback in on_epoch or []:
             callback(epoch_metrics)
-        if waited >= settings.patience:
+        if stopping_early:
             stop_reason = StopReason.EARLY_STOPPED
             break
     model.load_state_dict(best_state)
