@@ -154,8 +154,8 @@ QUICK = {
     ),
 }
 
-ARMS = {  # sampler per arm; the TPE arm's pruner is the task's (Bench.pruner), the others prune nothing
-    "tpe+pruner": {"type": "tpe", "n_startup_trials": 5, "multivariate": True, "group": True},
+ARMS = {  # sampler per arm; the TPE arm's pruner (Bench.pruner) and start-up trials (Bench.tpe_startup) are the task's
+    "tpe+pruner": {"type": "tpe", "multivariate": True, "group": True},
     "random": {"type": "random"},
     "default": {"type": "random"},
 }
