@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import tempfile
 import time
 
@@ -193,6 +194,23 @@ def test_a_pruner_never_stops_a_fake_arithmetic_trial_at_its_last_epoch(ray_sess
     assert all(sorted(t.intermediate_values) == [1, 2, 3] for t in study.trials)
     values = sorted(t.value for t in study.trials)
     assert values[0] < values[-1]  # the pruner had something worse than the median to stop
+
+
+def test_a_study_of_a_fake_arithmetic_trainer_finishes_its_budget_when_the_reader_of_its_progress_exits(
+    ray_session, tmp_path, monkeypatch
+):
+    # `tuner run ... 2>&1 | head -1`: the progress lines go to a pipe whose reader has exited
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as closed_pipe:
+        monkeypatch.setattr(sys, "stderr", closed_pipe)
+        spec = arithmetic_spec(tmp_path, trials=4, max_epochs=2)
+        url = f"sqlite:///{tmp_path / 'pipe.db'}"
+        summary = run_study(spec, url, trials=4, workers=2, show_progress=True, trainable=arithmetic_trial)
+        monkeypatch.undo()
+    assert summary.ran == 4
+    study = optuna.load_study(study_name="tiny", storage=url)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
 
 
 def test_run_study_of_a_fake_arithmetic_trainer_leaves_the_callers_environment_as_it_was(

@@ -27,6 +27,7 @@ from tuner.cliargs import (
 from tuner.cliparser import build_parser
 from tuner.errors import BadInput, TunerError
 from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
+from tuner.streams import discard_writes
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -326,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # the reader went away (`tuner trials X | head`): not an error of ours; keep the exit quiet
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        discard_writes(sys.stdout)
         return 0
 
 

@@ -1,6 +1,8 @@
 """Live progress for `tuner run`: trials done, pruned and failed, and the best value so far.
 
 On a terminal it is a rich progress bar; in a log or a pipe, one line per finished trial.
+If the pipe's reader exits (`tuner run ... 2>&1 | head`), the lines stop and the study goes on:
+a reader that has seen enough is no reason to stop the trials.
 """
 
 from __future__ import annotations
@@ -12,6 +14,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tuner.orchestration.bridge import StudyBridge
+from tuner.streams import discard_writes
+
+
+class LinesMayStopConsole(Console):
+    """A rich console that goes quiet when its reader exits, instead of rich's way: exit the program."""
+
+    def on_broken_pipe(self) -> None:
+        # rich's default raises SystemExit inside Tune's callback: the run would end like a Ctrl-C
+        self.quiet = True  # rich writes nothing more
+        discard_writes(self.file)
 
 
 class ProgressBar(Callback):
@@ -20,7 +32,7 @@ class ProgressBar(Callback):
     def __init__(self, bridge: StudyBridge, total: int, console: Console | None = None):
         self.bridge = bridge
         self.total = total
-        self.console = console or Console(stderr=True)
+        self.console = console or LinesMayStopConsole(stderr=True)
         self.progress: Progress | None = None
         if self.console.is_terminal:
             self.progress = Progress(
