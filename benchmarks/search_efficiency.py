@@ -38,7 +38,7 @@ Goals: ratio <= 0.5; the tuned best beats the default on every seed.
 Writes the plot to docs/search_efficiency.svg (``--plot``); the last line is JSON.
 
     python benchmarks/search_efficiency.py [--seeds 3] [--first-seed 0] [--tasks char_lm adding] [--quick]
-        [--keep DB] [--arms tpe+pruner ...] [--from-db DB] [--max-epochs N] [--random-trials N]
+        [--keep DB] [--arms tpe+pruner ...] [--from-db DB ...] [--max-epochs N] [--random-trials N]
         [--space FILE]   (another search space for both searches; the task's overrides still apply)
         [--pruner JSON]  (another pruner for the TPE arm, e.g. '{"type": "hyperband", "min_resource": 1}')
         [--tpe-startup N]  (TPE's random start-up trials, default 5)
@@ -271,21 +271,37 @@ def read_arm(url: str, bench: Bench, arm: str, seed: int, seconds: float | None 
     return run
 
 
-def check_kept(database: Path, benches: Iterable[Bench], seeds: range, arms: Iterable[str]) -> None:
-    """BadInput unless ``database`` holds these arms' studies (a --keep run left them)."""
-    if not database.is_file():  # SQLite would make an empty one
-        raise BadInput(str(database), None, "a database an earlier --keep run left", "no such file")
-    url = f"sqlite:///{database}"
+def locate_kept(
+    databases: list[Path], benches: Iterable[Bench], seeds: range, arms: Iterable[str]
+) -> dict[tuple[str, int], str]:
+    """For each task and seed, the URL of the first of ``databases`` holding all of ``arms``' studies
+    (databases earlier --keep runs left); BadInput naming the first study none of them holds."""
+    for database in databases:
+        if not database.is_file():  # SQLite would make an empty one
+            raise BadInput(str(database), None, "a database an earlier --keep run left", "no such file")
+    held = {database: set(queries.study_names(f"sqlite:///{database}")) for database in databases}
+    located = {}
     for bench in benches:
         for seed in seeds:
-            for arm in arms:
-                queries.check_study(url, study_document(bench, arm, seed)["name"], flag=str(database))
+            names = [study_document(bench, arm, seed)["name"] for arm in arms]
+            holding = [database for database in databases if held[database].issuperset(names)]
+            if not holding:
+                missing = [name for name in names if not any(name in held[d] for d in databases)]
+                found = missing[0] if missing else "its arms split over several databases"
+                expected = f"a database holding every arm of {bench.task['name']} seed {seed}"
+                raise BadInput(", ".join(map(str, databases)), None, expected, found)
+            located[bench.task["name"], seed] = f"sqlite:///{holding[0]}"
+    return located
 
 
-def read_every_arm(database: Path, benches: Iterable[Bench], seeds: range) -> list[Run]:
-    """Every arm of every task and seed, from a database a --keep run left."""
-    url = f"sqlite:///{database}"
-    return [read_arm(url, bench, arm, seed) for bench in benches for seed in seeds for arm in ARMS]
+def read_every_arm(located: dict[tuple[str, int], str], benches: Iterable[Bench], seeds: range) -> list[Run]:
+    """Every arm of every task and seed, from the databases ``locate_kept`` found them in."""
+    return [
+        read_arm(located[bench.task["name"], seed], bench, arm, seed)
+        for bench in benches
+        for seed in seeds
+        for arm in ARMS
+    ]
 
 
 def median_or_none(ratios: list[float | None]) -> float | None:
@@ -429,7 +445,12 @@ def main() -> None:
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS), help="run only these arms")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "search_efficiency.svg")
     parser.add_argument("--keep", type=Path, help="keep the SQLite database here (for tuner report / compare)")
-    parser.add_argument("--from-db", type=Path, help="only summarise and plot a database an earlier --keep run left")
+    parser.add_argument(
+        "--from-db",
+        type=Path,
+        nargs="+",
+        help="only summarise and plot databases earlier --keep runs left (each seed from the first that holds it)",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: 4 trials, 2 epochs, small data")
     parser.add_argument("--max-epochs", type=int, help="train every network this many epochs (default: per task)")
     parser.add_argument("--random-trials", type=int, help="random search's trial count (default: per task, 16)")
@@ -462,16 +483,16 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     try:  # what is read from a database must be there before anything runs
         if args.from_db:
-            check_kept(args.from_db, benches.values(), seeds, ARMS)
+            located = locate_kept(args.from_db, benches.values(), seeds, ARMS)
         elif set(args.arms) != set(ARMS):
-            check_kept(args.keep, benches.values(), seeds, [arm for arm in ARMS if arm not in args.arms])
+            located = locate_kept([args.keep], benches.values(), seeds, [arm for arm in ARMS if arm not in args.arms])
     except BadInput as error:
         parser.error(str(error))
 
     clock = time.perf_counter()
     runs: list[Run] = []
     if args.from_db:
-        runs = read_every_arm(args.from_db, benches.values(), seeds)
+        runs = read_every_arm(located, benches.values(), seeds)
     else:
         with local_ray() as folder:
             url = f"sqlite:///{args.keep or folder / 'search.db'}"
@@ -480,7 +501,7 @@ def main() -> None:
                     for arm in args.arms:
                         runs.append(run_arm(folder, url, bench, arm, seed))
     if set(args.arms) != set(ARMS):  # the others are in the database from an earlier --keep run
-        runs = read_every_arm(args.keep, benches.values(), seeds)
+        runs = read_every_arm(located, benches.values(), seeds)
     summaries = [summarise(task, [r for r in runs if r.task == task]) for task in args.tasks]
     for summary in summaries:
         print_table(summary)
