@@ -177,6 +177,11 @@ class Run:
     def best(self) -> float:
         return float(self.curve["best"].min())
 
+    @property
+    def epochs(self) -> int:
+        """Every epoch the arm trained, pruned trials included."""
+        return int(self.curve["cum_epochs"].iloc[-1])
+
     def cost_to_reach(self, target: float) -> tuple[float, float] | None:
         """(epochs, wall seconds) spent when the best-so-far first got to ``target``; None if never."""
         reached = self.curve[self.curve["best"] <= target + 1e-12]
@@ -264,7 +269,7 @@ def read_arm(url: str, bench: Bench, arm: str, seed: int, seconds: float | None 
     seconds = float(curve["wall_s"].iloc[-1]) if seconds is None else seconds
     run = Run(bench.task["name"], arm, seed, curve, round(seconds, 1))
     print(
-        f"{run.task:8s} {arm:10s} seed {seed}: best {run.best:.4f} after {int(curve['cum_epochs'].iloc[-1])} epochs,"
+        f"{run.task:8s} {arm:10s} seed {seed}: best {run.best:.4f} after {run.epochs} epochs,"
         f" {seconds:.0f} s, {int((curve['state'] == 'PRUNED').sum())} pruned",
         flush=True,
     )
@@ -305,7 +310,9 @@ def read_every_arm(located: dict[tuple[str, int], str], benches: Iterable[Bench]
 
 
 def median_or_none(ratios: list[float | None]) -> float | None:
-    """The median ratio; a target never reached counts as an infinitely bad ratio."""
+    """The median ratio; a target never reached counts as an infinitely bad ratio. None if there is none."""
+    if not ratios:
+        return None
     value = statistics.median(r if r is not None else float("inf") for r in ratios)
     return None if value == float("inf") else round(value, 3)
 
@@ -316,19 +323,19 @@ def unpaired_ratios(by: dict[tuple[str, int], Run], seeds: list[int]) -> dict[st
     Paired by seed, both searches share their random start-up trials, and where random search's
     best is one of them the strict ratio is about 1 by construction. Across seeds nothing is shared.
     """
+    randoms = [by["random", seed] for seed in seeds]
     strict, whole = [], []
     for tpe_seed in seeds:
-        for random_seed in seeds:
-            if tpe_seed == random_seed:
+        for rnd in randoms:
+            if rnd.seed == tpe_seed:
                 continue
-            rnd = by["random", random_seed]
             reached = by["tpe+pruner", tpe_seed].cost_to_reach(rnd.best)
             strict.append(reached[0] / rnd.cost_to_reach(rnd.best)[0] if reached else None)
-            whole.append(reached[0] / rnd.curve["cum_epochs"].iloc[-1] if reached else None)
+            whole.append(reached[0] / rnd.epochs if reached else None)
     return {
         "unpaired_pairs": len(strict),
-        "ratio_epochs_unpaired": median_or_none(strict) if strict else None,
-        "ratio_epochs_to_random_budget_unpaired": median_or_none(whole) if whole else None,
+        "ratio_epochs_unpaired": median_or_none(strict),
+        "ratio_epochs_to_random_budget_unpaired": median_or_none(whole),
     }
 
 
@@ -346,7 +353,7 @@ def summarise(task: str, runs: list[Run]) -> dict[str, Any]:
                 "seed": seed,
                 "target": round(target, 4),
                 "tpe_best": round(tpe.best, 4),
-                "tpe_best_at_random_compute": round(tpe.best_within(rnd.curve["cum_epochs"].iloc[-1]), 4),
+                "tpe_best_at_random_compute": round(tpe.best_within(rnd.epochs), 4),
                 "default": round(default.best, 4),
                 "random_epochs_to_target": rnd_cost[0],
                 "random_seconds_to_target": round(rnd_cost[1]),
@@ -356,12 +363,10 @@ def summarise(task: str, runs: list[Run]) -> dict[str, Any]:
                 "ratio_seconds": round(tpe_cost[1] / rnd_cost[1], 3) if tpe_cost else None,
                 # the other reading of "its compute": all that random search spent, not what it
                 # had spent when it found its best
-                "ratio_epochs_to_random_budget": (
-                    round(tpe_cost[0] / rnd.curve["cum_epochs"].iloc[-1], 3) if tpe_cost else None
-                ),
-                "tpe_total_epochs": int(tpe.curve["cum_epochs"].iloc[-1]),
-                "random_total_epochs": int(rnd.curve["cum_epochs"].iloc[-1]),
-                "default_epochs": int(default.curve["cum_epochs"].iloc[-1]),
+                "ratio_epochs_to_random_budget": (round(tpe_cost[0] / rnd.epochs, 3) if tpe_cost else None),
+                "tpe_total_epochs": tpe.epochs,
+                "random_total_epochs": rnd.epochs,
+                "default_epochs": default.epochs,
                 "tpe_total_seconds": tpe.seconds,
                 "random_total_seconds": rnd.seconds,
                 "tuned_beats_default": tpe.best < default.best,
