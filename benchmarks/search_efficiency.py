@@ -405,17 +405,21 @@ def print_table(summary: dict[str, Any]) -> None:
             f"| {s['seed']} | {s['target']} | {s['tpe_best']} ({s['tpe_best_at_random_compute']}) | {s['default']} "
             f"| {s['random_epochs_to_target']:.0f} / {s['random_seconds_to_target']} | {tpe} |"
         )
+
+    def shown(key: str) -> str:  # None: the median pair never reached its target
+        return "not reached" if summary[key] is None else str(summary[key])
+
     print(
-        f"median ratio (TPE / random compute to reach the target): epochs {summary['ratio_epochs']}, "
-        f"seconds {summary['ratio_seconds']}; against random's whole budget: epochs "
-        f"{summary['ratio_epochs_to_random_budget']}; tuned beats default on {summary['tuned_beats_default']} "
+        f"median ratio (TPE / random compute to reach the target): epochs {shown('ratio_epochs')}, "
+        f"seconds {shown('ratio_seconds')}; against random's whole budget: epochs "
+        f"{shown('ratio_epochs_to_random_budget')}; tuned beats default on {summary['tuned_beats_default']} "
         f"of {len(summary['seeds'])} seeds"
     )
     if summary["unpaired_pairs"]:
         print(
             f"unpaired (TPE of each seed against random search of every other, {summary['unpaired_pairs']} pairs): "
-            f"epochs {summary['ratio_epochs_unpaired']}; against random's whole budget: "
-            f"{summary['ratio_epochs_to_random_budget_unpaired']}"
+            f"epochs {shown('ratio_epochs_unpaired')}; against random's whole budget: "
+            f"{shown('ratio_epochs_to_random_budget_unpaired')}"
         )
 
 
