@@ -17,7 +17,7 @@ from tuner.taskoptions import AddingOptions, RegressionOptions, SequenceClassifi
 from tuner.training import TrainSettings, train
 from tuner.training.loop import evaluate
 from tuner.training.models import RecurrentNet
-from tuner.training.tasks import Target, TaskData, task_for
+from tuner.training.tasks import SequenceData, Target, TaskData, task_for
 from tuner.training.tasks.sequence_classification import padded
 
 
@@ -261,10 +261,37 @@ def test_an_adding_problem_shorter_than_its_two_marked_steps_is_refused(tmp_path
         load_study(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task)))
 
 
-def test_sequences_shorter_than_every_tbptt_window_are_refused(tmp_path):
-    path = csv_study(tmp_path, long_frame(lengths=(30, 12, 30, 30)))  # the tiny space fixes tbptt_length at 25
-    with pytest.raises(BadInput, match="shortest sequence has 12 steps"):
-        load_study(path)
+def test_a_window_longer_than_the_shortest_sequence_is_accepted(tmp_path):
+    path = csv_study(tmp_path, long_frame(lengths=(30, 7, 30, 30)))  # the tiny space fixes tbptt_length at 25
+    assert load_study(path).task.name == "sequence_classification"
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_windows_longer_than_the_sequences_give_the_gradient_of_full_bptt(cell):
+    """Sequences of 3 to 40 steps, one batch, tbptt_length 40: the loop's gradient is plain full BPTT's."""
+    from tuner.training.loop import _train_epoch
+
+    generator = torch.Generator().manual_seed(3)
+    lengths = torch.randint(3, 41, (12,), generator=generator)
+    lengths[0], lengths[1] = 3, 40
+    inputs = torch.randn(12, 40, 2, generator=generator) * (torch.arange(40)[None, :, None] < lengths[:, None, None])
+    labels = torch.randint(0, 3, (12,), generator=generator)
+    split = SequenceData(inputs, labels, lengths)
+    data = TaskData(Target.CLASS, split, split, input_size=2, output_size=3)
+    hp = small(cell=cell, tbptt_length=40, batch_size=12, updater="sgd", learning_rate=0.0)
+    model = RecurrentNet(2, 3, hp)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # keeps the weights: only the gradient is compared
+    _train_epoch(model, optimizer, data, hp, torch.Generator(), torch.device("cpu"), TrainSettings())
+    loop_grads = [p.grad.clone() for p in model.parameters()]
+
+    model.zero_grad()
+    reference = sum(
+        torch.nn.functional.cross_entropy(model(inputs[i : i + 1, : lengths[i]])[0][0, -1], labels[i], reduction="sum")
+        for i in range(12)
+    )
+    (reference / 12).backward()
+    for loop_grad, parameter in zip(loop_grads, model.parameters(), strict=True):
+        torch.testing.assert_close(loop_grad, parameter.grad, rtol=1e-4, atol=1e-6)
 
 
 def test_a_task_module_that_cannot_be_imported(tmp_path):

@@ -16,7 +16,7 @@ from tuner.errors import BadInput, check_keys, int_at_least, integer
 from tuner.hyperparams import Hyperparameters
 from tuner.spaces import SearchSpace, parse_space
 from tuner.storage import DEFAULT_STORAGE
-from tuner.taskspec import TaskSpec, parse_task, shortest_sequence
+from tuner.taskspec import TaskSpec, parse_task
 from tuner.yamlfile import load_mapping
 
 _TOP_KEYS = {
@@ -92,7 +92,6 @@ def load_study(path: str | Path) -> StudySpec:
         raise BadInput(where, "name", "a non-empty study name", name)
     task = parse_task(raw.get("task", {}), where, path.parent)
     space = _parse_space_entry(raw.get("space"), where, path.parent)
-    _check_windows_fit_the_data(task, space, where)
     metric, direction = _parse_objective(raw.get("objective", {}), task, where)
     max_epochs = int_at_least(raw, "max_epochs", 10, where)
     sampler = _mapping(raw, "sampler", {"type": "tpe"}, where)
@@ -163,25 +162,6 @@ def _parse_space_entry(raw: Any, where: str, base_dir: Path) -> SearchSpace:
     if not isinstance(overrides, dict):
         raise BadInput(where, "space.overrides", "a mapping of parameter name to spec", overrides)
     return space.with_overrides(overrides, where, "space.overrides") if overrides else space
-
-
-def _check_windows_fit_the_data(task: TaskSpec, space: SearchSpace, where: str) -> None:
-    """A table task whose shortest sequence is shorter than every TBPTT window the space allows is a mistake."""
-    if task.info().data != "table":
-        return
-    shortest = shortest_sequence(task)
-    param = next((p for p in space.params if p.name == "tbptt_length"), None)
-    if param is None:
-        smallest = Hyperparameters().tbptt_length
-    else:
-        smallest = min(v for v in (param.choices or (param.value, param.low)) if v is not None)
-    if shortest is not None and shortest < smallest:
-        raise BadInput(
-            where,
-            "space.tbptt_length",
-            f"TBPTT windows that fit the data (its shortest sequence has {shortest} steps)",
-            f"windows of at least {smallest} steps",
-        )
 
 
 def _parse_objective(raw: Any, task: TaskSpec, where: str) -> tuple[str, str]:

@@ -9,13 +9,11 @@ module is imported when the study is parsed, to read its options and metrics).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import importlib
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from tuner.errors import BadInput, check_keys, did_you_mean
 from tuner.taskoptions import (
@@ -25,9 +23,6 @@ from tuner.taskoptions import (
     SequenceClassificationOptions,
     check_options,
 )
-
-if TYPE_CHECKING:
-    from tuner.tabular import LongSequences
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_DATA = {
@@ -169,31 +164,6 @@ def _check_data(name: str, data: str, options: Any) -> None:
     if name == "char_lm":
         read_text(data_path(data), options)
     elif name == "sequence_classification":
-        _long_sequences(data, options)
+        tabular.read_long_sequences(data_path(data), options)
     elif name == "regression":
         tabular.read_series(data_path(data), options)
-
-
-def _long_sequences(data: str, options: SequenceClassificationOptions) -> LongSequences:
-    """The table as the task reads it; read once while a study file is checked (twice over otherwise)."""
-    path = data_path(data)
-    return _read_long_sequences(str(path), path.stat().st_mtime_ns, json.dumps(dataclasses.asdict(options)))
-
-
-@functools.lru_cache(maxsize=2)
-def _read_long_sequences(path: str, mtime_ns: int, options_json: str) -> LongSequences:
-    from tuner import tabular  # pandas: only for the tasks that read tables
-
-    return tabular.read_long_sequences(path, SequenceClassificationOptions(**json.loads(options_json)))
-
-
-def shortest_sequence(task: TaskSpec) -> int | None:
-    """The shortest input sequence a task will train on, where the data fixes it."""
-    options = task.parsed_options()
-    if task.name == "sequence_classification" and task.data:
-        return min(len(f) for f in _long_sequences(task.data, options).features)
-    if task.name == "regression":
-        return options.window
-    if task.name == "adding":
-        return options.length
-    return None
