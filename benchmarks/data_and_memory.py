@@ -33,8 +33,9 @@ from tuner.hyperparams import Hyperparameters
 from tuner.taskoptions import CharLMOptions
 from tuner.trainfile import train_document
 from tuner.training import TrainSettings, train
-from tuner.training.loop import _batches, _encode
+from tuner.training.loop import _batches
 from tuner.training.tasks import TaskData, task_for
+from tuner.training.terms import encode as _encode
 
 
 def pipeline_seconds(data: TaskData, hp: Hyperparameters) -> float:

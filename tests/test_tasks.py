@@ -188,12 +188,12 @@ def long_frame(lengths=(30, 30, 30, 30), label=None) -> pd.DataFrame:
         (lambda f: f.drop(columns=["label"]), {}, ["column 'label'", "no such column", "sequence_id, step, x"]),
         (lambda f: f.assign(x=f["x"].where(f.index != 3)), {}, ["column 'x'", "no missing values", "row 5"]),
         (
-            lambda f: f.assign(label=f["label"].map({0: "cat", 1: "dog"})),
+            lambda f: f.assign(label=f["label"].map({0: "cat", 1: "dog"}).where(f.index != 4)),
             {},
-            ["column 'label'", "integer class labels", "cat"],
+            ["column 'label'", "no missing labels", "row 6"],
         ),
         (lambda f: f, {"feature_columns": ["y"]}, ["column 'y'", "no such column"]),
-        (lambda f: f.assign(label=f["label"] + 0.5), {}, ["column 'label'", "integer class labels", "found 0.5"]),
+        (lambda f: f.assign(label=f["label"] + 0.5), {}, ["column 'label'", "integer or text class labels", "found 0.5"]),
         (
             lambda f: f.assign(x=f["x"].where(f.index != 3, np.inf)),
             {},

@@ -2,12 +2,19 @@
 
 Pure pandas, shared by the dashboard and reports. The rule, also in the README:
 
-- **best epoch**: the epoch with the lowest validation loss (the first, on ties).
+- **best epoch**: the epoch where the study's metric was best in its direction
+  (lowest validation loss by default; highest accuracy for a study that
+  maximises ``val_accuracy``), the first on ties: the epoch whose weights
+  ``tuner train`` keeps.
 - **overfitting onset**: the first epoch after which validation loss rises
   while training loss keeps falling (epoch e with val[e+1] > val[e] and
   train[e+1] < train[e]).
 - **gap**: validation loss minus training loss, per epoch.
 - **label**:
+  - *no better than trivial*: the best validation loss is not at least
+    ``TRIVIAL_MARGIN`` (2%) below the validation loss of the study's trivial
+    predictor (class or character frequencies, the last value repeated), so
+    the network has learned nothing worth its cost, whatever its curve;
   - *overfit*: there is an onset and the last validation loss is more than
     ``OVERFIT_RISE`` (2%) above the best one;
   - *underfit*: otherwise, when validation loss was still falling at the last
@@ -25,9 +32,11 @@ import pandas as pd
 
 OVERFIT_RISE = 0.02
 STILL_LEARNING = 0.01
+TRIVIAL_MARGIN = 0.02
 
 
 class Fit(StrEnum):
+    TRIVIAL = "no better than trivial"
     UNDERFIT = "underfit"
     GOOD = "good fit"
     OVERFIT = "overfit"
@@ -35,22 +44,30 @@ class Fit(StrEnum):
 
 @dataclass(frozen=True)
 class CurveReading:
-    best_epoch: int
-    best_val_loss: float
+    best_epoch: int  # where the study's metric was best
+    best_val_loss: float  # validation loss at that epoch (where the chart marks it)
     onset_epoch: int | None
     fit: Fit
 
 
-def read_curve(epochs: pd.DataFrame) -> CurveReading:
-    """Read one trial's curve; ``epochs`` has columns epoch, train_loss, val_loss, sorted by epoch."""
+def read_curve(
+    epochs: pd.DataFrame, metric: str = "val_loss", maximize: bool = False, trivial_val_loss: float | None = None
+) -> CurveReading:
+    """Read one trial's curve; ``epochs`` has columns epoch, train_loss, val_loss (and ``metric``), sorted by epoch.
+
+    ``trivial_val_loss``: the validation loss of the study's trivial predictor, where known.
+    """
     if epochs.empty:
         raise ValueError("a trial with no epochs has no curve to read")
     epoch = epochs["epoch"].to_numpy()
     train = epochs["train_loss"].to_numpy()
     val = epochs["val_loss"].to_numpy()
-    best = int(val.argmin())
+    monitored = epochs[metric].to_numpy() if metric in epochs else val
+    best = int(monitored.argmax() if maximize else monitored.argmin())
     onset = next((int(epoch[i]) for i in range(len(val) - 1) if val[i + 1] > val[i] and train[i + 1] < train[i]), None)
-    if onset is not None and val[-1] > val[best] * (1 + OVERFIT_RISE):
+    if trivial_val_loss is not None and not val.min() < trivial_val_loss * (1 - TRIVIAL_MARGIN):
+        fit = Fit.TRIVIAL
+    elif onset is not None and val[-1] > val.min() * (1 + OVERFIT_RISE):
         fit = Fit.OVERFIT
     elif len(val) < 2 or (val[-2] - val[-1]) / val[-2] > STILL_LEARNING:
         fit = Fit.UNDERFIT

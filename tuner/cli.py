@@ -166,7 +166,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_file = read_train_file(args.config)
     positive("--threads", args.threads)
     out = output_file("--out", args.out)  # before training, not after it
+    from tuner.scorelines import score_lines
     from tuner.training.checkpoint import save_checkpoint
+    from tuner.training.final import final_scores
     from tuner.trialrun import run_training
 
     def show(m) -> None:  # noqa: ANN001 (EpochMetrics)
@@ -190,8 +192,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     warning = capacity_warning(result.parameter_count, result.data.training_examples())
     if warning:
         print(f"warning: {warning}")
-    save_checkpoint(out, result, train_file)
-    print(f"saved {out}")
+    scores = final_scores(result, train_file.settings["task"])
+    for line in score_lines(scores.as_dict(), minimize=train_file.settings["direction"] == "minimize"):
+        print(line)
+    save_checkpoint(out, result, train_file, scores)
+    print(f"saved {out}; use it with: tuner evaluate {out} --data FILE, tuner predict {out} --data FILE --out FILE.csv")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from tuner.training.model_file import load_model
+
+    metrics = load_model(args.model).evaluate(args.data)
+    if args.format == "json":
+        print(json.dumps(metrics))
+        return 0
+    for name, value in metrics.items():
+        print(f"{name:<10} {value:.4f}" if isinstance(value, float) else f"{name:<10} {value}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    out = output_file("--out", args.out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise BadInput("--out", None, "a .csv or .parquet file", args.out)
+    from tuner.training.model_file import load_model
+
+    predictions = load_model(args.model).predict(args.data)
+    if out.suffix.lower() == ".parquet":
+        predictions.to_parquet(out, index=False)
+    else:
+        predictions.to_csv(out, index=False)
+    print(f"wrote {len(predictions):,} predictions to {out}")
     return 0
 
 
@@ -245,8 +279,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise BadInput("--length", None, "an integer >= 1", args.length)
     if not args.temperature > 0:
         raise BadInput("--temperature", None, "a number > 0", args.temperature)
-    if not Path(args.model).is_file():
-        raise BadInput(args.model, None, "a checkpoint written by tuner train", "no such file")
     from tuner.training.checkpoint import load_checkpoint
     from tuner.training.sampling import sample_text
 
@@ -300,6 +332,8 @@ HANDLERS = {
     "importance": cmd_importance,
     "compare": cmd_compare,
     "report": cmd_report,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
     "sample": cmd_sample,
     "dashboard": cmd_dashboard,
 }

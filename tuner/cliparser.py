@@ -23,6 +23,8 @@ _EXAMPLES = {
     "importance": "example:\n  tuner importance shakespeare-char",
     "compare": "example:\n  tuner compare shakespeare-char shakespeare-char-2\n  tuner compare old new --target 1.5",
     "report": "example:\n  tuner report shakespeare-char --out reports/",
+    "evaluate": "example:\n  tuner evaluate model.pt --data test.csv\n  tuner evaluate model.pt --data test.csv --format json",
+    "predict": "example:\n  tuner predict model.pt --data new.csv --out predictions.csv",
     "sample": 'example:\n  tuner sample model.pt --prime "ROMEO:" --length 500 --temperature 0.8',
     "dashboard": "example:\n  tuner dashboard\n  tuner dashboard --storage sqlite:///shakespeare.db --port 8502",
 }
@@ -100,6 +102,16 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     report.add_argument("study", help="study name")
     report.add_argument("--out", default=".", help="folder to write STUDY-report.html into (default: here)")
     report.add_argument("--top", type=int, default=5, help="top trials to show (default 5)")
+
+    evaluate = command("evaluate", "Score a model file on a labelled data file: the task's metrics.", reads_storage=False)
+    evaluate.add_argument("model", help="a model file written by tuner train --out")
+    evaluate.add_argument("--data", required=True, help="a labelled file in the task's format (CSV, Parquet, or text)")
+    evaluate.add_argument("--format", choices=["table", "json"], default="table", help="table (default) or one JSON object")
+
+    predict = command("predict", "Apply a model file to a data file and write its predictions.", reads_storage=False)
+    predict.add_argument("model", help="a model file written by tuner train --out")
+    predict.add_argument("--data", required=True, help="a file in the task's format (no label column needed)")
+    predict.add_argument("--out", required=True, help="predictions to write: FILE.csv or FILE.parquet")
 
     sample = command("sample", "Generate text from a character model trained by tuner train.", reads_storage=False)
     sample.add_argument("model", help="a checkpoint written by tuner train --out")

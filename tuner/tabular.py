@@ -18,11 +18,18 @@ from tuner.taskoptions import RegressionOptions, SequenceClassificationOptions
 
 @dataclass(frozen=True)
 class LongSequences:
-    """Sequences of a long-format file, in sequence-id order."""
+    """Sequences of a long-format file, in sequence-id order, padded at the end."""
 
-    features: list[np.ndarray]  # each (L_i, F) float32, rows in step order
-    labels: np.ndarray  # (N,) int64 class per sequence
+    ids: np.ndarray  # (N,) sequence ids as in the file, sorted
+    values: np.ndarray  # (N, L, F) float32 features, zero after each sequence's last step
+    lengths: np.ndarray  # (N,) int64 steps of each sequence
+    labels: np.ndarray | None  # (N,) class of each sequence as in the file (int or str); None when unlabelled
     feature_names: list[str]
+
+    def sequence_features(self, rows: np.ndarray) -> np.ndarray:
+        """Every real (unpadded) step of the sequences ``rows``: (steps, F)."""
+        mask = np.arange(self.values.shape[1])[None, :] < self.lengths[rows, None]
+        return self.values[rows][mask]
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -74,34 +81,54 @@ def _file_row(frame: pd.DataFrame, flags: pd.Series) -> int:
     return int(frame.index.get_loc(flags.idxmax())) + 2
 
 
-def read_long_sequences(path: str | Path, options: SequenceClassificationOptions) -> LongSequences:
-    """Sequences from a long-format table: one row per (sequence id, step), feature columns, a label."""
-    where = str(path)
-    frame = read_table(path)
-    key_columns = [options.id_column, options.step_column, options.label_column]
+def read_long_sequences(
+    source: str | Path | pd.DataFrame,
+    options: SequenceClassificationOptions,
+    labelled: bool = True,
+    where: str = "",
+    min_classes: int = 2,
+) -> LongSequences:
+    """Sequences from a long-format table: one row per (sequence id, step), feature columns, a label.
+
+    ``source`` is a file or a frame already read (``where`` then names it in errors); ``labelled``
+    False reads a file to predict on, which needs no label column. A training file needs
+    ``min_classes`` classes; a file to evaluate on may hold only one.
+    """
+    frame = source.copy() if isinstance(source, pd.DataFrame) else read_table(source)  # never change a caller's frame
+    where = where or str(source)
+    key_columns = [options.id_column, options.step_column] + ([options.label_column] if labelled else [])
     _require_columns(frame, key_columns + list(options.feature_columns or []), where)
-    features = options.feature_columns or _numeric_features(frame, key_columns, where)
+    features = options.feature_columns or _numeric_features(frame, key_columns + [options.label_column], where)
     for column in [options.step_column, *features]:
         _require_numeric(frame, column, where)
-    _require_integer_labels(frame, options.label_column, where)
+    if labelled:
+        _require_labels(frame, options.label_column, where)
     _require_one_row_per_step(frame, options.id_column, options.step_column, where)
     ordered = frame.sort_values([options.id_column, options.step_column], kind="stable")
-    groups = ordered.groupby(options.id_column, sort=True)
-    per_sequence = groups[options.label_column].nunique()
-    if (per_sequence > 1).any():
-        raise BadInput(
-            where,
-            f"column {options.label_column!r}",
-            "one label per sequence",
-            f"several labels in sequence {_plain(per_sequence.idxmax())!r}",
-        )
-    values = [group[features].to_numpy(np.float32) for _, group in groups]
-    labels = groups[options.label_column].first().to_numpy(np.int64)
-    if len(np.unique(labels)) < 2:
-        raise BadInput(
-            where, f"column {options.label_column!r}", "at least 2 classes", f"only class {_plain(labels[0])!r}"
-        )
-    return LongSequences(values, labels, list(features))
+    codes, ids = pd.factorize(ordered[options.id_column], sort=True)
+    lengths = np.bincount(codes, minlength=len(ids)).astype(np.int64)
+    # rows are grouped by sequence in step order: a row's position is its index minus its sequence's first row
+    first_row = np.concatenate([[0], np.cumsum(lengths)[:-1]])[codes]
+    positions = np.arange(len(codes)) - first_row
+    values = np.zeros((len(ids), int(lengths.max()), len(features)), dtype=np.float32)
+    values[codes, positions] = ordered[features].to_numpy(np.float32)
+    labels = None
+    if labelled:
+        label_column = ordered[options.label_column]
+        per_sequence = label_column.groupby(codes).nunique()
+        if (per_sequence > 1).any():
+            raise BadInput(
+                where,
+                f"column {options.label_column!r}",
+                "one label per sequence",
+                f"several labels in sequence {plain(ids[per_sequence.idxmax()])!r}",
+            )
+        labels = label_column.to_numpy()[first_row == np.arange(len(codes))]  # each sequence's first row
+        if len(np.unique(labels)) < min_classes:
+            raise BadInput(
+                where, f"column {options.label_column!r}", "at least 2 classes", f"only class {plain(labels[0])!r}"
+            )
+    return LongSequences(np.asarray(ids), values, lengths, labels, list(features))
 
 
 def _numeric_features(frame: pd.DataFrame, key_columns: list[str], where: str) -> list[str]:
@@ -117,18 +144,29 @@ def _numeric_features(frame: pd.DataFrame, key_columns: list[str], where: str) -
     return features
 
 
-def _require_integer_labels(frame: pd.DataFrame, column: str, where: str) -> None:
-    _require_numeric(frame, column, where, "integer class labels")
-    fractional = np.mod(frame[column], 1) != 0
-    if fractional.any():
-        raise BadInput(where, f"column {column!r}", "integer class labels", _plain(frame[column][fractional].iloc[0]))
+def _require_labels(frame: pd.DataFrame, column: str, where: str) -> None:
+    """Class labels are integers or text (``cat``, ``dog``), never missing and never fractional."""
+    labels = frame[column]
+    missing = labels.isna()
+    if missing.any():
+        raise BadInput(
+            where, f"column {column!r}", "no missing labels", f"an empty label at row {_file_row(frame, missing)} of the file"
+        )
+    if pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):
+        fractional = np.mod(labels, 1) != 0
+        if fractional.any():
+            raise BadInput(where, f"column {column!r}", "integer or text class labels", plain(labels[fractional].iloc[0]))
+        if not pd.api.types.is_integer_dtype(labels):
+            frame[column] = labels.astype(np.int64)
+    elif not pd.api.types.is_bool_dtype(labels):
+        frame[column] = labels.astype(str)  # a Parquet column may mix numbers and text: compare them as text
 
 
 def _require_one_row_per_step(frame: pd.DataFrame, id_column: str, step_column: str, where: str) -> None:
     repeated = frame.duplicated([id_column, step_column])
     if repeated.any():
         first = repeated.idxmax()
-        sequence, step = (_plain(frame.at[first, column]) for column in (id_column, step_column))
+        sequence, step = (plain(frame.at[first, column]) for column in (id_column, step_column))
         raise BadInput(
             where,
             f"columns {id_column!r}, {step_column!r}",
@@ -137,31 +175,67 @@ def _require_one_row_per_step(frame: pd.DataFrame, id_column: str, step_column: 
         )
 
 
-def read_series(path: str | Path, options: RegressionOptions) -> np.ndarray:
-    """The numeric column to forecast, as float32; long enough for one window and its horizon."""
-    where = str(path)
-    frame = read_table(path)
+def read_series(
+    source: str | Path | pd.DataFrame, options: RegressionOptions, where: str = "", minimum_rows: int | None = None
+) -> np.ndarray:
+    """The numeric column to forecast, as float32.
+
+    A training file must give every part of the split (training, validation, test) a window and
+    its horizon; a file to evaluate or predict on needs ``minimum_rows``.
+    """
+    frame = source if isinstance(source, pd.DataFrame) else read_table(source)
+    where = where or str(source)
     _require_columns(frame, [options.column], where)
     _require_numeric(frame, options.column, where)
     series = frame[options.column].to_numpy(np.float32)
     needed = options.window + options.horizon
-    if len(series) * (1 - options.val_fraction) < needed or len(series) * options.val_fraction < needed:
+    if minimum_rows is not None:
+        if len(series) < minimum_rows:
+            raise BadInput(where, f"column {options.column!r}", f"at least {minimum_rows} rows (the model's window)", f"{len(series)} rows")
+        return series
+    parts = series_parts(series, options)
+    if min(len(part) for part in parts if part is not None) < needed:
+        test = " and test" if options.test_fraction else ""
         raise BadInput(
             where,
             f"column {options.column!r}",
-            f"enough rows for a window of {options.window} plus a horizon of {options.horizon} in both the training and validation parts",
+            f"enough rows for a window of {options.window} plus a horizon of {options.horizon} in each of the training, validation{test} parts",
             f"{len(series)} rows",
         )
     return series
 
 
-def _plain(value: object) -> object:
+def series_parts(series: np.ndarray, options: RegressionOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(training, validation, test) parts of a series, in time order: the test part (``test_fraction``)
+    is the very end, held out first; the validation part is the end of what is left."""
+    n_test = int(len(series) * options.test_fraction) if options.test_fraction else 0
+    rest, test = series[: len(series) - n_test], (series[len(series) - n_test :] if options.test_fraction else None)
+    split = int(len(rest) * (1 - options.val_fraction))
+    return rest[:split], rest[split:], test
+
+
+def plain(value: object) -> object:
     """A numpy scalar as the Python value it holds (an error shows 3, not np.int64(3))."""
     return value.item() if isinstance(value, np.generic) else value
 
 
-def split_indices(count: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded, deterministic split of ``count`` items into (train, validation) indices."""
+@dataclass(frozen=True)
+class Split:
+    """Indices of the training, validation and (held out before both) test items."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def split_indices(count: int, val_fraction: float, seed: int, test_fraction: float | None = None) -> Split:
+    """A seeded, deterministic split of ``count`` items.
+
+    The test items are drawn first, from the same seeded order, so a study without a test
+    fraction splits exactly as it always did; the validation share is of all ``count`` items.
+    """
     order = np.random.default_rng(seed).permutation(count)
+    n_test = int(round(count * test_fraction)) if test_fraction else 0
     n_val = max(1, int(round(count * val_fraction)))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+    return Split(np.sort(train), np.sort(val), np.sort(test))

@@ -22,6 +22,7 @@ class CharLMOptions:
     max_chars: int | None = None  # use only the first N characters of the file (quick studies)
     seq_length: int = 1000  # characters per training sequence; TBPTT windows split it
     val_fraction: float = 0.1  # the last part of the text, held out for validation
+    test_fraction: float | None = None  # the very last part, held out from the search for the final test
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class SequenceClassificationOptions:
     feature_columns: list[str] | None = None  # default: every other numeric column
     val_fraction: float = 0.2  # share of sequences held out, chosen with split_seed
     split_seed: int = 0
+    test_fraction: float | None = None  # share of sequences held out from the search (drawn first)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class RegressionOptions:
     mode: Literal["many_to_one", "many_to_many"] = "many_to_one"  # predict after the window, or after every step
     stride: int = 1  # steps between consecutive windows
     val_fraction: float = 0.2  # the last part of the series (chronological split)
+    test_fraction: float | None = None  # the very last part, held out from the search for the final test
+    # standard: (x - training mean) / training spread; window: each window relative to its last
+    # input value (a network learns changes, not levels it never saw: trending series)
+    scaling: Literal["standard", "window"] = "standard"
+    season: int | None = None  # steps per season: the trivial forecast also tries the value one season back
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,6 @@ def _check_range(name: str, value: float, where: str, key_path: str) -> None:
 
 # lowest value of each count option; the adding problem marks two steps, so its sequences need two
 _LOWEST = dict.fromkeys(
-    ("max_chars", "seq_length", "window", "horizon", "stride", "train_sequences", "val_sequences"), 1
+    ("max_chars", "seq_length", "window", "horizon", "stride", "train_sequences", "val_sequences", "season"), 1
 )
 _LOWEST["length"] = 2

@@ -63,14 +63,21 @@ TASKS: dict[str, TaskInfo] = {
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A task, its data (a resolved path, ``builtin:NAME`` or None) and its options."""
+    """A task, its data (a resolved path, ``builtin:NAME`` or None), its options and its test data.
+
+    ``test_data`` (a second file in the data's format) is never read by a trial: only the network
+    a study chose is scored on it (``tuner train``, ``tuner evaluate``).
+    """
 
     name: str = "char_lm"
     data: str | None = BUILTIN_PREFIX + "tinyshakespeare"
     options: dict[str, Any] = field(default_factory=dict)
+    test_data: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "data": self.data, "options": dict(self.options)}
+        # no test_data key when there is none: studies stored before it existed compare equal
+        extra = {"test_data": self.test_data} if self.test_data else {}
+        return {"name": self.name, "data": self.data, "options": dict(self.options), **extra}
 
     def info(self) -> TaskInfo:
         return task_info(self.name, "task", "name")
@@ -118,16 +125,55 @@ def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task") -> 
     """Check a ``task:`` mapping, its options and its data; a relative data path resolves against ``base_dir``."""
     if not isinstance(raw, dict):
         raise BadInput(where, key_path, "a mapping with name, data and options", raw)
-    check_keys(where, key_path, raw, {"name", "data", "options"})
+    check_keys(where, key_path, raw, {"name", "data", "options", "test_data"})
     name = raw.get("name", "char_lm")
     info = task_info(name, where, f"{key_path}.name")
     options = check_options(info.options, raw.get("options"), where, f"{key_path}.options")
     if name == "sequence_classification":
         _check_no_key_column_is_a_feature(info.options(**options), where, f"{key_path}.options.feature_columns")
+    if name == "regression":
+        _check_regression_options(info.options(**options), where, f"{key_path}.options")
     data = _resolve_data(raw.get("data", info.default_data), info, where, base_dir, f"{key_path}.data")
+    test_data = None
+    if raw.get("test_data") is not None:
+        if info.data not in ("table", "text"):
+            raise BadInput(where, f"{key_path}.test_data", "no test file (this task has no data file format)", raw["test_data"])
+        if options.get("test_fraction") is not None:
+            raise BadInput(where, f"{key_path}.test_data", "either test_data or options.test_fraction, not both", raw["test_data"])
+        test_data = _resolve_data(raw["test_data"], info, where, base_dir, f"{key_path}.test_data")
     if data is not None and info.data in ("table", "text"):
         _check_data(name, data, info.options(**options))
-    return TaskSpec(name, data, options)
+        if test_data is not None:
+            _check_test_data(info, data, test_data, where, f"{key_path}.test_data")
+    return TaskSpec(name, data, options, test_data)
+
+
+def _check_regression_options(options: RegressionOptions, where: str, key_path: str) -> None:
+    if options.scaling == "window" and options.mode == "many_to_many":
+        # a per-step target would see the window's last value, which lies in its future
+        raise BadInput(where, f"{key_path}.scaling", "standard with mode many_to_many", options.scaling)
+    if options.season is not None and options.mode == "many_to_many":
+        raise BadInput(where, f"{key_path}.season", "no season with mode many_to_many", options.season)
+    if options.season is not None and options.season > options.window:
+        # the value one season back must be inside the window
+        raise BadInput(where, f"{key_path}.season", f"a season of at most the window ({options.window} steps)", options.season)
+
+
+def _check_test_data(info: TaskInfo, data: str, test_data: str, where: str, key_path: str) -> None:
+    """A test file is in the training file's format: text, or a table with the same columns."""
+    if info.data == "text":
+        from tuner.textdata import read_plain_text
+
+        read_plain_text(data_path(test_data))
+        return
+    from tuner import tabular  # pandas: only for the tasks that read tables
+
+    trained, tested = tabular.read_table(data_path(data)).columns, tabular.read_table(data_path(test_data)).columns
+    if set(map(str, trained)) != set(map(str, tested)):
+        raise BadInput(
+            where, key_path, "a file with the training file's columns (" + ", ".join(map(str, trained)) + ")",
+            ", ".join(map(str, tested)),
+        )
 
 
 def _check_no_key_column_is_a_feature(options: SequenceClassificationOptions, where: str, key_path: str) -> None:
@@ -164,6 +210,14 @@ def _check_data(name: str, data: str, options: Any) -> None:
     if name == "char_lm":
         read_text(data_path(data), options)
     elif name == "sequence_classification":
-        tabular.read_long_sequences(data_path(data), options)
+        table = tabular.read_long_sequences(data_path(data), options)
+        split = tabular.split_indices(len(table.ids), options.val_fraction, options.split_seed, options.test_fraction)
+        if not (len(split.train) and len(split.val) and (len(split.test) or not options.test_fraction)):
+            raise BadInput(
+                data,
+                "task.options",
+                "val_fraction and test_fraction that leave sequences for training, validation and test",
+                f"{len(split.train)}, {len(split.val)} and {len(split.test)} of {len(table.ids)} sequences",
+            )
     elif name == "regression":
         tabular.read_series(data_path(data), options)

@@ -1,4 +1,11 @@
-"""Checkpoints that load with ``torch.load(weights_only=True)``: tensors and plain values only."""
+"""Model files that load with ``torch.load(weights_only=True)``: tensors and plain values only.
+
+A model file carries its own preparation: the task and its options, and what turns raw data
+into the network's inputs and its outputs back into the user's units and labels (vocabulary,
+feature columns, the training split's standardisation, target scaling, class labels, window
+settings). Files of the first format (v1) kept only a character model's vocabulary: they still
+load to sample text, and other tasks' are refused with a line that says to retrain.
+"""
 
 from __future__ import annotations
 
@@ -13,25 +20,32 @@ from tuner.training.models import RecurrentNet
 
 if TYPE_CHECKING:
     from tuner.trainfile import TrainFile
+    from tuner.training.final import FinalScores
     from tuner.training.loop import TrainResult
 
-CHECKPOINT_FORMAT = "rnn-tuner/checkpoint/v1"
+CHECKPOINT_FORMAT = "rnn-tuner/checkpoint/v2"
+FIRST_FORMAT = "rnn-tuner/checkpoint/v1"  # before model files kept their data preparation
 
 
-def save_checkpoint(path: str | Path, result: TrainResult, train_file: TrainFile) -> None:
+def save_checkpoint(path: str | Path, result: TrainResult, train_file: TrainFile, scores: FinalScores | None = None) -> None:
+    data = result.data
     torch.save(
         {
             "format": CHECKPOINT_FORMAT,
+            "task": train_file.settings["task"],
             "hyperparameters": train_file.hyperparameters,
             "settings": train_file.settings,
-            "vocab": result.data.vocab,
-            "target": str(result.data.target),
-            "input_size": result.data.input_size,
-            "output_size": result.data.output_size,
+            "vocab": data.vocab,
+            "target": str(data.target),
+            "input_size": data.input_size,
+            "output_size": data.output_size,
+            "target_scale": data.target_scale,
+            "preparation": data.preparation,
             "best_epoch": result.best_epoch,
             "best_val_loss": result.best_val_loss,
             "metric": result.monitor,
             "best_value": result.best_value,
+            "scores": None if scores is None else scores.as_dict(),
             "state_dict": result.model.state_dict(),
         },
         path,
@@ -43,15 +57,35 @@ def load_checkpoint(path: str | Path) -> tuple[RecurrentNet, dict[str, Any]]:
 
     A file that is not a checkpoint written by ``tuner train`` is BadInput (one line), not a traceback.
     """
-    expected = "a checkpoint written by tuner train"
+    expected = "a model file written by tuner train"
+    if not Path(path).is_file():
+        raise BadInput(str(path), None, expected, "no such file")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch raises many kinds for a file that is not its own
         raise BadInput(str(path), None, expected, f"a file torch cannot load ({type(error).__name__})") from None
     found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
-    if found != CHECKPOINT_FORMAT:
+    if found not in (CHECKPOINT_FORMAT, FIRST_FORMAT):
         raise BadInput(str(path), "format", f"{CHECKPOINT_FORMAT} ({expected})", found)
+    if found == FIRST_FORMAT:
+        checkpoint = _upgraded(checkpoint, str(path))
     hp = Hyperparameters.from_dict(checkpoint["hyperparameters"], str(path), "hyperparameters")
     model = RecurrentNet(checkpoint["input_size"], checkpoint["output_size"], hp)
     model.load_state_dict(checkpoint["state_dict"])
     return model, checkpoint
+
+
+def _upgraded(checkpoint: dict[str, Any], where: str) -> dict[str, Any]:
+    """A v1 file in today's shape where it can be (a character model: its vocabulary is its preparation)."""
+    task = checkpoint["settings"]["task"]
+    if not checkpoint.get("vocab"):
+        raise BadInput(
+            where,
+            "format",
+            f"{CHECKPOINT_FORMAT} (a model file that keeps its data preparation)",
+            FIRST_FORMAT,
+            "retrain it with tuner train to evaluate or predict with it",
+        )
+    seq_length = task.get("options", {}).get("seq_length", 1000)
+    preparation = {"vocab": checkpoint["vocab"], "seq_length": seq_length}
+    return {**checkpoint, "task": task, "preparation": preparation, "target_scale": 1.0, "scores": None}

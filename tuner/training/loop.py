@@ -21,14 +21,14 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from tuner.attrs import StopReason
 from tuner.errors import Diverged
 from tuner.hyperparams import Hyperparameters
 from tuner.training import fused
 from tuner.training.models import RecurrentNet, State, detach_states
-from tuner.training.tasks.base import SequenceData, Target, TaskData
+from tuner.training.tasks.base import SequenceData, TaskData
+from tuner.training.terms import Totals, encode, ends_in, window_terms
 from tuner.training.updaters import make_optimizer
 
 
@@ -92,28 +92,6 @@ class TrainResult:
 
 
 EpochCallback = Callable[[EpochMetrics], None]
-
-
-@dataclass
-class _Totals:
-    """Sums over targets, turned into metrics at the end of a pass."""
-
-    loss: float = 0.0
-    count: int = 0
-    correct: int = 0
-    abs_error: float = 0.0
-
-    def metrics(self, data: TaskData) -> dict[str, float]:
-        loss = self.loss / self.count
-        if data.target is Target.NEXT_TOKEN:
-            return {"val_loss": loss, "val_bpc": loss / math.log(2)}
-        if data.target is Target.CLASS:
-            return {"val_loss": loss, "val_accuracy": self.correct / self.count}
-        return {
-            "val_loss": loss,
-            "val_mse": loss * data.target_scale**2,
-            "val_mae": self.abs_error / self.count * data.target_scale,
-        }
 
 
 def train(
@@ -192,43 +170,6 @@ def _batches(
         yield data.inputs[rows].to(device), data.targets[rows].to(device), data.lengths[rows].to(device)
 
 
-def _encode(x: Tensor, input_size: int) -> Tensor:
-    """Token ids become one-hot vectors; features pass through."""
-    return F.one_hot(x, input_size).float() if x.dtype == torch.long else x
-
-
-def _ends_in(lengths: Tensor, start: int, steps: int) -> Tensor:
-    """Which sequences have their last step inside the window [start, start + steps)."""
-    last = lengths - 1
-    return (last >= start) & (last < start + steps)
-
-
-def _window_terms(
-    target: Target, outputs: Tensor, targets: Tensor, lengths: Tensor, start: int
-) -> tuple[Tensor, int, int, Tensor] | None:
-    """(summed loss, target count, correct predictions, summed absolute error) of one window, or None without targets."""
-    steps = outputs.shape[1]
-    if target.every_step:
-        wanted = targets[:, start : start + steps]
-        if bool((lengths >= start + steps).all()):  # no padding in this window: skip the masked copy
-            predicted, wanted = outputs.flatten(0, 1), wanted.flatten(0, 1)
-        else:
-            positions = torch.arange(start, start + steps, device=outputs.device)
-            mask = positions[None, :] < lengths[:, None]  # (B, T)
-            predicted, wanted = outputs[mask], wanted[mask]
-    else:
-        ends = _ends_in(lengths, start, steps)
-        if not bool(ends.any()):
-            return None
-        predicted, wanted = outputs[ends, lengths[ends] - 1 - start], targets[ends]
-    if target.classification:
-        loss = F.cross_entropy(predicted.float(), wanted, reduction="sum")
-        correct = int((predicted.argmax(dim=-1) == wanted).sum())
-        return loss, wanted.numel(), correct, predicted.new_zeros(())
-    error = predicted.float() - wanted
-    return (error**2).sum(), error.numel(), 0, error.abs().sum()
-
-
 def _windows(
     model: RecurrentNet, data: TaskData, inputs: Tensor, hp: Hyperparameters, settings: TrainSettings
 ) -> Iterator[tuple[int, Callable[[], Tensor]]]:
@@ -241,7 +182,7 @@ def _windows(
             nonlocal states
             with autocast:
                 outputs, new_states = model(
-                    _encode(inputs[:, start : start + hp.tbptt_length], data.input_size), states
+                    encode(inputs[:, start : start + hp.tbptt_length], data.input_size), states
                 )
             states = detach_states(new_states)
             return outputs
@@ -261,16 +202,16 @@ def _train_epoch(
     """One pass over the training sequences: mean loss, mean grad norm, mean per-layer norms, clipped share."""
     model.train()
     order = torch.randperm(data.train.sequences, generator=shuffle)
-    totals, norms, layer_sums, clipped_steps = _Totals(), [], None, 0
+    totals, norms, layer_sums, clipped_steps = Totals(), [], None, 0
     max_norm = hp.grad_clip if hp.grad_clip > 0 else math.inf
     layers = [*model.layers, model.head]
     for inputs, targets, lengths in _batches(data.train, order, hp.batch_size, device):
         for start, forward in _windows(model, data, inputs, hp, settings):
-            if not data.target.every_step and not bool(_ends_in(lengths, start, hp.tbptt_length).any()):
+            if not data.target.every_step and not bool(ends_in(lengths, start, hp.tbptt_length).any()):
                 with torch.no_grad():  # no target ends here: carry the state forward only
                     forward()
                 continue
-            terms = _window_terms(data.target, forward(), targets, lengths, start)
+            terms = window_terms(data.target, forward(), targets, lengths, start)
             if terms is None:
                 continue
             loss_sum, count, _, _ = terms
@@ -309,18 +250,18 @@ def _clip_gradients(layers: list[torch.nn.Module], max_norm: float) -> tuple[Ten
 
 @torch.no_grad()
 def evaluate(
-    model: RecurrentNet, data: TaskData, hp: Hyperparameters, device: torch.device, settings: TrainSettings
+    model: RecurrentNet,
+    data: TaskData,
+    hp: Hyperparameters,
+    device: torch.device,
+    settings: TrainSettings,
+    split: SequenceData | None = None,
 ) -> dict[str, float]:
-    """The task's validation metrics, carrying the state across windows like training."""
+    """The task's metrics on ``split`` (default: the validation data), carrying the state across windows like training."""
     model.eval()
-    totals = _Totals()
-    for inputs, targets, lengths in _batches(data.val, torch.arange(data.val.sequences), hp.batch_size, device):
+    totals = Totals()
+    split = data.val if split is None else split
+    for inputs, targets, lengths in _batches(split, torch.arange(split.sequences), hp.batch_size, device):
         for start, forward in _windows(model, data, inputs, hp, settings):
-            terms = _window_terms(data.target, forward(), targets, lengths, start)
-            if terms is not None:
-                loss_sum, count, correct, abs_error = terms
-                totals.loss += float(loss_sum)
-                totals.count += count
-                totals.correct += correct
-                totals.abs_error += float(abs_error)
-    return totals.metrics(data)
+            totals.add(window_terms(data.target, forward(), targets, lengths, start))
+    return totals.metrics(data.target, data.target_scale)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-from tuner.training.tasks.base import SequenceData, Target, Task, TaskData
+from tuner.training.tasks.base import Prepared, SequenceData, Target, Task, TaskData
 
-__all__ = ["SequenceData", "Target", "Task", "TaskData", "task_for"]
+__all__ = ["Prepared", "SequenceData", "Target", "Task", "TaskData", "task_for"]
 
 _BUILTIN = {
     "char_lm": "tuner.training.tasks.char_lm:CharLM",

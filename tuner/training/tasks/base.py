@@ -8,12 +8,16 @@ task subclasses ``Task`` and is named in a study as ``module:ClassName``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, ClassVar
 
+import pandas as pd
 import torch
 from torch import Tensor
+
+from tuner.errors import BadInput
 
 
 class Target(StrEnum):
@@ -69,6 +73,13 @@ class TaskData:
     vocab: str | None = None  # index -> character, for token tasks (sampling needs it)
     target_scale: float = 1.0  # regression targets were divided by this: errors are reported times it
     step_unit: str = "steps"  # what a time step is, for speed figures ("chars" for char_lm)
+    # what turns the user's raw data into inputs the way training data was (vocabulary, feature names,
+    # the training split's standardisation, class labels, window settings): plain values, kept in the
+    # model file so new data is prepared the same way
+    preparation: dict[str, Any] = field(default_factory=dict)
+    # series tasks: input steps back from the end whose value is a naive forecast of every target
+    # (1: the last value repeated; a season's length: the value one season back)
+    naive_lags: tuple[int, ...] = ()
 
     def training_examples(self) -> int:
         """Targets the model learns from: every step for per-step tasks, one per sequence otherwise."""
@@ -86,3 +97,24 @@ class Task(ABC):
     @abstractmethod
     def load(self, data: str | None, options: Any) -> TaskData:
         """Read (or generate) the data; ``options`` is an instance of ``self.options``."""
+
+    def load_test(self, data: str | None, test_data: str | None, options: Any, preparation: dict) -> SequenceData | None:
+        """The held-out test data (``test_data`` file, or ``options.test_fraction`` of ``data``), prepared
+        with the training split's ``preparation``; None when the study has none. Never read by a trial."""
+        return None
+
+    def prepare(self, source: str | Path | pd.DataFrame, preparation: dict, labelled: bool) -> Prepared:
+        """A user's raw data (a file or a frame in the task's format) prepared as training data was."""
+        raise BadInput("MODEL", "task", "a built-in task with a data format (evaluate and predict read it)", type(self).__name__)
+
+    def predictions(self, outputs: Tensor, prepared: Prepared, preparation: dict) -> pd.DataFrame:
+        """The network's outputs at each sequence's last step (N, O) as rows in the user's units and labels."""
+        raise BadInput("MODEL", "task", "a task whose networks predict (char_lm generates: tuner sample)", type(self).__name__)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """New data prepared for the network, and what names each sequence in the user's terms."""
+
+    data: SequenceData  # targets are empty when the data was unlabelled
+    keys: pd.DataFrame  # one row per sequence: its id, or the position of its window

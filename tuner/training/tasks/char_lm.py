@@ -6,13 +6,17 @@ the rest validates, so every trial and every retrain sees the same data.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import torch
 from torch import Tensor
 
+from tuner.errors import BadInput
 from tuner.taskoptions import CharLMOptions
 from tuner.taskspec import TASKS, data_path
-from tuner.textdata import read_text
-from tuner.training.tasks.base import SequenceData, Target, Task, TaskData, full_lengths
+from tuner.textdata import read_plain_text, read_text, text_parts
+from tuner.training.tasks.base import Prepared, SequenceData, Target, Task, TaskData, full_lengths
 
 
 class CharLM(Task):
@@ -20,20 +24,51 @@ class CharLM(Task):
     metrics = TASKS["char_lm"].metrics
 
     def load(self, data: str | None, options: CharLMOptions) -> TaskData:
-        text = read_text(data_path(data or "builtin:tinyshakespeare"), options)
-        vocab = "".join(sorted(set(text)))
-        index = {ch: i for i, ch in enumerate(vocab)}
-        encoded = torch.tensor([index[ch] for ch in text], dtype=torch.long)
-        split = int(len(encoded) * (1 - options.val_fraction))
+        train, val, _ = text_parts(read_text(_path(data), options), options)
+        vocab = "".join(sorted(set(train + val)))
+        preparation = {"vocab": vocab, "seq_length": options.seq_length}
         return TaskData(
             target=Target.NEXT_TOKEN,
-            train=cut_sequences(encoded[:split], options.seq_length),
-            val=cut_sequences(encoded[split:], options.seq_length),
+            train=cut_sequences(encode(train, vocab, str(data)), options.seq_length),
+            val=cut_sequences(encode(val, vocab, str(data)), options.seq_length),
             input_size=len(vocab),
             output_size=len(vocab),
             vocab=vocab,
             step_unit="chars",
+            preparation=preparation,
         )
+
+    def load_test(
+        self, data: str | None, test_data: str | None, options: CharLMOptions, preparation: dict
+    ) -> SequenceData | None:
+        if test_data is not None:
+            return self.prepare(data_path(test_data), preparation, labelled=True).data
+        if not options.test_fraction:
+            return None
+        _, _, test = text_parts(read_text(_path(data), options), options)
+        return cut_sequences(encode(test, preparation["vocab"], f"{data} (its test part)"), preparation["seq_length"])
+
+    def prepare(self, source: str | Path | pd.DataFrame, preparation: dict, labelled: bool) -> Prepared:
+        if isinstance(source, pd.DataFrame):
+            raise BadInput("data", None, "a text file (a char_lm model reads text)", "a data frame")
+        encoded = encode(read_plain_text(Path(source)), preparation["vocab"], str(source))
+        if len(encoded) < 2:
+            raise BadInput(str(source), None, "at least 2 characters (an input and its next character)", len(encoded))
+        data = cut_sequences(encoded, preparation["seq_length"])
+        return Prepared(data, pd.DataFrame({"start": torch.arange(data.sequences).numpy() * data.inputs.shape[1]}))
+
+
+def _path(data: str | None) -> Path:
+    return data_path(data or "builtin:tinyshakespeare")
+
+
+def encode(text: str, vocab: str, where: str) -> Tensor:
+    """Characters -> their indices in ``vocab``; a character the model never saw is named."""
+    index = {ch: i for i, ch in enumerate(vocab)}
+    unknown = sorted(set(text) - index.keys())
+    if unknown:
+        raise BadInput(where, None, "only characters the model was trained on", "".join(unknown)[:20])
+    return torch.tensor([index[ch] for ch in text], dtype=torch.long)
 
 
 def cut_sequences(encoded: Tensor, seq_length: int) -> SequenceData:

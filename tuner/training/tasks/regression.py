@@ -1,20 +1,33 @@
 """Forecasting a series: sliding windows of a numeric column, the next ``horizon`` values as targets.
 
 many_to_one predicts the values after the window; many_to_many predicts, at
-every step, the values after that step. The split is chronological (the
-last part validates); the series is standardised with the training part's
-mean and spread, and errors are reported back on the original scale.
+every step, the values after that step. The split is chronological: the
+training part, then the validation part, then (with ``test_fraction``) the
+test part at the very end. Values are scaled with the training part's spread:
+
+- ``scaling: standard`` subtracts the training part's mean;
+- ``scaling: window`` subtracts each window's last input value from its inputs
+  and targets, so the network learns changes, not levels: on a trending series
+  later levels are ones the training part never had. Many-to-one only (a
+  per-step target must not see the window's end).
+
+Errors are reported, and forecasts returned, in the data's own units.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
+from torch import Tensor
 
 from tuner import tabular
 from tuner.taskoptions import RegressionOptions
 from tuner.taskspec import TASKS, data_path
-from tuner.training.tasks.base import SequenceData, Target, Task, TaskData, full_lengths
+from tuner.training.tasks.base import Prepared, SequenceData, Target, Task, TaskData, full_lengths
 
 
 class Regression(Task):
@@ -22,27 +35,91 @@ class Regression(Task):
     metrics = TASKS["regression"].metrics
 
     def load(self, data: str | None, options: RegressionOptions) -> TaskData:
-        series = tabular.read_series(data_path(data or "builtin:mackey_glass"), options)
-        split = int(len(series) * (1 - options.val_fraction))
-        mean, std = float(series[:split].mean()), float(series[:split].std() + 1e-8)
-        scaled = (series - mean) / std
+        train, val, _ = tabular.series_parts(tabular.read_series(_path(data), options), options)
+        preparation = {
+            "column": options.column,
+            "window": options.window,
+            "horizon": options.horizon,
+            "mode": options.mode,
+            "scaling": options.scaling,
+            "mean": float(train.mean()),
+            "std": float(train.std() + 1e-8),
+        }
         return TaskData(
             target=Target.VALUES if options.mode == "many_to_one" else Target.STEP_VALUES,
-            train=windows(scaled[:split], options),
-            val=windows(scaled[split:], options),
+            train=windows(train, preparation, options.stride, labelled=True),
+            val=windows(val, preparation, options.stride, labelled=True),
             input_size=1,
             output_size=options.horizon,
-            target_scale=std,
+            target_scale=preparation["std"],
+            preparation=preparation,
+            naive_lags=(1,) + ((options.season,) if options.season else ()),
+        )
+
+    def load_test(
+        self, data: str | None, test_data: str | None, options: RegressionOptions, preparation: dict
+    ) -> SequenceData | None:
+        if test_data is not None:
+            return self.prepare(data_path(test_data), preparation, labelled=True).data
+        if not options.test_fraction:
+            return None
+        _, _, test = tabular.series_parts(tabular.read_series(_path(data), options), options)
+        return windows(test, preparation, options.stride, labelled=True)
+
+    def prepare(self, source: str | Path | pd.DataFrame, preparation: dict, labelled: bool) -> Prepared:
+        """Every window of the series (stride 1); to predict, also the last one, whose horizon lies past the end."""
+        where = "data frame" if isinstance(source, pd.DataFrame) else str(source)
+        options = RegressionOptions(
+            column=preparation["column"], window=preparation["window"], horizon=preparation["horizon"]
+        )
+        series = tabular.read_series(source, options, where=where, parts=1 if labelled else 0)
+        data = windows(series, preparation, 1, labelled)
+        keys = pd.DataFrame({"window_end": np.arange(data.sequences) + preparation["window"] - 1})
+        # the window's last input value, which window scaling measures from
+        last = series[keys["window_end"].to_numpy()]
+        return Prepared(data, keys.assign(_last=last))
+
+    def predictions(self, outputs: Tensor, prepared: Prepared, preparation: dict) -> pd.DataFrame:
+        """One row per forecast point: the row it forecasts (0-based, past the end for the future),
+        how many steps ahead of its window it is, and the forecast in the data's units."""
+        horizon = preparation["horizon"]
+        forecasts = outputs.float().numpy().reshape(len(prepared.keys), horizon) * preparation["std"]
+        offset = prepared.keys["_last"].to_numpy() if preparation["scaling"] == "window" else preparation["mean"]
+        forecasts = forecasts + np.reshape(offset, (-1, 1))
+        ends = prepared.keys["window_end"].to_numpy()
+        steps = np.arange(1, horizon + 1)
+        return pd.DataFrame(
+            {
+                "position": (ends[:, None] + steps[None, :]).ravel(),
+                "steps_ahead": np.tile(steps, len(ends)),
+                "window_end": np.repeat(ends, horizon),
+                f"forecast_{preparation['column']}": forecasts.ravel(),
+            }
         )
 
 
-def windows(series: np.ndarray, options: RegressionOptions) -> SequenceData:
-    w, h = options.window, options.horizon
-    starts = np.arange(0, len(series) - w - h + 1, options.stride)
-    inputs = np.stack([series[s : s + w] for s in starts])[..., None]  # (N, W, 1)
-    if options.mode == "many_to_one":
-        targets = np.stack([series[s + w : s + w + h] for s in starts])  # (N, H)
+def _path(data: str | None) -> Path:
+    return data_path(data or "builtin:mackey_glass")
+
+
+def windows(series: np.ndarray, preparation: dict, stride: int, labelled: bool) -> SequenceData:
+    """Windows of ``window`` inputs and, when ``labelled``, their ``horizon`` targets, scaled as ``preparation`` says.
+
+    Unlabelled, the windows run to the series' end and the targets are empty.
+    """
+    w, h, std = preparation["window"], preparation["horizon"], preparation["std"]
+    span = w + h if labelled else w
+    views = sliding_window_view(series.astype(np.float32), span)[::stride]  # (N, span)
+    if preparation["scaling"] == "window":
+        views = (views - views[:, w - 1 : w]) / std  # relative to each window's last input
     else:
-        targets = np.stack([[series[s + t + 1 : s + t + 1 + h] for t in range(w)] for s in starts])  # (N, W, H)
-    inputs_t = torch.from_numpy(inputs.astype(np.float32))
-    return SequenceData(inputs_t, torch.from_numpy(targets.astype(np.float32)), full_lengths(inputs_t))
+        views = (views - preparation["mean"]) / std
+    inputs = torch.from_numpy(np.ascontiguousarray(views[:, :w, None], dtype=np.float32))  # (N, W, 1)
+    if not labelled:
+        targets = np.zeros((len(views), 0), np.float32)
+    elif preparation["mode"] == "many_to_one":
+        targets = views[:, w:]  # (N, H)
+    else:
+        ahead = np.arange(w)[:, None] + 1 + np.arange(h)[None, :]  # step t predicts t+1 .. t+H
+        targets = views[:, ahead]  # (N, W, H)
+    return SequenceData(inputs, torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32)), full_lengths(inputs))

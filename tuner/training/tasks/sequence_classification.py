@@ -2,18 +2,24 @@
 
 Sequences may differ in length: they are padded at the end and the class is
 read at each one's last real step. Features are standardised with the mean
-and spread of the training split only.
+and spread of the training split only; class labels may be integers or text
+and come back as they are in the file.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import torch
+from torch import Tensor
 
 from tuner import tabular
+from tuner.errors import BadInput
 from tuner.taskoptions import SequenceClassificationOptions
 from tuner.taskspec import TASKS, data_path
-from tuner.training.tasks.base import SequenceData, Target, Task, TaskData
+from tuner.training.tasks.base import Prepared, SequenceData, Target, Task, TaskData
 
 
 class SequenceClassification(Task):
@@ -22,23 +28,102 @@ class SequenceClassification(Task):
 
     def load(self, data: str | None, options: SequenceClassificationOptions) -> TaskData:
         table = tabular.read_long_sequences(data_path(data or "builtin:control_charts"), options)
-        classes = np.unique(table.labels)
-        labels = np.searchsorted(classes, table.labels)  # any integer labels -> 0..C-1
-        train_idx, val_idx = tabular.split_indices(len(labels), options.val_fraction, options.split_seed)
-        stacked = np.concatenate([table.features[i] for i in train_idx])
-        mean, std = stacked.mean(axis=0), stacked.std(axis=0) + 1e-8
-        standardised = [(f - mean) / std for f in table.features]
+        split = tabular.split_indices(len(table.ids), options.val_fraction, options.split_seed, options.test_fraction)
+        train_steps = table.sequence_features(split.train)
+        preparation = {
+            "id_column": options.id_column,
+            "step_column": options.step_column,
+            "label_column": options.label_column,
+            "feature_columns": table.feature_names,
+            "mean": train_steps.mean(axis=0).tolist(),
+            "std": (train_steps.std(axis=0) + 1e-8).tolist(),
+            "classes": [tabular.plain(c) for c in np.unique(table.labels)],
+        }
+        targets = class_indices(table.labels, preparation, str(data))
         return TaskData(
             target=Target.CLASS,
-            train=padded(standardised, labels, train_idx),
-            val=padded(standardised, labels, val_idx),
-            input_size=stacked.shape[1],
-            output_size=len(classes),
+            train=sequences(table, preparation, targets, split.train),
+            val=sequences(table, preparation, targets, split.val),
+            input_size=len(table.feature_names),
+            output_size=len(preparation["classes"]),
+            preparation=preparation,
         )
+
+    def load_test(
+        self, data: str | None, test_data: str | None, options: SequenceClassificationOptions, preparation: dict
+    ) -> SequenceData | None:
+        if test_data is not None:
+            return self.prepare(data_path(test_data), preparation, labelled=True).data
+        if not options.test_fraction:
+            return None
+        table = tabular.read_long_sequences(data_path(data or "builtin:control_charts"), options)
+        split = tabular.split_indices(len(table.ids), options.val_fraction, options.split_seed, options.test_fraction)
+        return sequences(table, preparation, class_indices(table.labels, preparation, str(data)), split.test)
+
+    def prepare(self, source: str | Path | pd.DataFrame, preparation: dict, labelled: bool) -> Prepared:
+        options = format_options(preparation)
+        where = "data frame" if isinstance(source, pd.DataFrame) else str(source)
+        table = tabular.read_long_sequences(source, options, labelled=labelled, where=where, min_classes=1)
+        targets = class_indices(table.labels, preparation, where) if labelled else np.zeros(len(table.ids), np.int64)
+        rows = np.arange(len(table.ids))
+        keys = pd.DataFrame({options.id_column: table.ids})
+        return Prepared(sequences(table, preparation, targets, rows), keys)
+
+    def predictions(self, outputs: Tensor, prepared: Prepared, preparation: dict) -> pd.DataFrame:
+        """One row per sequence: its id, the predicted label (as in the training file), one probability per class."""
+        classes = preparation["classes"]
+        probabilities = torch.softmax(outputs.float(), dim=-1).numpy()
+        frame = prepared.keys.copy()
+        frame["predicted"] = [classes[i] for i in probabilities.argmax(axis=1)]
+        for column, label in enumerate(classes):
+            frame[f"p_{label}"] = probabilities[:, column]
+        return frame
+
+
+def format_options(preparation: dict) -> SequenceClassificationOptions:
+    """The columns a file of this model's data has, as the reader's options."""
+    return SequenceClassificationOptions(
+        id_column=preparation["id_column"],
+        step_column=preparation["step_column"],
+        label_column=preparation["label_column"],
+        feature_columns=list(preparation["feature_columns"]),
+    )
+
+
+def class_indices(labels: np.ndarray, preparation: dict, where: str) -> np.ndarray:
+    """Labels as in the file -> class indices 0..C-1; a label the model never saw is named."""
+    classes = np.asarray(preparation["classes"], dtype=object)
+    known = np.isin(labels.astype(object), classes)
+    if not known.all():
+        shown = ", ".join(map(str, preparation["classes"]))
+        raise BadInput(
+            where,
+            f"column {preparation['label_column']!r}",
+            f"labels the model was trained on ({shown})",
+            tabular.plain(labels[~known][0]),
+        )
+    lookup = {label: index for index, label in enumerate(preparation["classes"])}
+    return np.array([lookup[tabular.plain(label)] for label in labels], dtype=np.int64)
+
+
+def sequences(
+    table: tabular.LongSequences, preparation: dict, targets: np.ndarray, rows: np.ndarray
+) -> SequenceData:
+    """Sequences ``rows``, standardised with the training split's mean and spread, padded with zeros to the longest."""
+    lengths = table.lengths[rows]
+    longest = int(lengths.max()) if len(rows) else 1
+    mean, std = np.asarray(preparation["mean"], np.float32), np.asarray(preparation["std"], np.float32)
+    inputs = (table.values[rows, :longest] - mean) / std
+    inputs[np.arange(longest)[None, :] >= lengths[:, None]] = 0.0  # padding stays zero
+    return SequenceData(
+        torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)),
+        torch.from_numpy(targets[rows]).long(),
+        torch.from_numpy(lengths).long(),
+    )
 
 
 def padded(features: list[np.ndarray], labels: np.ndarray, indices: np.ndarray) -> SequenceData:
-    """Sequences ``indices`` padded with zeros at the end to the longest of them: (N, L, F)."""
+    """Sequences ``indices`` of a list of (L_i, F) arrays padded with zeros at the end to the longest: (N, L, F)."""
     lengths = torch.tensor([len(features[i]) for i in indices], dtype=torch.long)
     inputs = torch.zeros(len(indices), int(lengths.max()), features[0].shape[1])
     for row, i in enumerate(indices):

@@ -1,0 +1,56 @@
+"""Scoring the network a study chose: its validation value, its value on test data the search never
+saw, and what a trivial predictor scores on both.
+
+The gap between validation and test is the *selection optimism*: the validation value chose this
+network among many, so it flatters it; the test value does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tuner.taskspec import TaskSpec
+from tuner.training.inference import evaluate_split
+from tuner.training.loop import TrainResult
+from tuner.training.tasks import task_for
+from tuner.training.trivial import Trivial, trivial_baseline
+
+
+@dataclass(frozen=True)
+class FinalScores:
+    metric: str
+    validation: dict[str, float]  # the kept epoch's validation metrics
+    test: dict[str, float] | None  # None: the study names no test data
+    trivial_validation: Trivial
+    trivial_test: Trivial | None
+
+    def optimism(self) -> float | None:
+        """Validation minus test value of the study's metric (how much selection flattered it)."""
+        return None if self.test is None else self.validation[self.metric] - self.test[self.metric]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "validation": dict(self.validation),
+            "test": None if self.test is None else dict(self.test),
+            "trivial": {
+                "validation": self.trivial_validation.as_dict(),
+                "test": None if self.trivial_test is None else self.trivial_test.as_dict(),
+            },
+        }
+
+
+def final_scores(result: TrainResult, task: dict[str, Any]) -> FinalScores:
+    """Score ``result``'s kept weights on the task's test data (read now, and only now), beside the trivial predictor."""
+    spec = TaskSpec(**task)
+    data = result.data
+    test = task_for(spec.name).load_test(spec.data, spec.test_data, spec.parsed_options(), data.preparation)
+    trivial = trivial_baseline(data)
+    return FinalScores(
+        metric=result.monitor,
+        validation=dict(result.epochs[result.best_epoch - 1].metrics),
+        test=None if test is None else evaluate_split(result.model, data.target, test, data.input_size, data.target_scale),
+        trivial_validation=trivial,
+        trivial_test=None if test is None else trivial_baseline(data, test, trivial.predictor),
+    )

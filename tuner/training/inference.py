@@ -1,0 +1,63 @@
+"""Applying a trained network to prepared data in large batches: outputs, and the task's metrics.
+
+``tuner evaluate`` and ``tuner predict`` run the same batched forward passes, so
+the accuracy evaluate reports is the accuracy of the labels predict writes.
+Whole sequences go through at once (the state carries through them as it does
+across TBPTT windows), sorted by length so little padding is computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from tuner.training.models import RecurrentNet
+from tuner.training.tasks.base import SequenceData, Target
+from tuner.training.terms import Totals, encode, window_terms
+
+BATCH_SIZE = 1024  # sequences per forward pass, at most
+STEPS_PER_BATCH = 2**17  # and at most this many time steps (long texts go in fewer sequences at once)
+
+
+def _forward_batches(
+    net: RecurrentNet, split: SequenceData, input_size: int, batch_size: int
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """(rows, outputs (B, L, O)) per batch; rows of similar length share a batch."""
+    net.eval()
+    batch_size = max(1, min(batch_size, STEPS_PER_BATCH // max(1, split.inputs.shape[1])))
+    order = torch.argsort(split.lengths, stable=True)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        longest = int(split.lengths[rows].max())
+        outputs, _ = net(encode(split.inputs[rows, :longest], input_size))
+        yield rows, outputs
+
+
+@torch.inference_mode()
+def last_step_outputs(net: RecurrentNet, split: SequenceData, input_size: int, batch_size: int = BATCH_SIZE) -> Tensor:
+    """The output at each sequence's last real step, in the split's order: (N, O)."""
+    result = None
+    for rows, outputs in _forward_batches(net, split, input_size, batch_size):
+        last = outputs[torch.arange(len(rows)), split.lengths[rows] - 1]
+        if result is None:
+            result = last.new_empty((split.sequences, last.shape[-1]))
+        result[rows] = last
+    return result
+
+
+@torch.inference_mode()
+def evaluate_split(
+    net: RecurrentNet,
+    target: Target,
+    split: SequenceData,
+    input_size: int,
+    target_scale: float = 1.0,
+    batch_size: int = BATCH_SIZE,
+) -> dict[str, float]:
+    """The task's metrics of ``net`` on ``split`` (named ``val_*`` as during the study)."""
+    totals = Totals()
+    for rows, outputs in _forward_batches(net, split, input_size, batch_size):
+        totals.add(window_terms(target, outputs, split.targets[rows], split.lengths[rows], 0))
+    return totals.metrics(target, target_scale)

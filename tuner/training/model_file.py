@@ -1,0 +1,82 @@
+"""A trained network you can use: ``tuner.load_model(path)`` -> ``Model`` with ``predict`` and ``evaluate``.
+
+Like scikit-learn's and Keras' ``predict`` / ``evaluate``: ``data`` is a path, or a pandas frame in
+the task's format (the long format for sequence classification, a table with the series column for
+regression; a text file for char_lm). It is prepared exactly as the training data was, with what the
+model file keeps (feature columns, the training split's standardisation, class labels, window).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from tuner.errors import BadInput
+from tuner.training.checkpoint import load_checkpoint
+from tuner.training.inference import evaluate_split, last_step_outputs
+from tuner.training.models import RecurrentNet
+from tuner.training.tasks import Prepared, Target, Task, task_for
+
+Data = str | Path | pd.DataFrame
+
+
+class Model:
+    """A network and everything that prepares raw data for it and reads its outputs back."""
+
+    def __init__(self, net: RecurrentNet, checkpoint: dict[str, Any], source: str = "model"):
+        self.net = net.eval()
+        self.source = source
+        self.task_name: str = checkpoint["task"]["name"]
+        self.task_options: dict[str, Any] = dict(checkpoint["task"].get("options", {}))
+        self.preparation: dict[str, Any] = checkpoint["preparation"]
+        self.target = Target(checkpoint["target"])
+        self.input_size: int = checkpoint["input_size"]
+        self.target_scale: float = checkpoint["target_scale"]
+        self.metric: str = checkpoint["metric"]
+        self.scores: dict[str, Any] | None = checkpoint.get("scores")  # validation, test and trivial, as trained
+
+    @property
+    def classes(self) -> list | None:
+        """Class labels as they appear in the training file (classification models)."""
+        return self.preparation.get("classes")
+
+    def _task(self) -> Task:
+        try:
+            return task_for(self.task_name)
+        except (ImportError, AttributeError) as error:
+            raise BadInput(self.source, "task", "an importable task", f"{self.task_name} ({error})") from None
+
+    def _prepare(self, data: Data, labelled: bool) -> Prepared:
+        if not isinstance(data, pd.DataFrame) and not Path(data).is_file():
+            raise BadInput(str(data), None, "an existing data file", "no such file")
+        prepared = self._task().prepare(data, self.preparation, labelled)
+        if prepared.data.sequences == 0:
+            raise BadInput(str(data) if not isinstance(data, pd.DataFrame) else "data frame", None, "at least one sequence", 0)
+        return prepared
+
+    def evaluate(self, data: Data) -> dict[str, float]:
+        """The task's metrics on labelled ``data`` (``loss``, ``accuracy``, ``mae`` ...) and ``sequences``."""
+        prepared = self._prepare(data, labelled=True)
+        with torch.inference_mode():
+            metrics = evaluate_split(self.net, self.target, prepared.data, self.input_size, self.target_scale)
+        return {name.removeprefix("val_"): value for name, value in metrics.items()} | {
+            "sequences": prepared.data.sequences
+        }
+
+    def predict(self, data: Data) -> pd.DataFrame:
+        """Predictions for ``data``: per sequence (classification) or per forecast point (regression)."""
+        if self.target.every_step and self.target is Target.NEXT_TOKEN:
+            raise BadInput(self.source, "task", "a classification or regression model (char_lm generates text: tuner sample)", self.task_name)
+        task = self._task()
+        prepared = self._prepare(data, labelled=False)
+        outputs = last_step_outputs(self.net, prepared.data, self.input_size)
+        return task.predictions(outputs, prepared, self.preparation)
+
+
+def load_model(path: str | Path) -> Model:
+    """Load a model file written by ``tuner train``; one-line ``BadInput`` for anything else."""
+    net, checkpoint = load_checkpoint(path)
+    return Model(net, checkpoint, str(path))
