@@ -86,3 +86,11 @@ def best_so_far(trials: pd.DataFrame, direction: str) -> pd.DataFrame:
     done = trials[trials["state"] == "COMPLETE"].sort_values("number")[["number", "value"]]
     running = done["value"].cummin() if direction == "minimize" else done["value"].cummax()
     return done.assign(best=running)
+
+
+def read_curves(
+    curves: dict[int, pd.DataFrame], metric: str, direction: str, trivial: dict | None = None
+) -> dict[int, CurveReading]:
+    """``read_curve`` for each trial of a study, by its metric and direction, against its trivial predictor."""
+    trivial_loss = (trivial or {}).get("metrics", {}).get("val_loss")
+    return {n: read_curve(c, metric, direction == "maximize", trivial_loss) for n, c in curves.items()}

@@ -39,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import optuna
 
     from tuner.algorithms import independent_sampling_note
-    from tuner.insight import against_baseline
+    from tuner.insight import against_baseline, against_trivial
     from tuner.orchestration.runner import run_study
     from tuner.storage.engine import mask_url
 
@@ -77,6 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"best trial {best.number}: {spec.metric} {best.value:.4f}  {params}")
         if baseline := against_baseline(storage, summary.study_name):
             print(baseline)
+        if trivial := against_trivial(storage, summary.study_name):
+            print(trivial)
     flag = "" if storage == DEFAULT_STORAGE else f" --storage '{mask_url(storage)}'"
     print(f"results: {mask_url(storage)} (study {summary.study_name!r})")
     print("next:")
@@ -118,7 +120,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
-    from tuner.insight import against_baseline
+    from tuner.insight import against_baseline, against_trivial
     from tuner.storage.queries import readable_trials, trials_frame
 
     storage = storage_with(args, args.study)
@@ -135,6 +137,8 @@ def cmd_trials(args: argparse.Namespace) -> int:
         print(f"trial {row['number']} warning: {row['warning']}")
     if baseline := against_baseline(storage, args.study, every):
         print(baseline)
+    if trivial := against_trivial(storage, args.study, every):
+        print(trivial)
     return 0
 
 

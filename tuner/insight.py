@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from tuner import attrs
 from tuner.analysis import best_so_far
 from tuner.errors import BadInput
 from tuner.importance import Evaluator, param_importances
+from tuner.scorelines import versus_trivial
 from tuner.storage import queries
 
 
@@ -99,3 +101,19 @@ def baseline_summary(
         return f"{line}; no trial beat it"
     change = abs(best["value"] - value) / abs(value) * 100 if value else math.inf
     return f"{line}; the best trial {int(best['number'])} is {change:.1f}% {'lower' if minimize else 'higher'}"
+
+
+def against_trivial(url: str, study: str, trials: pd.DataFrame | None = None) -> str | None:
+    """One line: the trivial predictor's validation value beside the best trial's; None before a trial stored it."""
+    trivial = queries.study_user_attr(url, study, attrs.TRIVIAL)
+    frame = queries.trials_frame(url, study) if trials is None else trials
+    return trivial_summary(frame, trivial, queries.study_direction(url, study) == "minimize", queries.study_metric(url, study))
+
+
+def trivial_summary(trials: pd.DataFrame, trivial: dict | None, minimize: bool, metric: str) -> str | None:
+    """``against_trivial`` over a trials frame already read (the dashboard's cached one)."""
+    complete = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
+    if trivial is None or complete.empty:
+        return None
+    best = complete["value"].min() if minimize else complete["value"].max()
+    return versus_trivial(metric, minimize, float(best), trivial)

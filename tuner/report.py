@@ -16,12 +16,12 @@ import pandas as pd
 import plotly.io as pio
 
 from tuner import attrs
-from tuner.analysis import best_so_far, read_curve, with_gap
+from tuner.analysis import best_so_far, read_curves, with_gap
 from tuner.dashboard import charts
 from tuner.errors import BadInput
 from tuner.export import export_text
 from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
-from tuner.insight import baseline_summary
+from tuner.insight import baseline_summary, trivial_summary
 from tuner.storage import queries
 from tuner.trainfile import FileFormat
 
@@ -72,6 +72,9 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
         baseline_value = baseline[1] if baseline else None
         if line := baseline_summary(trials, baseline, direction == "minimize", metric):
             parts.append(f"<p>{html.escape(line)}</p>")
+        trivial = queries.study_user_attr(url, study, attrs.TRIVIAL)
+        if line := trivial_summary(trials, trivial, direction == "minimize", metric):
+            parts.append(f"<p>{html.escape(line)}</p>")
         top = complete.head(top_k)
         parts += [
             f"<h2>Top {len(top)} trials</h2>",
@@ -80,7 +83,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
         epochs = queries.epochs_frame(url, study, list(top["number"]))
         curves = {int(n): with_gap(group) for n, group in epochs.groupby("trial_number")}
         if curves:
-            readings = {n: read_curve(c) for n, c in curves.items()}
+            readings = read_curves(curves, metric, direction, trivial)
             labels = pd.DataFrame(
                 [
                     {"trial": n, "fit": str(r.fit), "best epoch": r.best_epoch, "overfitting onset": r.onset_epoch}

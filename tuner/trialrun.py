@@ -67,3 +67,10 @@ def run_training(
     """Train one configuration as a study trial would."""
     hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
     return train(hp, task_data(settings["task"]), train_settings(settings, seed, cpus, gpus), on_epoch)
+
+
+def trivial_on_validation(task: dict[str, Any]) -> dict[str, Any]:
+    """The trivial predictor's validation metrics for a task's data (see ``training.trivial``)."""
+    from tuner.training.trivial import trivial_baseline
+
+    return trivial_baseline(task_data(task)).as_dict()

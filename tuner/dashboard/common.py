@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from tuner import attrs
 from tuner.errors import BadInput
 from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV, queries
 from tuner.storage.engine import check_storage, mask_url
@@ -60,6 +61,11 @@ def load_baseline(url: str, study: str) -> tuple[int, float] | None:
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def load_trivial(url: str, study: str) -> dict | None:
+    return queries.study_user_attr(url, study, attrs.TRIVIAL)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
 def load_metric(url: str, study: str) -> str:
     return queries.study_metric(url, study)
 
@@ -102,13 +108,13 @@ def auto_refresh(body: Callable[[], None]) -> Callable[[], None]:
     return st.fragment(run_every=every)(body)
 
 
-def selected_trials(trials: pd.DataFrame, default_count: int = 3) -> list[int]:
-    """Trials chosen on the Trials page or in the URL (?trials=1,4), else the best few."""
+def selected_trials(trials: pd.DataFrame, direction: str, default_count: int = 3) -> list[int]:
+    """Trials chosen on the Trials page or in the URL (?trials=1,4), else the best few in the study's direction."""
     chosen = st.session_state.get("selected_trials")
     if chosen is None and st.query_params.get("trials"):
         chosen = [int(n) for n in st.query_params["trials"].split(",") if n.strip().isdigit()]
     numbers = set(trials["number"])
     if chosen:
         return [n for n in chosen if n in numbers]
-    ranked = trials[trials["state"] == "COMPLETE"].sort_values("value")
+    ranked = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize")
     return list(ranked["number"].head(default_count))

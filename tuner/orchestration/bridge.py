@@ -106,6 +106,7 @@ class StudyBridge:
         self.outcomes = Outcomes()
         self._minimize = settings["direction"] == "minimize"
         self._budget_full = False  # cached until one of our trials ends
+        self._trivial_stored = attrs.TRIVIAL in study.user_attrs
 
     def __getstate__(self) -> dict:
         # Tune pickles its searcher and scheduler into its experiment folder; the live
@@ -192,6 +193,9 @@ class StudyBridge:
         if error or summary.get("kind") != "summary":
             self._worker_died(trial, ended)
             return
+        if "trivial" in summary and not self._trivial_stored:
+            self.study.set_user_attr(attrs.TRIVIAL, summary["trivial"])  # the same data for every trial: once
+            self._trivial_stored = True
         ended[attrs.STOP] = summary["stop_reason"]
         ended[attrs.NODE] = {"node": summary.get("node"), "gpus": summary.get("gpus", [])}
         if "error" in summary:

@@ -30,7 +30,7 @@ def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable; ``config`` comes from the searcher (see bridge)."""
     # imported here, not at the top: the trainables in arithmetic.py share this module's
     # constants and must not make every worker import torch (about 2 s each)
-    from tuner.trialrun import run_training
+    from tuner.trialrun import run_training, trivial_on_validation
 
     settings = config["settings"]
     metric = settings["metric"]
@@ -45,6 +45,8 @@ def run_trial(config: dict[str, Any]) -> None:
 
     summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best, **placement()}
     try:
+        # what a predictor that learns nothing scores on this validation data, for the study's summary
+        summary["trivial"] = trivial_on_validation(settings["task"])
         result = run_training(
             settings, config["hyperparameters"], config["seed"], config["cpus"], config["gpus"], [report_epoch]
         )

@@ -17,7 +17,7 @@ if complete.empty:
     st.stop()
 best = int(complete.sort_values("value", ascending=context.direction == "minimize").iloc[0]["number"])
 choices = list(exportable["number"])
-preferred = [n for n in selected_trials(trials) if n in choices]
+preferred = [n for n in selected_trials(trials, context.direction) if n in choices]
 number = st.selectbox(
     "trial",
     choices,

@@ -3,9 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from tuner.analysis import read_curve, with_gap
+from tuner.analysis import read_curves, with_gap
 from tuner.dashboard import charts
-from tuner.dashboard.common import auto_refresh, load_epochs, page_context, selected_trials, trials_or_notice
+from tuner.dashboard.common import (
+    auto_refresh,
+    load_epochs,
+    load_trivial,
+    page_context,
+    selected_trials,
+    trials_or_notice,
+)
 
 context = page_context()
 
@@ -16,7 +23,7 @@ def body() -> None:
     trials = trials_or_notice(context)
     if trials is None:
         return
-    chosen = st.multiselect("trials", list(trials["number"]), default=selected_trials(trials))
+    chosen = st.multiselect("trials", list(trials["number"]), default=selected_trials(trials, context.direction))
     if not chosen:
         st.info("Pick trials to compare (or select rows on the Trials page).")
         return
@@ -27,15 +34,16 @@ def body() -> None:
         st.info(f"No epochs recorded yet for trial(s) {', '.join(map(str, missing))}.")
     if not curves:
         return
-    readings = {n: read_curve(c) for n, c in curves.items()}
+    trivial = load_trivial(context.storage, context.study)
+    readings = read_curves(curves, context.metric, context.direction, trivial)
     st.plotly_chart(charts.overfitting_figure(curves, readings), width="stretch", key="overfitting_chart")
     labels = pd.DataFrame(
         [
             {
                 "trial": n,
                 "fit": str(r.fit),
-                "best epoch": r.best_epoch,
-                "best validation loss": r.best_val_loss,
+                f"best epoch (by {context.metric})": r.best_epoch,
+                "validation loss there": r.best_val_loss,
                 "overfitting onset": r.onset_epoch,
                 "epochs": len(curves[n]),
             }
@@ -44,7 +52,8 @@ def body() -> None:
     )
     st.dataframe(labels, hide_index=True, width="stretch")
     st.caption(
-        "Labels: overfit = validation loss rose more than 2% above its best after an onset; "
+        "Labels: no better than trivial = the best validation loss is not 2% below the trivial predictor's; "
+        "overfit = validation loss rose more than 2% above its best after an onset; "
         "underfit = still improving by more than 1% at the last epoch (or one epoch only); good fit otherwise."
     )
     gap, grads = st.columns(2)

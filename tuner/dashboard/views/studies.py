@@ -4,8 +4,8 @@ import streamlit as st
 
 from tuner.analysis import best_so_far
 from tuner.dashboard import charts
-from tuner.dashboard.common import auto_refresh, load_baseline, load_studies, load_trials, page_context
-from tuner.insight import baseline_summary
+from tuner.dashboard.common import auto_refresh, load_baseline, load_studies, load_trials, load_trivial, page_context
+from tuner.insight import baseline_summary, trivial_summary
 
 context = page_context()
 
@@ -27,6 +27,9 @@ def body() -> None:
         charts.best_so_far_figure(points, context.metric, baseline[1] if baseline else None), width="stretch"
     )
     if line := baseline_summary(trials, baseline, context.direction == "minimize", context.metric):
+        st.caption(line)
+    trivial = load_trivial(context.storage, context.study)
+    if line := trivial_summary(trials, trivial, context.direction == "minimize", context.metric):
         st.caption(line)
 
 

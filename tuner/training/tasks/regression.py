@@ -72,7 +72,8 @@ class Regression(Task):
         options = RegressionOptions(
             column=preparation["column"], window=preparation["window"], horizon=preparation["horizon"]
         )
-        series = tabular.read_series(source, options, where=where, parts=1 if labelled else 0)
+        window, horizon = preparation["window"], preparation["horizon"]
+        series = tabular.read_series(source, options, where=where, minimum_rows=window + horizon if labelled else window)
         data = windows(series, preparation, 1, labelled)
         keys = pd.DataFrame({"window_end": np.arange(data.sequences) + preparation["window"] - 1})
         # the window's last input value, which window scaling measures from

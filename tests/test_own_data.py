@@ -1,0 +1,253 @@
+"""A user's own data in, a model out that can be trusted and used: test data the search never sees,
+model files that carry their preparation, tuner evaluate / predict / load_model, trivial baselines."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.conftest import tiny_study, write_yaml
+from tests.test_bad_input import assert_one_line_error, run_cli
+from tuner.cli import main
+from tuner.studies import load_study
+from tuner.trainfile import train_document
+from tuner.training.model_file import load_model
+
+CLASSES = ("calm", "rising", "falling")
+
+
+def variable_length_frame(sequences: int, seed: int) -> pd.DataFrame:
+    """Sequences of 3 to 40 steps, two features, text labels: a rising, falling or flat trend in x."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(sequences):
+        label = CLASSES[i % 3]
+        slope = {"calm": 0.0, "rising": 0.3, "falling": -0.3}[label]
+        for t in range(int(rng.integers(3, 41))):
+            rows.append(
+                {
+                    "sequence_id": f"s{seed}-{i}",
+                    "step": t,
+                    "x": slope * t + rng.normal(0, 0.3),
+                    "y": rng.normal(),
+                    "label": label,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def export_file(tmp_path, study_document: dict, hyperparameters: dict, name: str = "best.yaml"):  # noqa: ANN001
+    """What tuner export writes for a trial of this study (without running the study)."""
+    spec = load_study(write_yaml(tmp_path / "study.yaml", study_document))
+    document = train_document(
+        spec.name, 0, "COMPLETE", spec.settings(), hyperparameters, 0, None, None, None, threads=1
+    )
+    return write_yaml(tmp_path / name, document)
+
+
+def classification_study(tmp_path, **task_extra) -> dict:  # noqa: ANN001
+    variable_length_frame(150, seed=0).to_csv(tmp_path / "train.csv", index=False)
+    variable_length_frame(60, seed=1).to_csv(tmp_path / "test.csv", index=False)
+    task = {"name": "sequence_classification", "data": "train.csv", **task_extra}
+    space = {"parameters": {"learning_rate": 0.03, "hidden_size": 16, "depth": 1, "batch_size": 16, "tbptt_length": 40}}
+    return tiny_study(tmp_path, name="own", task=task, space=space, objective={"metric": "val_accuracy"}, max_epochs=4)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    """One small classifier trained by tuner train on a variable-length CSV with a separate test file."""
+    folder = tmp_path_factory.mktemp("own-data")
+    config = export_file(
+        folder,
+        classification_study(folder, test_data="test.csv"),
+        {"learning_rate": 0.03, "hidden_size": 16, "depth": 1, "batch_size": 16, "tbptt_length": 40},
+    )
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["train", str(config), "--out", str(folder / "model.pt")]) == 0
+    return {"folder": folder, "output": out.getvalue(), "model": folder / "model.pt"}
+
+
+def test_train_prints_validation_and_test_beside_the_trivial_predictor(trained):
+    output = trained["output"]
+    assert "validation accuracy" in output and "test       accuracy" in output
+    assert "selection optimism" in output and "trivial (class frequencies" in output
+
+
+def test_evaluate_agrees_with_the_accuracy_of_predicts_file(trained, capsys):
+    folder = trained["folder"]
+    assert main(["evaluate", str(trained["model"]), "--data", str(folder / "test.csv"), "--format", "json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["sequences"] == 60
+    assert (
+        main(["predict", str(trained["model"]), "--data", str(folder / "test.csv"), "--out", str(folder / "p.csv")])
+        == 0
+    )
+    predictions = pd.read_csv(folder / "p.csv")
+    truth = pd.read_csv(folder / "test.csv").groupby("sequence_id")["label"].first()
+    accuracy = (
+        predictions.set_index("sequence_id")["predicted"] == truth.loc[predictions["sequence_id"]].to_numpy()
+    ).mean()
+    assert metrics["accuracy"] == pytest.approx(accuracy)
+    assert metrics["accuracy"] > 0.6  # the trend is easy: the network learned it
+
+
+def test_text_labels_survive_the_round_trip_and_probabilities_sum_to_one(trained):
+    model = load_model(trained["model"])
+    assert model.classes == sorted(CLASSES)
+    frame = pd.read_csv(trained["folder"] / "test.csv").drop(columns=["label"])  # predict needs no label
+    predictions = model.predict(frame)
+    assert set(predictions["predicted"]) <= set(CLASSES)
+    assert np.allclose(predictions[[f"p_{c}" for c in sorted(CLASSES)]].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_the_model_file_loads_with_weights_only_and_keeps_its_preparation(trained):
+    checkpoint = torch.load(trained["model"], weights_only=True)
+    preparation = checkpoint["preparation"]
+    assert preparation["feature_columns"] == ["x", "y"] and preparation["classes"] == sorted(CLASSES)
+    assert len(preparation["mean"]) == 2 and checkpoint["scores"]["test"] is not None
+
+
+def test_train_says_when_no_test_data_was_given(tmp_path, capsys):
+    config = export_file(tmp_path, classification_study(tmp_path), {"hidden_size": 8, "depth": 1, "tbptt_length": 40})
+    assert main(["train", str(config), "--out", str(tmp_path / "m.pt")]) == 0
+    assert "no test data was given" in capsys.readouterr().out
+
+
+def test_test_fraction_holds_sequences_out_of_training_and_validation(tmp_path):
+    from tuner.trialrun import task_data
+
+    spec = load_study(write_yaml(tmp_path / "s.yaml", classification_study(tmp_path, options={"test_fraction": 0.2})))
+    data = task_data(spec.task.to_dict())
+    assert data.train.sequences + data.val.sequences == 150 - 30
+
+
+def test_regression_forecasts_come_back_in_the_datas_units(tmp_path):
+    """A hand computation on a tiny series: the network's output times the training spread, plus the offset."""
+    series = pd.DataFrame({"value": 100 + 3.0 * np.arange(80) + np.sin(np.arange(80))})
+    series.to_csv(tmp_path / "series.csv", index=False)
+    for scaling in ("standard", "window"):
+        task = {"name": "regression", "data": "series.csv", "options": {"window": 6, "horizon": 2, "scaling": scaling}}
+        config = export_file(
+            tmp_path, tiny_study(tmp_path, task=task), {"hidden_size": 8, "depth": 1, "tbptt_length": 6}
+        )
+        assert main(["train", str(config), "--out", str(tmp_path / "r.pt")]) == 0
+        model = load_model(tmp_path / "r.pt")
+        predictions = model.predict(series.head(10))  # windows ending at rows 5 .. 9
+        train = series["value"].to_numpy()[: int(80 * 0.8)]
+        mean, std = train.mean(), train.std() + 1e-8
+        window = series["value"].to_numpy()[:6]  # the first window, rows 0 .. 5
+        offset = window[-1] if scaling == "window" else mean
+        x = torch.tensor((window - offset) / std, dtype=torch.float32)[None, :, None]
+        with torch.no_grad():
+            expected = model.net(x)[0][0, -1].numpy() * std + offset
+        first = predictions[predictions["window_end"] == 5]
+        assert list(first["position"]) == [6, 7] and list(first["steps_ahead"]) == [1, 2]
+        assert first["forecast_value"].to_numpy() == pytest.approx(expected, rel=1e-4)
+        assert predictions["position"].max() == 11  # the last window forecasts past the data's end
+
+
+def test_window_scaling_beats_standard_and_the_trivial_forecast_on_a_trending_series(tmp_path, capsys):
+    """A generated series with trend and season: levels later in time were never seen in training."""
+    t = np.arange(240)
+    noise = np.random.default_rng(0).normal(0, 0.5, len(t))
+    pd.DataFrame({"value": 0.5 * t + 8 * np.sin(2 * np.pi * t / 12) + noise}).to_csv(
+        tmp_path / "trend.csv", index=False
+    )
+    mae = {}
+    for scaling in ("standard", "window"):
+        task = {"name": "regression", "data": "trend.csv", "options": {"window": 12, "scaling": scaling, "season": 12}}
+        study = tiny_study(
+            tmp_path, task=task, objective={"metric": "val_mae"}, max_epochs=30, early_stopping={"patience": 30}
+        )
+        hp = {"hidden_size": 16, "depth": 1, "tbptt_length": 12, "batch_size": 16, "learning_rate": 0.01}
+        config = export_file(tmp_path, study, hp)
+        capsys.readouterr()
+        assert main(["train", str(config), "--out", str(tmp_path / f"{scaling}.pt")]) == 0
+        scores = load_model(tmp_path / f"{scaling}.pt").scores
+        mae[scaling] = scores["validation"]["val_mae"]
+        trivial = scores["trivial"]["validation"]["metrics"]["val_mae"]
+    assert mae["window"] < trivial and mae["window"] < mae["standard"], (mae, trivial)
+
+
+def test_trivial_baselines_follow_their_definitions():
+    from tuner.training.tasks import SequenceData, Target, TaskData
+    from tuner.training.trivial import trivial_baseline
+
+    train = SequenceData(torch.zeros(4, 3, 1), torch.tensor([0, 0, 0, 1]), torch.full((4,), 3))
+    val = SequenceData(torch.zeros(2, 3, 1), torch.tensor([0, 1]), torch.full((2,), 3))
+    trivial = trivial_baseline(TaskData(Target.CLASS, train, val, input_size=1, output_size=2))
+    assert trivial.metrics["val_accuracy"] == 0.5
+    assert trivial.metrics["val_loss"] == pytest.approx(-(np.log(0.75) + np.log(0.25)) / 2, rel=1e-3)
+    series = torch.arange(10.0)[None, :, None].expand(3, -1, -1)
+    last = SequenceData(series, torch.full((3, 1), 10.0), torch.full((3,), 10))
+    values = TaskData(Target.VALUES, last, last, input_size=1, output_size=1, naive_lags=(1,))
+    assert trivial_baseline(values).metrics["val_mae"] == pytest.approx(1.0)  # predicts 9, the truth is 10
+
+
+@pytest.mark.parametrize(
+    ("change", "needles"),
+    [
+        (lambda f: f.drop(columns=["y"]), ["column 'y'", "no such column"]),
+        (
+            lambda f: f.assign(label=f["label"].replace("calm", "stormy")),
+            ["column 'label'", "labels the model was trained on", "stormy"],
+        ),
+        (lambda f: f.assign(x=f["x"].astype(object).where(f.index != 2, "abc")), ["column 'x'", "abc", "row 4"]),
+        (lambda f: f.drop(columns=["sequence_id"]), ["column 'sequence_id'", "no such column"]),
+    ],
+)
+def test_bad_data_for_evaluate_is_one_line(trained, tmp_path, capsys, change, needles):
+    frame = change(pd.read_csv(trained["folder"] / "test.csv"))
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    code, err = run_cli(capsys, "evaluate", str(trained["model"]), "--data", str(tmp_path / "bad.csv"))
+    assert_one_line_error(code, err, "bad.csv", *needles)
+
+
+def test_a_file_that_is_not_a_model_and_a_text_for_a_classifier_are_one_line(trained, tmp_path, capsys):
+    (tmp_path / "notes.pt").write_text("not a model")
+    code, err = run_cli(
+        capsys, "predict", str(tmp_path / "notes.pt"), "--data", "x.csv", "--out", str(tmp_path / "p.csv")
+    )
+    assert_one_line_error(code, err, "notes.pt", "a model file written by tuner train")
+    (tmp_path / "text.txt").write_text("To be, or not to be\n")
+    code, err = run_cli(capsys, "evaluate", str(trained["model"]), "--data", str(tmp_path / "text.txt"))
+    assert_one_line_error(code, err, "text.txt", "column 'sequence_id'")
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_first_format_model_file_of_a_classifier_says_to_retrain(trained, tmp_path, capsys):
+    checkpoint = torch.load(trained["model"], weights_only=True)
+    old = {k: v for k, v in checkpoint.items() if k not in ("preparation", "task", "scores", "target_scale")}
+    torch.save({**old, "format": "rnn-tuner/checkpoint/v1"}, tmp_path / "old.pt")
+    code, err = run_cli(capsys, "evaluate", str(tmp_path / "old.pt"), "--data", str(trained["folder"] / "test.csv"))
+    assert_one_line_error(code, err, "old.pt", "retrain it with tuner train")
+
+
+@pytest.mark.parametrize(
+    ("task_extra", "needles"),
+    [
+        ({"options": {"test_fraction": 1.5}}, ["task.options.test_fraction", "a number in (0, 1)"]),
+        ({"options": {"test_fraction": 0.001}}, ["leave sequences for training, validation and test", "0 of 150"]),
+        ({"options": {"test_fraction": 0.2}, "test_data": "test.csv"}, ["task.test_data", "not both"]),
+        ({"test_data": "other.csv"}, ["task.test_data", "the training file's columns", "sequence_id, step, x"]),
+        ({"test_data": "missing.csv"}, ["task.test_data", "an existing data file"]),
+    ],
+)
+def test_bad_test_data_settings_are_one_line_before_anything_is_written(tmp_path, capsys, task_extra, needles):
+    document = classification_study(tmp_path, **task_extra)
+    pd.DataFrame({"sequence_id": [1], "step": [0], "z": [1.0], "label": [0]}).to_csv(
+        tmp_path / "other.csv", index=False
+    )
+    study = write_yaml(tmp_path / "study.yaml", document)
+    url = f"sqlite:///{tmp_path / 'never.db'}"
+    code, err = run_cli(capsys, "run", str(study), "--storage", url)
+    assert_one_line_error(code, err, *needles)
+    assert not (tmp_path / "never.db").exists()
