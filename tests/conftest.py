@@ -15,6 +15,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Tests that start real components (a Ray instance, a PostgreSQL server, Chromium, a `tuner` process)
+# are marked slow, so `pytest -m "not slow"` is the fast inner loop.
+_SLOW_FIXTURES = {"ray_session", "small_study", "quickstart", "postgres_url", "maximize_study", "browser"}
+_SLOW_MODULES = {"test_dashboard_browser", "test_ray_cluster", "test_resilience", "test_postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _SLOW_FIXTURES & set(item.fixturenames) or item.module.__name__.rsplit(".", 1)[-1] in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _ctrl_c_delivered() -> None:

@@ -314,7 +314,7 @@ def test_sample_from_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsy
     else:
         path.write_bytes(b"SQLite format 3\x00" + bytes(100))
     code, err = run_cli(capsys, "sample", str(path))
-    assert_one_line_error(code, err, "model.pt", "a checkpoint written by tuner train")
+    assert_one_line_error(code, err, "model.pt", "a model file written by tuner train")
 
 
 @pytest.mark.parametrize(

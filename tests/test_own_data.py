@@ -251,3 +251,56 @@ def test_bad_test_data_settings_are_one_line_before_anything_is_written(tmp_path
     code, err = run_cli(capsys, "run", str(study), "--storage", url)
     assert_one_line_error(code, err, *needles)
     assert not (tmp_path / "never.db").exists()
+
+
+@pytest.fixture(scope="module")
+def maximize_study(ray_session, tmp_path_factory) -> dict:
+    """A real val_accuracy study through Ray Tune whose test file is removed once the study is parsed."""
+    from tuner.orchestration.runner import run_study
+
+    folder = tmp_path_factory.mktemp("maximize")
+    document = classification_study(folder, test_data="test.csv")
+    document["space"]["parameters"]["learning_rate"] = {"type": "float", "low": 0.001, "high": 0.05, "log": True}
+    document.update(trials=4, max_epochs=2, sampler={"type": "random", "seed": 3})
+    spec = load_study(write_yaml(folder / "study.yaml", document))
+    (folder / "test.csv").unlink()  # the search never reads it
+    url = f"sqlite:///{folder / 'own.db'}"
+    summary = run_study(spec, url, trials=4, workers=2, show_progress=False)
+    return {"folder": folder, "url": url, "summary": summary}
+
+
+@pytest.mark.slow
+def test_a_study_finishes_without_its_test_file_and_train_then_names_it(maximize_study, capsys):
+    assert maximize_study["summary"].outcomes.by_state["COMPLETE"] == 4
+    url, folder = maximize_study["url"], maximize_study["folder"]
+    assert main(["export", "own", "--out", str(folder / "best.yaml"), "--storage", url]) == 0
+    code, err = run_cli(capsys, "train", str(folder / "best.yaml"))
+    assert_one_line_error(code, err, "task.test_data", "test.csv")
+
+
+@pytest.mark.slow
+def test_trials_shows_the_trivial_predictor_beside_the_best(maximize_study, capsys):
+    import optuna
+
+    url = maximize_study["url"]
+    trivial = optuna.load_study(study_name="own", storage=url).user_attrs["trivial"]
+    assert trivial["predictor"].startswith("class frequencies")
+    assert trivial["metrics"]["val_accuracy"] == pytest.approx(1 / 3, abs=0.1)
+    assert main(["trials", "own", "--storage", url]) == 0
+    assert "trivial predictor (class frequencies" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_dashboard_opens_a_maximize_study_on_its_best_trials(maximize_study, monkeypatch):
+    from tests.test_dashboard import open_page
+    from tuner.storage.queries import trials_frame
+
+    url = maximize_study["url"]
+    trials = trials_frame(url, "own")
+    best_three = list(trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=False)["number"].head(3))
+    app = open_page(monkeypatch, url, "overfitting")
+    assert app.multiselect[0].value == best_three
+    labels = app.dataframe[0].value
+    epochs = {n: g for n, g in trials.groupby("number")}
+    assert list(labels["trial"]) == best_three and len(epochs) == 4
+    assert set(labels["fit"]) <= {"underfit", "good fit", "overfit", "no better than trivial"}

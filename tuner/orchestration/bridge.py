@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import logging
 import math
 import signal
@@ -194,7 +195,7 @@ class StudyBridge:
             self._worker_died(trial, ended)
             return
         if "trivial" in summary and not self._trivial_stored:
-            self.study.set_user_attr(attrs.TRIVIAL, summary["trivial"])  # the same data for every trial: once
+            self.study.set_user_attr(attrs.TRIVIAL, json.loads(summary["trivial"]))  # the same data for every trial: once
             self._trivial_stored = True
         ended[attrs.STOP] = summary["stop_reason"]
         ended[attrs.NODE] = {"node": summary.get("node"), "gpus": summary.get("gpus", [])}

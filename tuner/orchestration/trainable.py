@@ -8,6 +8,7 @@ Optuna trial; the worker never touches the database.
 
 from __future__ import annotations
 
+import json
 import math
 import traceback
 from typing import Any
@@ -46,7 +47,8 @@ def run_trial(config: dict[str, Any]) -> None:
     summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best, **placement()}
     try:
         # what a predictor that learns nothing scores on this validation data, for the study's summary
-        summary["trivial"] = trivial_on_validation(settings["task"])
+        # (as JSON text: Tune flattens nested dicts in results)
+        summary["trivial"] = json.dumps(trivial_on_validation(settings["task"]))
         result = run_training(
             settings, config["hyperparameters"], config["seed"], config["cpus"], config["gpus"], [report_epoch]
         )
