@@ -54,7 +54,7 @@ def test_overfitting_chart_has_one_trace_per_selected_trial_and_split(monkeypatc
     titles = {f["layout"]["title"]["text"] for f in figures(app)}
     assert {"Generalisation gap (validation - training)", "Gradient norm per epoch"} <= titles
     labels = app.dataframe[0].value
-    assert set(labels["fit"]) <= {"underfit", "good fit", "overfit"} and list(labels["trial"]) == [0, 2]
+    assert set(labels["fit"]) <= {"underfit", "good fit", "overfit", "no better than trivial"} and list(labels["trial"]) == [0, 2]
 
 
 @pytest.mark.parametrize("file_format", ["yaml", "json"])
