@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO, tiny_study, write_yaml
+from tuner import tabular
 from tuner.errors import BadInput
 from tuner.hyperparams import Hyperparameters
 from tuner.studies import load_study
@@ -18,7 +19,7 @@ from tuner.training import TrainSettings, train
 from tuner.training.loop import evaluate
 from tuner.training.models import RecurrentNet
 from tuner.training.tasks import SequenceData, Target, TaskData, task_for
-from tuner.training.tasks.sequence_classification import padded
+from tuner.training.tasks.sequence_classification import sequences
 
 
 def small(**knobs) -> Hyperparameters:
@@ -46,10 +47,19 @@ def test_sequence_classification_learns_far_above_chance():
 
 def test_padding_after_a_sequence_does_not_change_its_prediction():
     rng = np.random.default_rng(0)
-    features = [rng.normal(size=(n, 2)).astype(np.float32) for n in (5, 9, 12)]
-    labels = np.array([0, 1, 0])
-    together = padded(features, labels, np.array([0, 1, 2]))
+    frame = pd.DataFrame(
+        [
+            {"sequence_id": i, "step": t, "a": rng.normal(), "b": rng.normal(), "label": i % 2}
+            for i, n in enumerate((5, 9, 12))
+            for t in range(n)
+        ]
+    )
+    table = tabular.read_long_sequences(frame, SequenceClassificationOptions(), where="frame")
+    preparation = {"mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    labels = table.labels.astype(np.int64)
+    together = sequences(table, preparation, labels, np.array([0, 1, 2]))
     assert together.inputs.shape == (3, 12, 2) and together.lengths.tolist() == [5, 9, 12]
+    assert together.inputs[0, 5:].abs().sum() == 0  # zeros after the first sequence's end
     hp = small(tbptt_length=4, batch_size=3)
     model = RecurrentNet(2, 2, hp)
 
@@ -57,7 +67,7 @@ def test_padding_after_a_sequence_does_not_change_its_prediction():
         data = TaskData(Target.CLASS, split, split, input_size=2, output_size=2)
         return evaluate(model, data, hp, torch.device("cpu"), TrainSettings())["val_loss"]
 
-    alone = [loss(padded(features, labels, np.array([i]))) for i in range(3)]  # each unpadded
+    alone = [loss(sequences(table, preparation, labels, np.array([i]))) for i in range(3)]  # each unpadded
     assert loss(together) == pytest.approx(sum(alone) / 3, rel=1e-5)  # read at each one's own last step
 
 

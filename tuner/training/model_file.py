@@ -68,7 +68,7 @@ class Model:
 
     def predict(self, data: Data) -> pd.DataFrame:
         """Predictions for ``data``: per sequence (classification) or per forecast point (regression)."""
-        if self.target.every_step and self.target is Target.NEXT_TOKEN:
+        if self.target is Target.NEXT_TOKEN:
             raise BadInput(self.source, "task", "a classification or regression model (char_lm generates text: tuner sample)", self.task_name)
         task = self._task()
         prepared = self._prepare(data, labelled=False)

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from tuner.errors import BadInput
+from tuner.taskspec import data_path
 
 
 class Target(StrEnum):
@@ -101,6 +102,14 @@ class Task(ABC):
     def load_test(self, data: str | None, test_data: str | None, options: Any, preparation: dict) -> SequenceData | None:
         """The held-out test data (``test_data`` file, or ``options.test_fraction`` of ``data``), prepared
         with the training split's ``preparation``; None when the study has none. Never read by a trial."""
+        if test_data is not None:
+            return self.prepare(data_path(test_data), preparation, labelled=True).data
+        if getattr(options, "test_fraction", None):
+            return self.held_out_test(data, options, preparation)
+        return None
+
+    def held_out_test(self, data: str | None, options: Any, preparation: dict) -> SequenceData | None:
+        """The ``test_fraction`` part of ``data``, which ``load`` left out; a task without that option has none."""
         return None
 
     def prepare(self, source: str | Path | pd.DataFrame, preparation: dict, labelled: bool) -> Prepared:

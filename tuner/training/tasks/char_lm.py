@@ -38,13 +38,7 @@ class CharLM(Task):
             preparation=preparation,
         )
 
-    def load_test(
-        self, data: str | None, test_data: str | None, options: CharLMOptions, preparation: dict
-    ) -> SequenceData | None:
-        if test_data is not None:
-            return self.prepare(data_path(test_data), preparation, labelled=True).data
-        if not options.test_fraction:
-            return None
+    def held_out_test(self, data: str | None, options: CharLMOptions, preparation: dict) -> SequenceData:
         _, _, test = text_parts(read_text(_path(data), options), options)
         return cut_sequences(encode(test, preparation["vocab"], f"{data} (its test part)"), preparation["seq_length"])
 

@@ -56,13 +56,7 @@ class Regression(Task):
             naive_lags=(1,) + ((options.season,) if options.season else ()),
         )
 
-    def load_test(
-        self, data: str | None, test_data: str | None, options: RegressionOptions, preparation: dict
-    ) -> SequenceData | None:
-        if test_data is not None:
-            return self.prepare(data_path(test_data), preparation, labelled=True).data
-        if not options.test_fraction:
-            return None
+    def held_out_test(self, data: str | None, options: RegressionOptions, preparation: dict) -> SequenceData:
         _, _, test = tabular.series_parts(tabular.read_series(_path(data), options), options)
         return windows(test, preparation, options.stride, labelled=True)
 

@@ -49,13 +49,9 @@ class SequenceClassification(Task):
             preparation=preparation,
         )
 
-    def load_test(
-        self, data: str | None, test_data: str | None, options: SequenceClassificationOptions, preparation: dict
-    ) -> SequenceData | None:
-        if test_data is not None:
-            return self.prepare(data_path(test_data), preparation, labelled=True).data
-        if not options.test_fraction:
-            return None
+    def held_out_test(
+        self, data: str | None, options: SequenceClassificationOptions, preparation: dict
+    ) -> SequenceData:
         table = tabular.read_long_sequences(data_path(data or "builtin:control_charts"), options)
         split = tabular.split_indices(len(table.ids), options.val_fraction, options.split_seed, options.test_fraction)
         return sequences(table, preparation, class_indices(table.labels, preparation, str(data)), split.test)
@@ -120,12 +116,3 @@ def sequences(
         torch.from_numpy(targets[rows]).long(),
         torch.from_numpy(lengths).long(),
     )
-
-
-def padded(features: list[np.ndarray], labels: np.ndarray, indices: np.ndarray) -> SequenceData:
-    """Sequences ``indices`` of a list of (L_i, F) arrays padded with zeros at the end to the longest: (N, L, F)."""
-    lengths = torch.tensor([len(features[i]) for i in indices], dtype=torch.long)
-    inputs = torch.zeros(len(indices), int(lengths.max()), features[0].shape[1])
-    for row, i in enumerate(indices):
-        inputs[row, : len(features[i])] = torch.from_numpy(features[i])
-    return SequenceData(inputs, torch.from_numpy(labels[indices]).long(), lengths)
