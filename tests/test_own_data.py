@@ -320,3 +320,15 @@ def test_the_readmes_python_api_block_runs_as_written(trained, monkeypatch):
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
     assert len(namespace["predictions"]) == 60 and namespace["model"].classes == sorted(CLASSES)
+
+
+def test_the_line_beside_the_trivial_predictor_says_how_much_better_and_when_it_is_not():
+    from tuner.scorelines import versus_trivial
+
+    frequencies = {"predictor": "class frequencies", "metrics": {"val_accuracy": 0.25, "val_loss": 1.6}}
+    assert versus_trivial("val_accuracy", False, 0.75, frequencies).endswith("the best is 0.5000 higher")
+    assert versus_trivial("val_loss", True, 0.8, frequencies).endswith("the best is 50.0% lower")
+    assert versus_trivial("val_loss", True, 1.59, frequencies).endswith(
+        "the best network (1.5900) is no better than trivial"
+    )
+    assert versus_trivial("val_mae", True, 1.0, frequencies) is None  # a metric the trivial predictor was not scored on

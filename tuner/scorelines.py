@@ -26,8 +26,10 @@ def versus_trivial(metric: str, minimize: bool, value: float, trivial: dict[str,
     line = f"trivial predictor ({trivial['predictor']}): {metric} {base:.4f}"
     if not clearly_better(value, base, minimize):
         return f"{line}; the best network ({value:.4f}) is no better than trivial"
-    change = f"{abs(value - base) / abs(base):.1%}" if base else f"{abs(value - base):.4f}"
-    return f"{line}; the best is {change} {'lower' if minimize else 'higher'}"
+    if minimize and base:  # a loss or an error: how much of it the network removed
+        return f"{line}; the best is {abs(value - base) / abs(base):.1%} lower"
+    # a score such as accuracy: the difference in its own units (a ratio of accuracies reads as noise)
+    return f"{line}; the best is {abs(value - base):.4f} {'lower' if minimize else 'higher'}"
 
 
 def score_lines(scores: dict[str, Any], minimize: bool) -> list[str]:
