@@ -94,7 +94,8 @@ def read_long_sequences(
     False reads a file to predict on, which needs no label column. A training file needs
     ``min_classes`` classes; a file to evaluate on may hold only one.
     """
-    frame = source.copy() if isinstance(source, pd.DataFrame) else read_table(source)  # never change a caller's frame
+    # a copy, never the caller's frame; numbered rows, so errors can name a row
+    frame = source.reset_index(drop=True) if isinstance(source, pd.DataFrame) else read_table(source)
     where = where or str(source)
     key_columns = [options.id_column, options.step_column] + ([options.label_column] if labelled else [])
     _require_columns(frame, key_columns + list(options.feature_columns or []), where)
@@ -103,9 +104,9 @@ def read_long_sequences(
         _require_numeric(frame, column, where)
     if labelled:
         _require_labels(frame, options.label_column, where)
-    _require_one_row_per_step(frame, options.id_column, options.step_column, where)
-    ordered = frame.sort_values([options.id_column, options.step_column], kind="stable")
+    ordered = _in_sequence_order(frame, options.id_column, options.step_column)
     codes, ids = pd.factorize(ordered[options.id_column], sort=True)
+    _require_one_row_per_step(ordered, codes, options.id_column, options.step_column, where)
     lengths = np.bincount(codes, minlength=len(ids)).astype(np.int64)
     # rows are grouped by sequence in step order: a row's position is its index minus its sequence's first row
     first_row = np.concatenate([[0], np.cumsum(lengths)[:-1]])[codes]
@@ -162,16 +163,34 @@ def _require_labels(frame: pd.DataFrame, column: str, where: str) -> None:
         frame[column] = labels.astype(str)  # a Parquet column may mix numbers and text: compare them as text
 
 
-def _require_one_row_per_step(frame: pd.DataFrame, id_column: str, step_column: str, where: str) -> None:
-    repeated = frame.duplicated([id_column, step_column])
+def _in_sequence_order(frame: pd.DataFrame, id_column: str, step_column: str) -> pd.DataFrame:
+    """The rows by sequence id, then step; a file already in that order (most are) is not sorted again."""
+    ids, steps = frame[id_column], frame[step_column].to_numpy()
+    try:
+        grouped = ids.is_monotonic_increasing
+    except TypeError:  # ids of mixed kinds: let the sort say what it can
+        grouped = False
+    if grouped:
+        same_sequence = ids.to_numpy()[1:] == ids.to_numpy()[:-1]
+        if (~same_sequence | (steps[1:] > steps[:-1])).all():
+            return frame
+    return frame.sort_values([id_column, step_column], kind="stable")
+
+
+def _require_one_row_per_step(
+    ordered: pd.DataFrame, codes: np.ndarray, id_column: str, step_column: str, where: str
+) -> None:
+    """In sequence order a repeated (sequence, step) pair is two neighbouring rows: the later one is named."""
+    steps = ordered[step_column].to_numpy()
+    repeated = (codes[1:] == codes[:-1]) & (steps[1:] == steps[:-1])
     if repeated.any():
-        first = repeated.idxmax()
-        sequence, step = (plain(frame.at[first, column]) for column in (id_column, step_column))
+        label = ordered.index[int(repeated.argmax()) + 1]  # with a stable sort, the later row of the file
+        sequence, step = (plain(ordered.at[label, column]) for column in (id_column, step_column))
         raise BadInput(
             where,
             f"columns {id_column!r}, {step_column!r}",
             "one row per sequence and step",
-            f"sequence {sequence!r} step {step!r} again at row {_file_row(frame, repeated)}",
+            f"sequence {sequence!r} step {step!r} again at row {int(label) + 2}",
         )
 
 
