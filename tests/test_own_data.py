@@ -332,3 +332,19 @@ def test_the_line_beside_the_trivial_predictor_says_how_much_better_and_when_it_
         "the best network (1.5900) is no better than trivial"
     )
     assert versus_trivial("val_mae", True, 1.0, frequencies) is None  # a metric the trivial predictor was not scored on
+
+
+@pytest.mark.parametrize(
+    ("options", "needles"),
+    [
+        ({"scaling": "window", "mode": "many_to_many"}, ["task.options.scaling", "standard with mode many_to_many"]),
+        ({"season": 24, "window": 12}, ["task.options.season", "at most the window (12 steps)", "24"]),
+        ({"scaling": "relative"}, ["task.options.scaling", "one of standard, window", "relative"]),
+    ],
+)
+def test_bad_series_options_are_one_line(tmp_path, capsys, options, needles):
+    task = {"name": "regression", "data": "builtin:mackey_glass", "options": options}
+    study = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task))
+    code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
+    assert_one_line_error(code, err, *needles)
+    assert not (tmp_path / "never.db").exists()

@@ -6,6 +6,8 @@ study is parsed, before anything is trained or written.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,17 +34,37 @@ class LongSequences:
         return self.values[rows][mask]
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A CSV (any suffix but .parquet) or Parquet file as a frame."""
-    path = Path(path)
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """A file that cannot be read as a table is BadInput naming it."""
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
+        yield
     except FileNotFoundError:
         raise BadInput(str(path), None, "an existing data file", "no such file") from None
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise BadInput(str(path), None, "a readable CSV or Parquet table", str(error).splitlines()[0]) from None
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV (any suffix but .parquet) or Parquet file as a frame."""
+    path = Path(path)
+    with _reading(path):
+        return pd.read_parquet(path) if _is_parquet(path) else pd.read_csv(path)
+
+
+def table_columns(path: str | Path) -> list[str]:
+    """The column names of a CSV or Parquet file, read from its header alone."""
+    path = Path(path)
+    with _reading(path):
+        if _is_parquet(path):
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
 
 
 def _require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:

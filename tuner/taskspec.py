@@ -168,11 +168,10 @@ def _check_test_data(info: TaskInfo, data: str, test_data: str, where: str, key_
         return
     from tuner import tabular  # pandas: only for the tasks that read tables
 
-    trained, tested = tabular.read_table(data_path(data)).columns, tabular.read_table(data_path(test_data)).columns
-    if set(map(str, trained)) != set(map(str, tested)):
+    trained, tested = tabular.table_columns(data_path(data)), tabular.table_columns(data_path(test_data))
+    if set(trained) != set(tested):
         raise BadInput(
-            where, key_path, "a file with the training file's columns (" + ", ".join(map(str, trained)) + ")",
-            ", ".join(map(str, tested)),
+            where, key_path, "a file with the training file's columns (" + ", ".join(trained) + ")", ", ".join(tested)
         )
 
 
