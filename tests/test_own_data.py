@@ -255,7 +255,10 @@ def test_bad_test_data_settings_are_one_line_before_anything_is_written(tmp_path
 
 @pytest.fixture(scope="module")
 def maximize_study(ray_session, tmp_path_factory) -> dict:
-    """A real val_accuracy study through Ray Tune whose test file is removed once the study is parsed."""
+    """A real val_accuracy study through Ray Tune: 4 trials with its test file removed once the study is
+    parsed, then, with the file back, a fifth trial, after which the best trial is scored on it."""
+    import shutil
+
     from tuner.orchestration.runner import run_study
 
     folder = tmp_path_factory.mktemp("maximize")
@@ -263,19 +266,52 @@ def maximize_study(ray_session, tmp_path_factory) -> dict:
     document["space"]["parameters"]["learning_rate"] = {"type": "float", "low": 0.001, "high": 0.05, "log": True}
     document.update(trials=4, max_epochs=2, sampler={"type": "random", "seed": 3})
     spec = load_study(write_yaml(folder / "study.yaml", document))
-    (folder / "test.csv").unlink()  # the search never reads it
+    shutil.move(folder / "test.csv", folder / "kept.csv")  # the search never reads it
     url = f"sqlite:///{folder / 'own.db'}"
-    summary = run_study(spec, url, trials=4, workers=2, show_progress=False)
-    return {"folder": folder, "url": url, "summary": summary}
+    without_test_file = run_study(spec, url, trials=4, workers=2, show_progress=False)
+    shutil.move(folder / "kept.csv", folder / "test.csv")
+    with_test_file = run_study(spec, url, trials=5, workers=2, show_progress=False)
+    return {"folder": folder, "url": url, "summary": without_test_file, "scored": with_test_file}
 
 
 @pytest.mark.slow
 def test_a_study_finishes_without_its_test_file_and_train_then_names_it(maximize_study, capsys):
-    assert maximize_study["summary"].outcomes.by_state["COMPLETE"] == 4
+    import shutil
+
+    summary = maximize_study["summary"]
+    assert summary.outcomes.by_state["COMPLETE"] == 4 and summary.test_result is None
+    assert "test.csv" in summary.test_problem and "\n" not in summary.test_problem
     url, folder = maximize_study["url"], maximize_study["folder"]
     assert main(["export", "own", "--out", str(folder / "best.yaml"), "--storage", url]) == 0
-    code, err = run_cli(capsys, "train", str(folder / "best.yaml"))
+    shutil.move(folder / "test.csv", folder / "away.csv")
+    try:
+        code, err = run_cli(capsys, "train", str(folder / "best.yaml"))
+    finally:
+        shutil.move(folder / "away.csv", folder / "test.csv")
     assert_one_line_error(code, err, "task.test_data", "test.csv")
+
+
+@pytest.mark.slow
+def test_the_best_trial_is_scored_on_test_data_and_export_and_report_show_it(maximize_study, tmp_path, capsys):
+    import yaml
+
+    url = maximize_study["url"]
+    result = maximize_study["scored"].test_result
+    best = maximize_study["scored"].best
+    assert result["trial"] == best.number
+    assert result["validation"]["val_accuracy"] == pytest.approx(best.value)  # retrained as the trial trained
+    assert main(["export", "own", "--out", str(tmp_path / "best.yaml"), "--storage", url]) == 0
+    exported = yaml.safe_load((tmp_path / "best.yaml").read_text())["result"]["test"]
+    assert exported["value"] == result["test"]["val_accuracy"]
+    assert exported["selection_optimism"] == pytest.approx(best.value - exported["value"])
+    # tuner train scores its own weights of the same config: the same test value
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "best.yaml"), "--out", str(tmp_path / "m.pt")]) == 0
+    assert f"test       accuracy {exported['value']:.4f}" in capsys.readouterr().out
+    assert main(["report", "own", "--out", str(tmp_path), "--storage", url]) == 0
+    page = (tmp_path / "own-report.html").read_text()
+    assert f"best trial {best.number}, trained again and scored on the test data" in page
+    assert "selection optimism" in page
 
 
 @pytest.mark.slow
@@ -301,9 +337,11 @@ def test_the_dashboard_opens_a_maximize_study_on_its_best_trials(maximize_study,
     app = open_page(monkeypatch, url, "overfitting")
     assert app.multiselect[0].value == best_three
     labels = app.dataframe[0].value
-    epochs = {n: g for n, g in trials.groupby("number")}
-    assert list(labels["trial"]) == best_three and len(epochs) == 4
+    assert list(labels["trial"]) == best_three and len(trials) == 5
     assert set(labels["fit"]) <= {"underfit", "good fit", "overfit", "no better than trivial"}
+    studies = open_page(monkeypatch, url)
+    captions = [caption.value for caption in studies.caption]
+    assert any("scored on the test data" in c for c in captions) and any(c.startswith("test ") for c in captions)
 
 
 def test_the_readmes_python_api_block_runs_as_written(trained, monkeypatch):

@@ -9,6 +9,7 @@ import sys
 
 import optuna
 import pytest
+import yaml
 
 from tests.conftest import REPO, tiny_study, write_yaml
 from tuner.algorithms import PRUNERS, build_pruner, build_sampler, independent_sampling_note
@@ -204,3 +205,13 @@ def test_the_sampler_draws_from_its_own_seed_and_from_the_studys_only_when_it_ha
     assert first_suggestion("b", sampler={"type": "random", "seed": 7}, seed=1) == own  # training seed aside
     assert first_suggestion("c", sampler={"type": "random"}, seed=7) == own  # the study's seed when it has none
     assert first_suggestion("d", sampler={"type": "random", "seed": 8}, seed=0) != own
+
+
+def test_numbers_written_without_a_dot_such_as_1e_4_are_numbers(tmp_path):
+    """PyYAML alone reads 1e-4 as text (YAML 1.1); users write learning rates so, and JSON exports hold them so."""
+    path = tmp_path / "s.yaml"
+    text = yaml.safe_dump(tiny_study(tmp_path)).replace("low: 0.005", "low: 5e-3")
+    assert "low: 5e-3" in text
+    path.write_text(text)
+    learning_rate = next(p for p in load_study(path).space.params if p.name == "learning_rate")
+    assert learning_rate.low == 0.005

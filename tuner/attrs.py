@@ -41,6 +41,7 @@ BASELINE = "baseline"  # the study's baseline config (trial 0): never pruned, th
 SETTINGS = "settings"  # task, metric, epochs, early stopping, seed: what a trial needs besides its knobs
 SPACE = "space"  # the search space's distributions, to refuse a changed space on resume
 TRIVIAL = "trivial"  # {"predictor": ..., "metrics": {...}}: what a predictor that learns nothing scores on validation
+TEST_RESULT = "test_result"  # {"trial": n, "metric", "validation", "test", "trivial"}: the best trial scored on test data
 SEARCH = "search"  # {"sampler": ..., "pruner": ...} as the latest run's study file gave them (Optuna keeps neither)
 
 

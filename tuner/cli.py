@@ -41,6 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tuner.algorithms import independent_sampling_note
     from tuner.insight import against_baseline, against_trivial
     from tuner.orchestration.runner import run_study
+    from tuner.scorelines import score_lines
     from tuner.storage.engine import mask_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
@@ -79,6 +80,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(baseline)
         if trivial := against_trivial(storage, summary.study_name):
             print(trivial)
+        if summary.test_result:
+            print(f"best trial {summary.test_result['trial']} trained again and scored on the test data, which no trial read:")
+            for line in score_lines(summary.test_result, minimize=spec.direction == "minimize"):
+                print(f"  {line}")
+        if summary.test_problem:
+            print(f"the test data could not be scored: {summary.test_problem}")
     flag = "" if storage == DEFAULT_STORAGE else f" --storage '{mask_url(storage)}'"
     print(f"results: {mask_url(storage)} (study {summary.study_name!r})")
     print("next:")

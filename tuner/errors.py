@@ -22,11 +22,16 @@ class BadInput(TunerError):
         self.key = key
         self.expected = expected
         self.found = found
+        self.hint = hint
         location = f"{where}: {key}" if key else where
         message = f"{location}: expected {expected}, found {found!r}"
         if hint:
             message += f" ({hint})"
         super().__init__(message)
+
+    def __reduce__(self) -> tuple:
+        # rebuilt from its parts when it crosses a process (a Ray worker reading a user's file)
+        return (type(self), (self.where, self.key, self.expected, self.found, self.hint))
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

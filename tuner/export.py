@@ -57,5 +57,12 @@ def export_text(storage_url: str, study_name: str, number: int | None, file_form
         value=value,
         best_epoch=trial.user_attrs.get(attrs.BEST_EPOCH),
         epochs_run=trial.user_attrs.get(attrs.EPOCHS_RUN),
+        test_result=_test_result_of(study, trial.number),
     )
     return render(document, file_format)
+
+
+def _test_result_of(study: optuna.Study, number: int) -> dict | None:
+    """The study's test result when it is this trial's (only the best trial is scored on test data)."""
+    result = study.user_attrs.get(attrs.TEST_RESULT)
+    return result if result and result.get("trial") == number else None

@@ -14,7 +14,7 @@ from tuner import attrs
 from tuner.analysis import best_so_far
 from tuner.errors import BadInput
 from tuner.importance import Evaluator, param_importances
-from tuner.scorelines import versus_trivial
+from tuner.scorelines import score_lines, versus_trivial
 from tuner.storage import queries
 
 
@@ -117,3 +117,11 @@ def trivial_summary(trials: pd.DataFrame, trivial: dict | None, minimize: bool, 
         return None
     best = complete["value"].min() if minimize else complete["value"].max()
     return versus_trivial(metric, minimize, float(best), trivial)
+
+
+def test_lines(test_result: dict | None, minimize: bool) -> list[str]:
+    """Validation against test of the best trial (``final_test``), or nothing when it was not scored."""
+    if not test_result:
+        return []
+    heading = f"best trial {test_result['trial']}, trained again and scored on the test data no trial read:"
+    return [heading, *score_lines(test_result, minimize)]

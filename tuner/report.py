@@ -21,7 +21,7 @@ from tuner.dashboard import charts
 from tuner.errors import BadInput
 from tuner.export import export_text
 from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
-from tuner.insight import baseline_summary, trivial_summary
+from tuner.insight import baseline_summary, test_lines, trivial_summary
 from tuner.storage import queries
 from tuner.trainfile import FileFormat
 
@@ -75,6 +75,8 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
         trivial = queries.study_user_attr(url, study, attrs.TRIVIAL)
         if line := trivial_summary(trials, trivial, direction == "minimize", metric):
             parts.append(f"<p>{html.escape(line)}</p>")
+        if lines := test_lines(queries.study_user_attr(url, study, attrs.TEST_RESULT), direction == "minimize"):
+            parts.append("<p>" + "<br>".join(html.escape(line) for line in lines) + "</p>")
         top = complete.head(top_k)
         parts += [
             f"<h2>Top {len(top)} trials</h2>",

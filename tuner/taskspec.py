@@ -82,6 +82,10 @@ class TaskSpec:
     def info(self) -> TaskInfo:
         return task_info(self.name, "task", "name")
 
+    def has_test_data(self) -> bool:
+        """Whether the study holds data back for the final test (a file, or a fraction of its data)."""
+        return self.test_data is not None or bool(self.options.get("test_fraction"))
+
     def metrics(self) -> dict[str, str]:
         return self.info().metrics
 

@@ -58,8 +58,24 @@ def train_document(
     best_epoch: int | None,
     epochs_run: int | None,
     threads: int | None = None,
+    test_result: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The document ``render`` writes; field order is the order a reader wants."""
+    """The document ``render`` writes; field order is the order a reader wants.
+
+    ``test_result``: this trial scored on the study's test data (``final_test``), shown under
+    ``result.test``; informative only, ``tuner train`` scores its own weights again.
+    """
+    test = {}
+    if test_result is not None and test_result.get("test") is not None:
+        metric = settings["metric"]
+        test = {
+            "test": {
+                "value": test_result["test"][metric],
+                "validation_retrained": test_result["validation"][metric],
+                "selection_optimism": test_result["validation"][metric] - test_result["test"][metric],
+                "trivial": test_result["trivial"]["test"]["metrics"][metric],
+            }
+        }
     return {
         "format": FORMAT,
         "study": study,
@@ -71,6 +87,7 @@ def train_document(
             "value": value,
             "best_epoch": best_epoch,
             "epochs_run": epochs_run,
+            **test,
         },
         "task": settings["task"],
         "hyperparameters": hyperparameters,
@@ -97,7 +114,7 @@ def read_train_file(path: str | Path) -> TrainFile:
     task = parse_task(raw["task"], where, Path(where).parent)
     hp = Hyperparameters.from_dict(raw["hyperparameters"], where, "hyperparameters")
     result, training = raw["result"], raw["training"]
-    check_keys(where, "result", result, {"metric", "direction", "value", "best_epoch", "epochs_run"})
+    check_keys(where, "result", result, {"metric", "direction", "value", "best_epoch", "epochs_run", "test"})
     check_keys(where, "training", training, {"max_epochs", "early_stopping", "seed", "threads"})
     metric = result.get("metric", "val_loss")
     if metric not in task.metrics():

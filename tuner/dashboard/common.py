@@ -66,6 +66,11 @@ def load_trivial(url: str, study: str) -> dict | None:
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def load_test_result(url: str, study: str) -> dict | None:
+    return queries.study_user_attr(url, study, attrs.TEST_RESULT)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
 def load_metric(url: str, study: str) -> str:
     return queries.study_metric(url, study)
 

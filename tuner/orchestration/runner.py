@@ -27,6 +27,7 @@ from tuner.hyperparams import Hyperparameters
 from tuner.orchestration import drivers
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
+from tuner.orchestration.final_test import score_on_test
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
 from tuner.orchestration.trainable import run_trial
@@ -47,6 +48,8 @@ class RunSummary:
     outcomes: Outcomes
     best: optuna.trial.FrozenTrial | None
     interrupted: int  # trials a previous driver left RUNNING, now FAIL and queued again
+    test_result: dict[str, Any] | None = None  # the best trial scored on the test data (final_test)
+    test_problem: str = ""  # why the test data could not be scored, if it could not
 
 
 def _space_json(spec: StudySpec) -> str:
@@ -225,7 +228,13 @@ def _run_rest(
             shutil.rmtree(results_dir, ignore_errors=True)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best = study.best_trial if complete else None
-    return RunSummary(spec.name, storage_url, remaining, bridge.outcomes, best, interrupted)
+    summary = RunSummary(spec.name, storage_url, remaining, bridge.outcomes, best, interrupted)
+    if best is not None and trainable is run_trial:  # trainables that train nothing have nothing to test
+        try:
+            summary.test_result = score_on_test(spec, study, best)
+        except BadInput as error:  # the study is done and kept; only its final score is missing
+            summary.test_problem = str(error)
+    return summary
 
 
 def _fit(

@@ -4,8 +4,16 @@ import streamlit as st
 
 from tuner.analysis import best_so_far
 from tuner.dashboard import charts
-from tuner.dashboard.common import auto_refresh, load_baseline, load_studies, load_trials, load_trivial, page_context
-from tuner.insight import baseline_summary, trivial_summary
+from tuner.dashboard.common import (
+    auto_refresh,
+    load_baseline,
+    load_studies,
+    load_test_result,
+    load_trials,
+    load_trivial,
+    page_context,
+)
+from tuner.insight import baseline_summary, test_lines, trivial_summary
 
 context = page_context()
 
@@ -30,6 +38,8 @@ def body() -> None:
         st.caption(line)
     trivial = load_trivial(context.storage, context.study)
     if line := trivial_summary(trials, trivial, context.direction == "minimize", context.metric):
+        st.caption(line)
+    for line in test_lines(load_test_result(context.storage, context.study), context.direction == "minimize"):
         st.caption(line)
 
 

@@ -1,0 +1,65 @@
+"""After the search: the chosen network scored on the study's test data, which no trial read.
+
+The best trial's configuration is trained once more in a Ray worker exactly as ``tuner train``
+would train its export (the same seed and thread count, so on a CPU the same weights), then
+scored on the test data beside the trivial predictor. The result is stored on the study
+(user attr ``test_result``), so ``tuner export``, ``tuner report`` and the dashboard show
+validation against test for that trial. Nothing here chooses anything: the best trial was
+chosen on validation before the test data was read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+import ray
+
+from tuner import attrs
+from tuner.errors import BadInput
+from tuner.studies import StudySpec
+
+
+def _retrain_and_score(
+    settings: dict[str, Any], hyperparameters: dict[str, Any], seed: int, cpus: float, gpus: float
+) -> dict:
+    """In a Ray worker: the trial's network again, scored on validation, test and by the trivial predictor."""
+    from tuner.training.final import final_scores
+    from tuner.trialrun import run_training
+
+    result = run_training(settings, hyperparameters, seed, cpus, gpus)
+    return final_scores(result, settings["task"]).as_dict()
+
+
+def score_on_test(spec: StudySpec, study: optuna.Study, best: optuna.trial.FrozenTrial) -> dict[str, Any] | None:
+    """The stored test result of ``best`` (computed now if the best trial changed); None without test data.
+
+    A test file that cannot be read now (moved, or with bad rows) is BadInput for the caller to report:
+    the study itself is finished and kept.
+    """
+    if not spec.task.has_test_data() or attrs.HYPERPARAMETERS not in best.user_attrs:
+        return None
+    stored = study.user_attrs.get(attrs.TEST_RESULT)
+    if stored and stored.get("trial") == best.number:
+        return stored
+    if not ray.is_initialized():  # this run trained nothing (its budget was spent): no worker to score with
+        return None
+    task = ray.remote(num_cpus=spec.resources.cpu, num_gpus=spec.resources.gpu)(_retrain_and_score)
+    settings = study.user_attrs[attrs.SETTINGS]
+    try:
+        scores = ray.get(
+            task.remote(
+                settings,
+                best.user_attrs[attrs.HYPERPARAMETERS],
+                best.user_attrs[attrs.SEED],
+                spec.resources.cpu,
+                spec.resources.gpu,
+            )
+        )
+    except ray.exceptions.RayTaskError as error:
+        if isinstance(error.cause, BadInput):
+            raise error.cause from None
+        raise
+    result = {"trial": best.number, **scores}
+    study.set_user_attr(attrs.TEST_RESULT, result)
+    return result
