@@ -293,6 +293,7 @@ def test_a_study_finishes_without_its_test_file_and_train_then_names_it(maximize
 
 @pytest.mark.slow
 def test_the_best_trial_is_scored_on_test_data_and_export_and_report_show_it(maximize_study, tmp_path, capsys):
+    import optuna
     import yaml
 
     url = maximize_study["url"]
@@ -310,6 +311,13 @@ def test_the_best_trial_is_scored_on_test_data_and_export_and_report_show_it(max
     assert f"test       accuracy {exported['value']:.4f}" in capsys.readouterr().out
     assert main(["report", "own", "--out", str(tmp_path), "--storage", url]) == 0
     page = (tmp_path / "own-report.html").read_text()
+    import re
+
+    top_table = page.split("<h2>Top ")[1].split("</table>")[0]
+    numbers = [int(n) for n in re.findall(r"<tr>\s*<td>(\d+)</td>", top_table)]
+    trials = optuna.load_study(study_name="own", storage=url).trials
+    values = [trials[n].value for n in numbers]
+    assert numbers[0] == best.number and values == sorted(values, reverse=True)  # highest accuracy first
     assert f"best trial {best.number}, trained again and scored on the test data" in page
     assert "selection optimism" in page
 
@@ -339,6 +347,8 @@ def test_the_dashboard_opens_a_maximize_study_on_its_best_trials(maximize_study,
     labels = app.dataframe[0].value
     assert list(labels["trial"]) == best_three and len(trials) == 5
     assert set(labels["fit"]) <= {"underfit", "good fit", "overfit", "no better than trivial"}
+    export = open_page(monkeypatch, url, "export")
+    assert export.selectbox[0].value == best_three[0]  # the best trial by accuracy, highest first
     studies = open_page(monkeypatch, url)
     captions = [caption.value for caption in studies.caption]
     assert any("scored on the test data" in c for c in captions) and any(c.startswith("test ") for c in captions)
