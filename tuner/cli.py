@@ -207,7 +207,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     for line in score_lines(scores.as_dict(), minimize=train_file.settings["direction"] == "minimize"):
         print(line)
     save_checkpoint(out, result, train_file, scores)
-    print(f"saved {out}; use it with: tuner evaluate {out} --data FILE, tuner predict {out} --data FILE --out FILE.csv")
+    use = f"tuner sample {out}" if result.data.vocab else f"tuner predict {out} --data FILE --out FILE.csv"
+    print(f"saved {out}; use it with: tuner evaluate {out} --data FILE, {use}")
     return 0
 
 
