@@ -35,11 +35,13 @@ DRIVER = "driver"  # the `tuner run` process running the trial (host:pid:start)
 ATTEMPT = "attempt"  # 1 for a first run; a retry after a worker died counts up
 RETRIED = "retried"  # this failed trial was queued again: it does not use up the budget
 RETRY_OF = "retry_of"  # number of the interrupted trial this one re-runs
+MODEL = "model"  # artifact id of the trial's kept model file (one of the study's best K; None once dropped)
 BASELINE = "baseline"  # the study's baseline config (trial 0): never pruned, the full-budget reference
 
 # Study user attrs
 SETTINGS = "settings"  # task, metric, epochs, early stopping, seed: what a trial needs besides its knobs
 SPACE = "space"  # the search space's distributions, to refuse a changed space on resume
+MODELS = "models"  # {"folder": ..., "keep_best": K}: where the study keeps its best trials' model files
 TRIVIAL = "trivial"  # {"predictor": ..., "metrics": {...}}: what a predictor that learns nothing scores on validation
 TEST_RESULT = "test_result"  # {"trial": n, "metric", "validation", "test", "trivial"}: the best trial scored on test data
 SEARCH = "search"  # {"sampler": ..., "pruner": ...} as the latest run's study file gave them (Optuna keeps neither)

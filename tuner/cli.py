@@ -150,16 +150,21 @@ def cmd_trials(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tuner.export import export_text
+    from tuner.export import export_model, export_text
     from tuner.trainfile import FileFormat
 
     storage = storage_url(args)
+    out = output_file("--out", args.out) if args.out else None  # every path checked before anything is written
+    model = output_file("--model", args.model) if args.model else None
     text = export_text(storage, args.study, args.trial, FileFormat(args.format))
-    if args.out is None:
+    if model is not None:
+        number = export_model(storage, args.study, args.trial, model)
+        print(f"wrote {model}, trial {number}'s kept model; use it with: tuner evaluate {model} --data FILE")
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}; retrain it with: tuner train {args.out} --out model.pt")
+    elif model is None:
         sys.stdout.write(text)
-        return 0
-    output_file("--out", args.out).write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}; retrain it with: tuner train {args.out} --out model.pt")
     return 0
 
 

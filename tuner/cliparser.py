@@ -18,7 +18,7 @@ _EXAMPLES = {
     "run": "example:\n  tuner run studies/quickstart.yaml --workers 2\n  tuner run studies/shakespeare.yaml --trials 8 --workers 2 --storage sqlite:///shakespeare.db",
     "status": "example:\n  tuner status\n  tuner status --storage postgresql+psycopg://user:pw@db/tuner",
     "trials": "example:\n  tuner trials quickstart\n  tuner trials quickstart --state FAIL --errors",
-    "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --trial 3 --format json --out trial3.json",
+    "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --model best.pt\n  tuner export quickstart --trial 3 --format json --out trial3.json",
     "train": "example:\n  tuner train best.yaml --out model.pt",
     "importance": "example:\n  tuner importance shakespeare-char",
     "compare": "example:\n  tuner compare shakespeare-char shakespeare-char-2\n  tuner compare old new --target 1.5",
@@ -82,6 +82,9 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     export.add_argument("--trial", type=int, help="trial number (default: the best COMPLETE trial)")
     export.add_argument("--format", choices=["yaml", "json"], default="yaml")
     export.add_argument("--out", help="file to write (default: standard output)")
+    export.add_argument(
+        "--model", help="also write the trial's kept model file (as tuner train writes; the best K trials keep one)"
+    )
 
     train = command("train", "Retrain an exported config alone: no Ray, no Optuna.", reads_storage=False)
     train.add_argument("config", help="a file written by tuner export")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import optuna
+from optuna.artifacts import FileSystemArtifactStore, download_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
 from tuner import attrs
@@ -66,3 +72,41 @@ def _test_result_of(study: optuna.Study, number: int) -> dict | None:
     """The study's test result when it is this trial's (only the best trial is scored on test data)."""
     result = study.user_attrs.get(attrs.TEST_RESULT)
     return result if result and result.get("trial") == number else None
+
+
+ARTIFACTS = "artifacts"  # the artifact store, inside a study's models folder
+
+
+def artifact_store(folder: Path) -> FileSystemArtifactStore:
+    (folder / ARTIFACTS).mkdir(parents=True, exist_ok=True)
+    return FileSystemArtifactStore(str(folder / ARTIFACTS))
+
+
+def export_model(storage_url: str, study_name: str, number: int | None, out: Path) -> int:
+    """Write the kept model file of the best (or ``number``) trial to ``out``; returns the trial's number.
+
+    The file is the one the trial's worker wrote at its best epoch, in ``tuner train``'s format.
+    """
+    check_study(storage_url, study_name)
+    study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url, create_tables=False))
+    trial = pick_trial(study, number)
+    kept = study.user_attrs.get(attrs.MODELS) or {}
+    artifact_id = kept.get("kept", {}).get(str(trial.number))
+    if artifact_id:
+        partial = Path(tempfile.mkdtemp(dir=out.parent)) / out.name
+        try:
+            download_artifact(artifact_store=artifact_store(Path(kept["folder"])), file_path=str(partial), artifact_id=artifact_id)
+            partial.replace(out)
+            return trial.number
+        except ArtifactNotFound:
+            pass
+        finally:
+            shutil.rmtree(partial.parent, ignore_errors=True)
+    having = sorted(int(n) for n in kept.get("kept", {}))
+    raise BadInput(
+        "--trial" if number is not None else "STUDY",
+        None,
+        f"a trial whose model was kept (trials with one: {', '.join(map(str, having)) or 'none'})",
+        f"trial {trial.number}",
+        "or retrain it: tuner export --out best.yaml, then tuner train best.yaml",
+    )

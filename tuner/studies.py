@@ -35,6 +35,7 @@ _TOP_KEYS = {
     "seed",
     "baseline",
     "max_retries",
+    "checkpoints",
 }
 
 
@@ -44,6 +45,23 @@ class Resources:
 
     cpu: float = 1.0
     gpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a study keeps its trials' weights, and how many trials' models it keeps."""
+
+    path: str | None = None  # a folder (resolved against the study file's); None: beside the SQLite file
+    keep_best: int = 3  # model files of the best K COMPLETE trials are kept; 0 keeps none
+
+    def folder(self, storage_url: str, study_name: str) -> Path:
+        """The folder: the study file's, or ``<database>-models`` beside a SQLite file, else ``tuner-models`` here."""
+        if self.path is not None:
+            return Path(self.path)
+        if storage_url.startswith("sqlite:///") and storage_url.removeprefix("sqlite:///") not in ("", ":memory:"):
+            database = Path(storage_url.removeprefix("sqlite:///"))
+            return database.with_name(f"{database.stem}-models")
+        return Path("tuner-models")
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,7 @@ class StudySpec:
     description: str = ""
     max_retries: int = 1  # re-runs of a trial whose worker process died (killed, out of memory)
     sampler_seed: int = 0  # ``sampler.seed``, else ``seed``
+    checkpoints: Checkpoints = Checkpoints()
 
     def settings(self) -> dict[str, Any]:
         """What a trial needs besides its hyperparameters; stored with the study and in exports."""
@@ -130,6 +149,7 @@ def load_study(path: str | Path) -> StudySpec:
         description=str(raw.get("description", "")),
         max_retries=int_at_least(raw, "max_retries", 1, where, minimum=0),
         sampler_seed=sampler_seed,
+        checkpoints=_parse_checkpoints(raw.get("checkpoints", {}), where, path.parent),
     )
 
 
@@ -178,6 +198,17 @@ def _parse_objective(raw: Any, task: TaskSpec, where: str) -> tuple[str, str]:
     if direction != metrics[metric]:
         raise BadInput(where, "objective.direction", f"{metrics[metric]} for {metric}", direction)
     return metric, direction
+
+
+def _parse_checkpoints(raw: Any, where: str, base_dir: Path) -> Checkpoints:
+    if not isinstance(raw, dict):
+        raise BadInput(where, "checkpoints", "a mapping with path and keep_best", raw)
+    check_keys(where, "checkpoints", raw, {"path", "keep_best"})
+    keep_best = int_at_least(raw, "keep_best", 3, where, "checkpoints.keep_best", minimum=0)
+    path = raw.get("path")
+    if path is not None and (not isinstance(path, str) or not path.strip()):
+        raise BadInput(where, "checkpoints.path", "a folder path", path)
+    return Checkpoints(str((base_dir / path).resolve()) if path else None, keep_best)
 
 
 def _parse_resources(raw: Any, where: str) -> Resources:

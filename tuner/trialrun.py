@@ -63,10 +63,11 @@ def run_training(
     cpus: float = 1.0,
     gpus: float = 0.0,
     on_epoch: list[Any] | None = None,
+    on_best: Any = None,
 ) -> TrainResult:
-    """Train one configuration as a study trial would."""
+    """Train one configuration as a study trial would (``on_best``: see ``training.loop.BestCallback``)."""
     hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
-    return train(hp, task_data(settings["task"]), train_settings(settings, seed, cpus, gpus), on_epoch)
+    return train(hp, task_data(settings["task"]), train_settings(settings, seed, cpus, gpus), on_epoch, on_best)
 
 
 def trivial_on_validation(task: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
@@ -35,6 +35,9 @@ from tuner.pruners import OverfittingPruner
 from tuner.spaces import SearchSpace
 from tuner.storage import queries
 from tuner.storage.trial_attrs import set_user_attrs
+
+if TYPE_CHECKING:
+    from tuner.orchestration.kept_models import KeptModels
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,7 @@ class StudyBridge:
         self._minimize = settings["direction"] == "minimize"
         self._budget_full = False  # cached until one of our trials ends
         self._trivial_stored = attrs.TRIVIAL in study.user_attrs
+        self.models: KeptModels | None = None  # set by the runner when the study keeps its best models
 
     def __getstate__(self) -> dict:
         # Tune pickles its searcher and scheduler into its experiment folder; the live
@@ -151,6 +155,7 @@ class StudyBridge:
             "gpus": self.gpus,
             "trial_number": trial.number,
             "attempt": int(trial.user_attrs.get(attrs.ATTEMPT, 1)),
+            "keep_models": self.models is not None,
         }
 
     def report_epoch(self, tune_trial_id: str, result: dict[str, Any]) -> bool:
@@ -237,9 +242,13 @@ class StudyBridge:
         return len(stopped)
 
     def _end(self, trial: optuna.Trial, state: TrialState, ended: dict[str, Any], value: float | None = None) -> None:
-        """Store how the trial ended (one transaction), then tell Optuna its state."""
+        """Store how the trial ended (one transaction), then tell Optuna its state; keep its model if it ranks."""
+        if self.models is not None:  # registered while the trial still runs: Optuna adds nothing to a finished one
+            ended = {**ended, **self.models.trial_ended(trial, value if state is TrialState.COMPLETE else None)}
         set_user_attrs(self.storage_url, trial._trial_id, ended)
         self._tell(trial, state, value)
+        if self.models is not None and state is TrialState.COMPLETE:
+            self.models.trim()
 
     def _tell(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
         try:

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -28,6 +29,7 @@ from tuner.orchestration import drivers
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
 from tuner.orchestration.final_test import score_on_test
+from tuner.orchestration.kept_models import CheckpointCopier, KeptModels, check_folder
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
 from tuner.orchestration.trainable import run_trial
@@ -154,6 +156,8 @@ def run_study(
     if address:
         check_address(address)
     spec = choose_study(spec, storage_url, force)
+    if folder := _models_folder(spec, storage_url, trainable):  # before Ray and any trial: one line if unwritable
+        check_folder(folder, spec.source)
     # Counts only grow (reconcile re-queues, other drivers add), so a finished study starts no Ray.
     budget_left = _budget_left(storage_url, spec.name, trials)
     # Build the fused cells while Ray and its workers start; else a first trial builds them, the others waiting.
@@ -170,6 +174,13 @@ def run_study(
         finally:
             if started_ray:
                 ray.shutdown()
+
+
+def _models_folder(spec: StudySpec, storage_url: str, trainable: Callable[[dict], None]) -> Path | None:
+    """Where the study keeps its best trials' models; None when it keeps none (or its trials train nothing)."""
+    if spec.checkpoints.keep_best == 0 or trainable is not run_trial:
+        return None
+    return spec.checkpoints.folder(storage_url, spec.name)
 
 
 def _may_train_fused_layers(spec: StudySpec) -> bool:
@@ -217,6 +228,8 @@ def _run_rest(
         max_retries=spec.max_retries,
         driver_id=driver_id,
     )
+    if folder := _models_folder(spec, storage_url, trainable):
+        bridge.models = KeptModels(study, storage_url, folder, spec.checkpoints.keep_best)
     if remaining:
         results_dir = tempfile.mkdtemp(prefix="tuner-ray-")
         try:
@@ -253,6 +266,8 @@ def _fit(
         EpochSink(bridge, storage_url, spec.name),
         drivers.Heartbeat(storage_url, bridge.driver_id, spec.name),
     ]
+    if bridge.models is not None:
+        callbacks.append(CheckpointCopier(bridge, bridge.models))
     progress = ProgressBar(bridge, remaining) if show_progress else None
     if progress:
         callbacks.append(progress)
@@ -268,7 +283,14 @@ def _fit(
             reuse_actors=True,
         ),
         # Tune's own folder, deleted after the run; not the study's name, which may hold "/" or ".."
-        run_config=tune.RunConfig(name="trials", storage_path=results_dir, verbose=0, callbacks=callbacks),
+        run_config=tune.RunConfig(
+            name="trials",
+            storage_path=results_dir,
+            verbose=0,
+            callbacks=callbacks,
+            # the driver copies each checkpoint out at once: Tune's folder needs only the latest
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        ),
     )
     with _tune_environment(), progress or contextlib.nullcontext():
         tuner.fit()

@@ -8,9 +8,13 @@ Optuna trial; the worker never touches the database.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import shutil
+import tempfile
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import ray
@@ -38,11 +42,15 @@ def run_trial(config: dict[str, Any]) -> None:
     better = min if settings["direction"] == "minimize" else max
     best = math.nan
 
+    kept = KeptWeights(config) if config.get("keep_models") else None
+
     def report_epoch(metrics) -> None:  # noqa: ANN001 (EpochMetrics)
         nonlocal best
         value = metrics.value(metric)
         best = value if math.isnan(best) else better(best, value)
-        tune.report({"kind": EPOCH, **metrics.as_dict(), "objective": value, "best_objective": best})
+        result = {"kind": EPOCH, **metrics.as_dict(), "objective": value, "best_objective": best}
+        with kept.checkpoint() if kept else contextlib.nullcontext() as checkpoint:
+            tune.report(result, checkpoint=checkpoint)
 
     summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best, **placement()}
     try:
@@ -50,7 +58,13 @@ def run_trial(config: dict[str, Any]) -> None:
         # (as JSON text: Tune flattens nested dicts in results)
         summary["trivial"] = json.dumps(trivial_on_validation(settings["task"]))
         result = run_training(
-            settings, config["hyperparameters"], config["seed"], config["cpus"], config["gpus"], [report_epoch]
+            settings,
+            config["hyperparameters"],
+            config["seed"],
+            config["cpus"],
+            config["gpus"],
+            [report_epoch],
+            on_best=kept.write if kept else None,
         )
         summary.update(
             stop_reason=str(result.stop_reason),
@@ -65,3 +79,37 @@ def run_trial(config: dict[str, Any]) -> None:
     except Exception:  # a crashing trial must never take the study down
         summary.update(stop_reason=str(StopReason.FAILED), error=traceback.format_exc())
     tune.report(summary)
+
+
+class KeptWeights:
+    """A trial's best weights so far, as a model file handed to Tune with the epoch's result.
+
+    The loop calls ``write`` when an epoch is the best so far (before its result is reported);
+    ``checkpoint`` then gives Tune that file once, as a checkpoint it persists and the driver keeps.
+    """
+
+    FILE = "model.pt"
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+        self.folder: str | None = None
+
+    def write(self, metrics: Any, model: Any) -> None:  # (EpochMetrics, RecurrentNet)
+        from tuner.training.checkpoint import save_model_file
+        from tuner.trialrun import task_data
+
+        settings = self.config["settings"]
+        self.folder = tempfile.mkdtemp(prefix="tuner-model-")
+        best = (metrics.epoch, metrics.val_loss, settings["metric"], metrics.value(settings["metric"]))
+        data = task_data(settings["task"])  # already loaded by this process: cached
+        save_model_file(f"{self.folder}/{self.FILE}", model, data, self.config["hyperparameters"], settings, best)
+
+    @contextlib.contextmanager
+    def checkpoint(self) -> Iterator[tune.Checkpoint | None]:
+        """The checkpoint written since the last report (None if none); its folder goes once Tune has it."""
+        folder, self.folder = self.folder, None
+        try:
+            yield tune.Checkpoint.from_directory(folder) if folder else None
+        finally:
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)

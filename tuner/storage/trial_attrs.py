@@ -1,4 +1,4 @@
-"""Several user attributes of one running trial, written in one transaction.
+"""Several user attributes of one running trial, written in one transaction; one system attribute removed.
 
 Optuna's ``set_trial_user_attr`` commits once per key. A trial's start writes
 three and its end up to seven, and every commit is time the driver spends
@@ -30,4 +30,14 @@ def set_user_attrs(url: str, trial_id: int, values: dict[str, Any]) -> None:
         connection.execute(_DELETE, {"trial_id": trial_id, "keys": list(values)})
         connection.execute(
             _INSERT, [{"trial_id": trial_id, "key": key, "value": json.dumps(value)} for key, value in values.items()]
+        )
+
+
+def delete_system_attr(url: str, trial_id: int, key: str) -> None:
+    """Remove one system attribute of a trial, finished or not (Optuna's API can only add them):
+    the record of an artifact whose file was removed, so Optuna's tools no longer list it."""
+    with get_engine(url).begin() as connection:
+        connection.execute(
+            sa.text("DELETE FROM trial_system_attributes WHERE trial_id = :trial_id AND key = :key"),
+            {"trial_id": trial_id, "key": key},
         )

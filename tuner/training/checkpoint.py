@@ -22,34 +22,50 @@ if TYPE_CHECKING:
     from tuner.trainfile import TrainFile
     from tuner.training.final import FinalScores
     from tuner.training.loop import TrainResult
+    from tuner.training.tasks import TaskData
 
 CHECKPOINT_FORMAT = "rnn-tuner/checkpoint/v2"
 FIRST_FORMAT = "rnn-tuner/checkpoint/v1"  # before model files kept their data preparation
 
 
-def save_checkpoint(path: str | Path, result: TrainResult, train_file: TrainFile, scores: FinalScores | None = None) -> None:
-    data = result.data
+def save_model_file(
+    path: str | Path,
+    model: RecurrentNet,
+    data: TaskData,
+    hyperparameters: dict[str, Any],
+    settings: dict[str, Any],
+    best: tuple[int, float, str, float],
+    scores: FinalScores | None = None,
+) -> None:
+    """The model file of ``model``'s current weights; ``best`` is (epoch, validation loss, metric, its value)."""
+    epoch, val_loss, metric, value = best
     torch.save(
         {
             "format": CHECKPOINT_FORMAT,
-            "task": train_file.settings["task"],
-            "hyperparameters": train_file.hyperparameters,
-            "settings": train_file.settings,
+            "task": settings["task"],
+            "hyperparameters": hyperparameters,
+            "settings": settings,
             "vocab": data.vocab,
             "target": str(data.target),
             "input_size": data.input_size,
             "output_size": data.output_size,
             "target_scale": data.target_scale,
             "preparation": data.preparation,
-            "best_epoch": result.best_epoch,
-            "best_val_loss": result.best_val_loss,
-            "metric": result.monitor,
-            "best_value": result.best_value,
+            "best_epoch": epoch,
+            "best_val_loss": val_loss,
+            "metric": metric,
+            "best_value": value,
             "scores": None if scores is None else scores.as_dict(),
-            "state_dict": result.model.state_dict(),
+            "state_dict": model.state_dict(),
         },
         path,
     )
+
+
+def save_checkpoint(path: str | Path, result: TrainResult, train_file: TrainFile, scores: FinalScores | None = None) -> None:
+    """What ``tuner train`` writes: the kept (best) weights of ``result``."""
+    best = (result.best_epoch, result.best_val_loss, result.monitor, result.best_value)
+    save_model_file(path, result.model, result.data, train_file.hyperparameters, train_file.settings, best, scores)
 
 
 def load_checkpoint(path: str | Path) -> tuple[RecurrentNet, dict[str, Any]]:

@@ -92,6 +92,8 @@ class TrainResult:
 
 
 EpochCallback = Callable[[EpochMetrics], None]
+# called with an epoch that is the best so far and the network holding its weights (a trial keeps them)
+BestCallback = Callable[[EpochMetrics, RecurrentNet], None]
 
 
 def train(
@@ -99,6 +101,7 @@ def train(
     data: TaskData,
     settings: TrainSettings,
     on_epoch: list[EpochCallback] | None = None,
+    on_best: BestCallback | None = None,
 ) -> TrainResult:
     """Train a RecurrentNet on ``data`` with early stopping on ``settings.monitor`` (validation loss by default)."""
     torch.set_num_threads(max(1, settings.num_threads))
@@ -136,7 +139,8 @@ def train(
             steps_per_sec=data.train.steps / train_seconds,
         )
         score = sign * epoch_metrics.value(settings.monitor)
-        if score < best_score - settings.min_delta:
+        improved = score < best_score - settings.min_delta
+        if improved:
             best_score, best_epoch, waited = score, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
@@ -144,6 +148,8 @@ def train(
         stopping_early = waited >= settings.patience
         epoch_metrics = replace(epoch_metrics, ends_training=stopping_early or epoch == settings.max_epochs)
         history.append(epoch_metrics)
+        if improved and on_best is not None:
+            on_best(epoch_metrics, model)
         for callback in on_epoch or []:
             callback(epoch_metrics)
         if stopping_early:
