@@ -318,7 +318,7 @@ def test_the_best_trial_is_scored_on_test_data_and_export_and_report_show_it(max
     trials = optuna.load_study(study_name="own", storage=url).trials
     values = [trials[n].value for n in numbers]
     assert numbers[0] == best.number and values == sorted(values, reverse=True)  # highest accuracy first
-    assert f"best trial {best.number}, trained again and scored on the test data" in page
+    assert f"best trial {best.number} (kept model), scored on the test data" in page
     assert "selection optimism" in page
 
 

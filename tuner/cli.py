@@ -81,7 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if trivial := against_trivial(storage, summary.study_name):
             print(trivial)
         if summary.test_result:
-            print(f"best trial {summary.test_result['trial']} trained again and scored on the test data, which no trial read:")
+            how = summary.test_result.get("from", "trained again")
+            print(f"best trial {summary.test_result['trial']} ({how}) scored on the test data, which no trial read:")
             for line in score_lines(summary.test_result, minimize=spec.direction == "minimize"):
                 print(f"  {line}")
         if summary.test_problem:

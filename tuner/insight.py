@@ -123,5 +123,6 @@ def test_lines(test_result: dict | None, minimize: bool) -> list[str]:
     """Validation against test of the best trial (``final_test``), or nothing when it was not scored."""
     if not test_result:
         return []
-    heading = f"best trial {test_result['trial']}, trained again and scored on the test data no trial read:"
+    how = test_result.get("from", "trained again")
+    heading = f"best trial {test_result['trial']} ({how}), scored on the test data no trial read:"
     return [heading, *score_lines(test_result, minimize)]

@@ -71,7 +71,7 @@ def train_document(
         test = {
             "test": {
                 "value": test_result["test"][metric],
-                "validation_retrained": test_result["validation"][metric],
+                "validation": test_result["validation"][metric],
                 "selection_optimism": test_result["validation"][metric] - test_result["test"][metric],
                 "trivial": test_result["trivial"]["test"]["metrics"][metric],
             }

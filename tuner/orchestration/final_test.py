@@ -1,8 +1,9 @@
 """After the search: the chosen network scored on the study's test data, which no trial read.
 
-The best trial's configuration is trained once more in a Ray worker exactly as ``tuner train``
-would train its export (the same seed and thread count, so on a CPU the same weights), then
-scored on the test data beside the trivial predictor. The result is stored on the study
+The best trial's kept model file (``kept_models``) is scored in a Ray worker; a study that keeps
+no models trains the best configuration once more there, exactly as ``tuner train`` would train
+its export (the same seed and thread count, so on a CPU the same weights). The test data is
+scored beside the trivial predictor. The result is stored on the study
 (user attr ``test_result``), so ``tuner export``, ``tuner report`` and the dashboard show
 validation against test for that trial. Nothing here chooses anything: the best trial was
 chosen on validation before the test data was read.
@@ -10,6 +11,7 @@ chosen on validation before the test data was read.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -31,7 +33,9 @@ def _retrain_and_score(
     return final_scores(result, settings["task"]).as_dict()
 
 
-def score_on_test(spec: StudySpec, study: optuna.Study, best: optuna.trial.FrozenTrial) -> dict[str, Any] | None:
+def score_on_test(
+    spec: StudySpec, study: optuna.Study, best: optuna.trial.FrozenTrial, model: Path | None = None
+) -> dict[str, Any] | None:
     """The stored test result of ``best`` (computed now if the best trial changed); None without test data.
 
     A test file that cannot be read now (moved, or with bad rows) is BadInput for the caller to report:
@@ -60,6 +64,6 @@ def score_on_test(spec: StudySpec, study: optuna.Study, best: optuna.trial.Froze
         if isinstance(error.cause, BadInput):
             raise error.cause from None
         raise
-    result = {"trial": best.number, **scores}
+    result = {"trial": best.number, "from": "kept model" if model is not None else "trained again", **scores}
     study.set_user_attr(attrs.TEST_RESULT, result)
     return result

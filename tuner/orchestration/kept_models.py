@@ -26,7 +26,7 @@ from ray.tune import Callback
 
 from tuner import attrs
 from tuner.errors import BadInput
-from tuner.export import artifact_store
+from tuner.export import ARTIFACTS, artifact_store
 from tuner.storage.trial_attrs import delete_system_attr, set_user_attrs
 
 MODEL_FILE = "model.pt"  # the file a worker's checkpoint holds (trainable.KeptWeights.FILE)
@@ -82,6 +82,12 @@ class KeptModels:
         maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
         better = sum(1 for v in values if (v > value if maximize else v < value))
         return better < self.keep_best
+
+    def file_of(self, number: int) -> Path | None:
+        """The kept model file of trial ``number`` in the artifact store, if it has one."""
+        artifact_id = self.kept.get(number)
+        path = self.folder / ARTIFACTS / artifact_id if artifact_id else None
+        return path if path is not None and path.is_file() else None
 
     def trim(self) -> None:
         """Drop the artifacts of trials no longer among the best K (after a trial is told)."""

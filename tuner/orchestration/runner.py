@@ -155,9 +155,9 @@ def run_study(
     """
     if address:
         check_address(address)
-    spec = choose_study(spec, storage_url, force)
-    if folder := _models_folder(spec, storage_url, trainable):  # before Ray and any trial: one line if unwritable
+    if folder := _models_folder(spec, storage_url, trainable):  # before the study, Ray and any trial: one line
         check_folder(folder, spec.source)
+    spec = choose_study(spec, storage_url, force)
     # Counts only grow (reconcile re-queues, other drivers add), so a finished study starts no Ray.
     budget_left = _budget_left(storage_url, spec.name, trials)
     # Build the fused cells while Ray and its workers start; else a first trial builds them, the others waiting.
@@ -244,7 +244,8 @@ def _run_rest(
     summary = RunSummary(spec.name, storage_url, remaining, bridge.outcomes, best, interrupted)
     if best is not None and trainable is run_trial:  # trainables that train nothing have nothing to test
         try:
-            summary.test_result = score_on_test(spec, study, best)
+            model = bridge.models.file_of(best.number) if bridge.models is not None else None
+            summary.test_result = score_on_test(spec, study, best, model)
         except BadInput as error:  # the study is done and kept; only its final score is missing
             summary.test_problem = str(error)
     return summary

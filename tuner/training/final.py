@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuner.taskspec import TaskSpec
+from tuner.training.checkpoint import load_checkpoint
 from tuner.training.inference import evaluate_split
 from tuner.training.loop import TrainResult
-from tuner.training.tasks import task_for
+from tuner.training.models import RecurrentNet
+from tuner.training.tasks import TaskData, task_for
 from tuner.training.trivial import Trivial, trivial_baseline
 
 
@@ -43,14 +45,25 @@ class FinalScores:
 
 def final_scores(result: TrainResult, task: dict[str, Any]) -> FinalScores:
     """Score ``result``'s kept weights on the task's test data (read now, and only now), beside the trivial predictor."""
+    validation = dict(result.epochs[result.best_epoch - 1].metrics)
+    return _scores(result.model, result.data, validation, result.monitor, task)
+
+
+def model_file_scores(path: str, data: TaskData, task: dict[str, Any]) -> FinalScores:
+    """The same for a kept model file of a trial (its validation metrics measured again on ``data``)."""
+    net, checkpoint = load_checkpoint(path)
+    validation = evaluate_split(net, data.target, data.val, data.input_size, data.target_scale)
+    return _scores(net, data, validation, checkpoint["metric"], task)
+
+
+def _scores(net: RecurrentNet, data: TaskData, validation: dict[str, float], metric: str, task: dict[str, Any]) -> FinalScores:
     spec = TaskSpec(**task)
-    data = result.data
     test = task_for(spec.name).load_test(spec.data, spec.test_data, spec.parsed_options(), data.preparation)
     trivial = trivial_baseline(data)
     return FinalScores(
-        metric=result.monitor,
-        validation=dict(result.epochs[result.best_epoch - 1].metrics),
-        test=None if test is None else evaluate_split(result.model, data.target, test, data.input_size, data.target_scale),
+        metric=metric,
+        validation=validation,
+        test=None if test is None else evaluate_split(net, data.target, test, data.input_size, data.target_scale),
         trivial_validation=trivial,
         trivial_test=None if test is None else trivial_baseline(data, test, trivial.predictor),
     )

@@ -1,0 +1,86 @@
+"""Trials keep their weights: the best K models kept as Optuna artifacts, exported without retraining."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from optuna.artifacts import get_all_artifact_meta
+
+from tests.conftest import tiny_study, write_yaml
+from tests.test_bad_input import assert_one_line_error, run_cli
+from tuner.cli import main
+from tuner.orchestration.kept_models import best_numbers
+from tuner.training.model_file import load_model
+
+
+def test_a_study_keeps_exactly_its_best_k_models_as_artifacts_optuna_lists(small_study):
+    url, name = small_study
+    study = optuna.load_study(study_name=name, storage=url)
+    folder = Path(url.removeprefix("sqlite:///")).with_name("small-models")
+    with_artifacts = {t.number for t in study.trials if get_all_artifact_meta(t, storage=study._storage)}
+    assert with_artifacts == set(best_numbers(study, 3))  # the default keep_best
+    assert len(list((folder / "artifacts").iterdir())) == 3  # dropped trials' files are gone
+    assert not list(folder.glob("trial-*.pt"))  # no working copies once the trials ended
+
+
+def test_export_model_is_the_network_tuner_train_gets_from_the_exported_config(small_study, tmp_path, capsys):
+    url, name = small_study
+    assert (
+        main(
+            [
+                "export",
+                name,
+                "--storage",
+                url,
+                "--model",
+                str(tmp_path / "kept.pt"),
+                "--out",
+                str(tmp_path / "best.yaml"),
+            ]
+        )
+        == 0
+    )
+    assert main(["train", str(tmp_path / "best.yaml"), "--out", str(tmp_path / "trained.pt")]) == 0
+    kept, trained = (
+        load_model(tmp_path / "kept.pt").net.state_dict(),
+        load_model(tmp_path / "trained.pt").net.state_dict(),
+    )
+    assert kept.keys() == trained.keys()
+    for key in kept:
+        torch.testing.assert_close(kept[key], trained[key], rtol=0, atol=0)
+
+
+def test_a_trial_whose_model_was_not_kept_is_one_line_naming_those_that_were(small_study, tmp_path, capsys):
+    url, name = small_study
+    study = optuna.load_study(study_name=name, storage=url)
+    dropped = next(t.number for t in study.trials if t.number not in best_numbers(study, 3))
+    code, err = run_cli(
+        capsys, "export", name, "--storage", url, "--trial", str(dropped), "--model", str(tmp_path / "m.pt")
+    )
+    kept = ", ".join(map(str, sorted(best_numbers(study, 3))))
+    assert_one_line_error(code, err, "--trial", f"trials with one: {kept}", f"trial {dropped}")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_models_folder_that_cannot_be_written_is_refused_before_anything_is_written(tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    study = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, checkpoints={"path": "taken/models"}))
+    code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
+    assert_one_line_error(code, err, "s.yaml: checkpoints.path", "a folder that can be created")
+    assert not (tmp_path / "never.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("checkpoints", "needles"),
+    [
+        ({"keep_best": -1}, ["checkpoints.keep_best", "an integer >= 0"]),
+        ({"keeep": 1}, ["checkpoints.keeep", "keep_best"]),
+    ],
+)
+def test_bad_checkpoint_settings_are_one_line(tmp_path, capsys, checkpoints, needles):
+    study = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, checkpoints=checkpoints))
+    code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
+    assert_one_line_error(code, err, *needles)
