@@ -17,7 +17,7 @@ import psutil
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import tiny_study, tuner_run, write_yaml
+from tests.conftest import tiny_study, write_yaml
 
 
 def free_port() -> int:
@@ -71,16 +71,49 @@ def one_gpu_node():
         yield cluster
 
 
-def test_trials_land_on_both_nodes(two_node_cluster, tmp_path):
+REMOVING_DRIVER = """
+import sys
+from pathlib import Path
+
+import ray
+
+from tuner.orchestration.runner import run_study
+from tuner.studies import load_study
+
+address, study_file, url = sys.argv[1:]
+spec = load_study(study_file)
+Path(spec.task.data).unlink()  # parsed, then gone: no node has the file
+ray.init(address=address, log_to_driver=False)
+summary = run_study(spec, url, trials=4, workers=2, show_progress=False)
+print(summary.test_result["from"] if summary.test_result else summary.test_problem)
+"""
+
+
+def test_trials_land_on_both_nodes_with_data_whose_file_is_gone(two_node_cluster, tmp_path):
+    """The data travels with the trials: the file is removed once the study is parsed, before Ray runs a trial."""
+    from tests.conftest import REPO
+
     address, env = two_node_cluster
-    study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="cluster", trials=4, max_epochs=2))
+    text = (REPO / "tuner/data/tinyshakespeare.txt").read_text()[:800]
+    (tmp_path / "mine.txt").write_text(text)
+    task = {"name": "char_lm", "data": "mine.txt", "options": {"seq_length": 50, "test_fraction": 0.2}}
+    study_file = write_yaml(
+        tmp_path / "s.yaml", tiny_study(tmp_path, name="cluster", task=task, trials=4, max_epochs=2)
+    )
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    driver = tuner_run(study_file, url, address, "--workers", "2", env=env)
-    _, err = driver.communicate(timeout=300)
-    assert driver.returncode == 0, err
+    driver = subprocess.run(
+        [sys.executable, "-c", REMOVING_DRIVER, address, str(study_file), url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert driver.returncode == 0, driver.stderr
+    assert not (tmp_path / "mine.txt").exists()
     trials = optuna.load_study(study_name="cluster", storage=url).trials
-    nodes = {t.user_attrs["node"]["node"] for t in trials}
-    assert len(trials) == 4 and len(nodes) == 2
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4, [t.user_attrs.get("error") for t in trials]
+    assert len({t.user_attrs["node"]["node"] for t in trials}) == 2
+    assert driver.stdout.strip().splitlines()[-1] == "kept model"  # its test part scored too, on the kept network
 
 
 GATHER_DRIVER = """

@@ -6,7 +6,7 @@ opened, so bad input never leaves half a study behind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from tuner.errors import BadInput, check_keys, int_at_least, integer
 from tuner.hyperparams import Hyperparameters
 from tuner.spaces import SearchSpace, parse_space
 from tuner.storage import DEFAULT_STORAGE
-from tuner.taskspec import TaskSpec, parse_task
+from tuner.taskspec import BUILTIN_PREFIX, TaskSpec, parse_task
 from tuner.yamlfile import load_mapping
 
 _TOP_KEYS = {
@@ -87,6 +87,8 @@ class StudySpec:
     max_retries: int = 1  # re-runs of a trial whose worker process died (killed, out of memory)
     sampler_seed: int = 0  # ``sampler.seed``, else ``seed``
     checkpoints: Checkpoints = Checkpoints()
+    # the data file's bytes, read when the study is read: trials get them through Ray (shared_data)
+    data_bytes: bytes | None = field(default=None, repr=False, compare=False)
 
     def settings(self) -> dict[str, Any]:
         """What a trial needs besides its hyperparameters; stored with the study and in exports."""
@@ -150,6 +152,7 @@ def load_study(path: str | Path) -> StudySpec:
         max_retries=int_at_least(raw, "max_retries", 1, where, minimum=0),
         sampler_seed=sampler_seed,
         checkpoints=_parse_checkpoints(raw.get("checkpoints", {}), where, path.parent),
+        data_bytes=_data_bytes(task),
     )
 
 
@@ -198,6 +201,13 @@ def _parse_objective(raw: Any, task: TaskSpec, where: str) -> tuple[str, str]:
     if direction != metrics[metric]:
         raise BadInput(where, "objective.direction", f"{metrics[metric]} for {metric}", direction)
     return metric, direction
+
+
+def _data_bytes(task: TaskSpec) -> bytes | None:
+    """A user's data file as bytes (built-in data ships with the package on every node)."""
+    if task.data is None or task.data.startswith(BUILTIN_PREFIX):
+        return None
+    return Path(task.data).read_bytes()
 
 
 def _parse_checkpoints(raw: Any, where: str, base_dir: Path) -> Checkpoints:

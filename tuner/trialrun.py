@@ -33,8 +33,22 @@ def _cached_task_data(task_json: str) -> TaskData:
         return task_for(spec.name).load(spec.data, spec.parsed_options())
 
 
+_LOCAL_COPIES: dict[str, str] = {}  # a study's data path -> this node's copy of the file (shared_data)
+
+
+def use_local_copy(original: str, local: str) -> None:
+    """Load ``original``'s data from ``local`` in this process (a worker on a node without the file)."""
+    _LOCAL_COPIES[original] = local
+
+
+def local_task(task: dict[str, Any]) -> dict[str, Any]:
+    """The task with its data file replaced by this node's copy, where there is one."""
+    return {**task, "data": _LOCAL_COPIES[task["data"]]} if task.get("data") in _LOCAL_COPIES else task
+
+
 def task_data(task: dict[str, Any]) -> TaskData:
-    return _cached_task_data(json.dumps(task, sort_keys=True))
+    """The task's data, read and encoded once per process (from this node's copy where there is one)."""
+    return _cached_task_data(json.dumps(local_task(task), sort_keys=True))
 
 
 def train_settings(settings: dict[str, Any], seed: int, cpus: float, gpus: float = 0.0) -> TrainSettings:

@@ -112,6 +112,7 @@ class StudyBridge:
         self._budget_full = False  # cached until one of our trials ends
         self._trivial_stored = attrs.TRIVIAL in study.user_attrs
         self.models: KeptModels | None = None  # set by the runner when the study keeps its best models
+        self.data_actor: str | None = None  # the Ray actor holding the study's data file (shared_data)
 
     def __getstate__(self) -> dict:
         # Tune pickles its searcher and scheduler into its experiment folder; the live
@@ -156,6 +157,7 @@ class StudyBridge:
             "trial_number": trial.number,
             "attempt": int(trial.user_attrs.get(attrs.ATTEMPT, 1)),
             "keep_models": self.models is not None,
+            "data_actor": self.data_actor,
         }
 
     def report_epoch(self, tune_trial_id: str, result: dict[str, Any]) -> bool:

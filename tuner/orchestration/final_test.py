@@ -22,19 +22,41 @@ from tuner.errors import BadInput
 from tuner.studies import StudySpec
 
 
-def _retrain_and_score(
-    settings: dict[str, Any], hyperparameters: dict[str, Any], seed: int, cpus: float, gpus: float
+def _score(
+    settings: dict[str, Any],
+    hyperparameters: dict[str, Any],
+    seed: int,
+    cpus: float,
+    gpus: float,
+    model: bytes | None,
+    data_actor: str | None,
 ) -> dict:
-    """In a Ray worker: the trial's network again, scored on validation, test and by the trivial predictor."""
-    from tuner.training.final import final_scores
-    from tuner.trialrun import run_training
+    """In a Ray worker: the trial's kept network (the model file's bytes: the worker may be on another
+    node), or the network trained again, scored on validation, test and by the trivial predictor."""
+    import tempfile
 
-    result = run_training(settings, hyperparameters, seed, cpus, gpus)
-    return final_scores(result, settings["task"]).as_dict()
+    from tuner.orchestration.trainable import receive_data
+    from tuner.training.final import final_scores, model_file_scores
+    from tuner.trialrun import local_task, run_training, task_data
+
+    receive_data({"settings": settings, "data_actor": data_actor})
+    task = local_task(settings["task"])  # a test_fraction is cut from this node's copy of the data
+    if model is None:
+        result = run_training(settings, hyperparameters, seed, cpus, gpus)
+        return {"from": "trained again", **final_scores(result, task).as_dict()}
+    with tempfile.NamedTemporaryFile(suffix=".pt") as file:
+        file.write(model)
+        file.flush()
+        scores = model_file_scores(file.name, task_data(task), task)
+    return {"from": "kept model", **scores.as_dict()}
 
 
 def score_on_test(
-    spec: StudySpec, study: optuna.Study, best: optuna.trial.FrozenTrial, model: Path | None = None
+    spec: StudySpec,
+    study: optuna.Study,
+    best: optuna.trial.FrozenTrial,
+    model: Path | None = None,
+    data_actor: str | None = None,
 ) -> dict[str, Any] | None:
     """The stored test result of ``best`` (computed now if the best trial changed); None without test data.
 
@@ -48,7 +70,7 @@ def score_on_test(
         return stored
     if not ray.is_initialized():  # this run trained nothing (its budget was spent): no worker to score with
         return None
-    task = ray.remote(num_cpus=spec.resources.cpu, num_gpus=spec.resources.gpu)(_retrain_and_score)
+    task = ray.remote(num_cpus=spec.resources.cpu, num_gpus=spec.resources.gpu)(_score)
     settings = study.user_attrs[attrs.SETTINGS]
     try:
         scores = ray.get(
@@ -58,12 +80,14 @@ def score_on_test(
                 best.user_attrs[attrs.SEED],
                 spec.resources.cpu,
                 spec.resources.gpu,
+                model.read_bytes() if model is not None else None,
+                data_actor,
             )
         )
     except ray.exceptions.RayTaskError as error:
         if isinstance(error.cause, BadInput):
             raise error.cause from None
         raise
-    result = {"trial": best.number, "from": "kept model" if model is not None else "trained again", **scores}
+    result = {"trial": best.number, **scores}  # "from" says which network the worker scored
     study.set_user_attr(attrs.TEST_RESULT, result)
     return result

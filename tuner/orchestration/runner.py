@@ -25,7 +25,7 @@ from tuner.algorithms import build_pruner, build_sampler
 from tuner.attrs import StopReason
 from tuner.errors import BadInput
 from tuner.hyperparams import Hyperparameters
-from tuner.orchestration import drivers
+from tuner.orchestration import drivers, shared_data
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
 from tuner.orchestration.final_test import score_on_test
@@ -230,24 +230,26 @@ def _run_rest(
     )
     if folder := _models_folder(spec, storage_url, trainable):
         bridge.models = KeptModels(study, storage_url, folder, spec.checkpoints.keep_best)
-    if remaining:
-        results_dir = tempfile.mkdtemp(prefix="tuner-ray-")
-        try:
-            _fit(bridge, spec, storage_url, remaining, workers, results_dir, show_progress, trainable)
-        except BaseException:  # Ctrl-C, or an error in the driver itself: nothing may stay RUNNING
-            bridge.interrupt()
-            raise
-        finally:
-            shutil.rmtree(results_dir, ignore_errors=True)
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    best = study.best_trial if complete else None
-    summary = RunSummary(spec.name, storage_url, remaining, bridge.outcomes, best, interrupted)
-    if best is not None and trainable is run_trial:  # trainables that train nothing have nothing to test
-        try:
-            model = bridge.models.file_of(best.number) if bridge.models is not None else None
-            summary.test_result = score_on_test(spec, study, best, model)
-        except BadInput as error:  # the study is done and kept; only its final score is missing
-            summary.test_problem = str(error)
+    summary = RunSummary(spec.name, storage_url, remaining, bridge.outcomes, None, interrupted)
+    # trials (and the final test) get the data file through Ray: no node needs the file
+    with shared_data.shared(spec.data_bytes if ray.is_initialized() else None) as bridge.data_actor:
+        if remaining:
+            results_dir = tempfile.mkdtemp(prefix="tuner-ray-")
+            try:
+                _fit(bridge, spec, storage_url, remaining, workers, results_dir, show_progress, trainable)
+            except BaseException:  # Ctrl-C, or an error in the driver itself: nothing may stay RUNNING
+                bridge.interrupt()
+                raise
+            finally:
+                shutil.rmtree(results_dir, ignore_errors=True)
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        summary.best = study.best_trial if complete else None
+        if summary.best is not None and trainable is run_trial:  # trainables that train nothing have nothing to test
+            try:
+                model = bridge.models.file_of(summary.best.number) if bridge.models is not None else None
+                summary.test_result = score_on_test(spec, study, summary.best, model, bridge.data_actor)
+            except BadInput as error:  # the study is done and kept; only its final score is missing
+                summary.test_problem = str(error)
     return summary
 
 

@@ -54,6 +54,7 @@ def run_trial(config: dict[str, Any]) -> None:
 
     summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best, **placement()}
     try:
+        receive_data(config)
         # what a predictor that learns nothing scores on this validation data, for the study's summary
         # (as JSON text: Tune flattens nested dicts in results)
         summary["trivial"] = json.dumps(trivial_on_validation(settings["task"]))
@@ -79,6 +80,16 @@ def run_trial(config: dict[str, Any]) -> None:
     except Exception:  # a crashing trial must never take the study down
         summary.update(stop_reason=str(StopReason.FAILED), error=traceback.format_exc())
     tune.report(summary)
+
+
+def receive_data(config: dict[str, Any]) -> None:
+    """This node's copy of the study's data file, when the driver shares it (shared_data)."""
+    from tuner.orchestration.shared_data import local_copy
+    from tuner.trialrun import use_local_copy
+
+    data = config["settings"]["task"].get("data")
+    if config.get("data_actor") and data:
+        use_local_copy(data, local_copy(config["data_actor"], data))
 
 
 class KeptWeights:

@@ -24,8 +24,10 @@ class CharLM(Task):
     metrics = TASKS["char_lm"].metrics
 
     def load(self, data: str | None, options: CharLMOptions) -> TaskData:
-        train, val, _ = text_parts(read_text(_path(data), options), options)
-        vocab = "".join(sorted(set(train + val)))
+        text = read_text(_path(data), options)
+        train, val, _ = text_parts(text, options)
+        # the characters of the whole file (as char-rnn does): a test part may hold one the rest lacks
+        vocab = "".join(sorted(set(text)))
         preparation = {"vocab": vocab, "seq_length": options.seq_length}
         return TaskData(
             target=Target.NEXT_TOKEN,
