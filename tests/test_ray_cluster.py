@@ -71,6 +71,19 @@ def one_gpu_node():
         yield cluster
 
 
+def run_driver(script: str, address: str, study_file: object, url: str, env: dict) -> subprocess.CompletedProcess:
+    """A driver script of its own (argv: address, study file, storage URL) joined to the cluster; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, address, str(study_file), url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 REMOVING_DRIVER = """
 import sys
 from pathlib import Path
@@ -101,14 +114,7 @@ def test_trials_land_on_both_nodes_with_data_whose_file_is_gone(two_node_cluster
         tmp_path / "s.yaml", tiny_study(tmp_path, name="cluster", task=task, trials=4, max_epochs=2)
     )
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    driver = subprocess.run(
-        [sys.executable, "-c", REMOVING_DRIVER, address, str(study_file), url],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert driver.returncode == 0, driver.stderr
+    driver = run_driver(REMOVING_DRIVER, address, study_file, url, env)
     assert not (tmp_path / "mine.txt").exists()
     trials = optuna.load_study(study_name="cluster", storage=url).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4, [t.user_attrs.get("error") for t in trials]
@@ -140,14 +146,7 @@ def test_a_quarter_gpu_each_runs_four_fake_arithmetic_trials_on_one_gpu_at_once(
     )
     study_file = write_yaml(tmp_path / "s.yaml", document)
     url = f"sqlite:///{tmp_path / 'g.db'}"
-    driver = subprocess.run(
-        [sys.executable, "-c", GATHER_DRIVER, address, str(study_file), url],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert driver.returncode == 0, driver.stderr
+    run_driver(GATHER_DRIVER, address, study_file, url, env)
     trials = optuna.load_study(study_name="shared", storage=url).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4, [t.user_attrs.get("error") for t in trials]
     assert all(t.user_attrs["node"]["gpus"] == ["0"] for t in trials)  # the one GPU, shared
