@@ -174,30 +174,25 @@ def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart
 
 
 def test_a_failing_trial_is_stored_fail_with_its_error_and_the_study_goes_on(ray_session, tmp_path, capsys):
-    text = tmp_path / "corpus.txt"
-    text.write_text("to be or not to be, that is the question. " * 20)
+    """A user's task whose loading raises in every trial (tests/broken_task.py): every trial FAIL, the study done."""
     study_file = write_yaml(
         tmp_path / "study.yaml",
-        tiny_study(
-            tmp_path,
-            name="fails",
-            trials=3,
-            task={"name": "char_lm", "data": "corpus.txt", "options": {"seq_length": 40}},
-        ),
+        tiny_study(tmp_path, name="fails", trials=3, task={"name": "tests.broken_task:BrokenTask"}),
     )
     url = f"sqlite:///{tmp_path / 'f.db'}"
     from tuner.orchestration.runner import run_study
     from tuner.studies import load_study
 
-    spec = load_study(study_file)
-    text.unlink()  # the data vanishes after the study was checked: every trial's training raises
-    summary = run_study(spec, url, trials=3, workers=2, show_progress=False)
+    summary = run_study(load_study(study_file), url, trials=3, workers=2, show_progress=False)
     assert summary.outcomes.by_state["FAIL"] == 3
     trials = optuna.load_study(study_name="fails", storage=url).trials
     assert [t.state for t in trials] == [TrialState.FAIL] * 3
-    assert all("corpus.txt" in t.user_attrs["error"] and t.user_attrs["stop_reason"] == "failed" for t in trials)
+    assert all(
+        "the corpus behind this task is gone" in t.user_attrs["error"] and t.user_attrs["stop_reason"] == "failed"
+        for t in trials
+    )
     assert main(["trials", "fails", "--storage", url]) == 0
-    assert "corpus.txt" in capsys.readouterr().out
+    assert "the corpus behind this task is gone" in capsys.readouterr().out
 
 
 def test_run_names_the_last_failure_with_a_fake_runner_over_a_stored_study_of_failed_trials(

@@ -383,6 +383,34 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
     assert len(counted) == 3 and TrialState.RUNNING not in [t.state for t in trials]
 
 
+def test_a_sigkilled_trial_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_run(ray_session, tmp_path, capsys):
+    from tuner.cli import main
+    from tuner.storage.queries import epochs_frame
+
+    address = ray_session.get_runtime_context().gcs_address
+    study_file, url = slow_study(tmp_path, "resumed", trials=1), f"sqlite:///{tmp_path / 'k.db'}"
+    driver = tuner_run(study_file, url, address)
+    wait_for(lambda: len(epochs_frame(url, "resumed")) >= 2 if TrialState.RUNNING in states(url, "resumed") else False)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    again = tuner_run(study_file, url, address)
+    _, err = again.communicate(timeout=240)
+    assert again.returncode == 0, err
+    first, rerun = optuna.load_study(study_name="resumed", storage=url).trials
+    assert first.user_attrs["stop_reason"] == "interrupted" and rerun.user_attrs["retry_of"] == first.number
+    assert rerun.state is TrialState.COMPLETE and sorted(rerun.intermediate_values) == [1, 2, 3, 4]
+    rows = epochs_frame(url, "resumed")
+    before, after = (rows[rows["trial_number"] == n].set_index("epoch") for n in (first.number, rerun.number))
+    assert list(after.index) == [1, 2, 3, 4]  # the whole curve, each epoch once
+    # the epochs the first run trained come back as they were (their very timings): not trained again
+    replayed = [e for e in before.index if after.loc[e, "seconds"] == before.loc[e, "seconds"]]
+    assert replayed and replayed == list(range(1, len(replayed) + 1)), (before["seconds"], after["seconds"])
+    # and it ends where an uninterrupted run of the same trial ends (same seed and threads on the CPU)
+    assert main(["export", "resumed", "--storage", url, "--out", str(tmp_path / "best.yaml")]) == 0
+    assert main(["train", str(tmp_path / "best.yaml"), "--out", str(tmp_path / "m.pt")]) == 0
+    assert f"the study's trial reached {rerun.value:.4f} (+0.00%)" in capsys.readouterr().out
+
+
 def test_two_drivers_share_one_budget(ray_session, tmp_path):
     address = ray_session.get_runtime_context().gcs_address
     study_file, url = slow_study(tmp_path, "shared", trials=4), f"sqlite:///{tmp_path / 's.db'}"

@@ -281,3 +281,20 @@ def test_tanh_gru_and_rnn_on_the_cpu_match_torchs_own_kernel_forward_and_backwar
     for p in layer.parameters():
         p.data.normal_(0, 0.5)
     assert_fused_matches(layer, torch.randn(1, 3, 7, dtype=torch.double) if with_state else None)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_training_resumed_from_a_saved_state_ends_as_an_uninterrupted_run(corpus, cell, tmp_path):
+    """The state after epoch 2, saved and loaded as a worker does (weights_only), goes on to epoch 4 exactly."""
+    import copy
+
+    hp = Hyperparameters(hidden_size=16, depth=1, cell=cell, dropout=0.2, batch_size=8, tbptt_length=25)
+    settings = TrainSettings(max_epochs=4, patience=4, seed=3)
+    states: list[dict] = []
+    whole = train(hp, corpus, settings, on_state=lambda state: states.append(copy.deepcopy(state)))
+    torch.save(states[1], tmp_path / "after-epoch-2.pt")
+    resumed = train(hp, corpus, settings, resume=torch.load(tmp_path / "after-epoch-2.pt", weights_only=True))
+    assert [m.val_loss for m in resumed.epochs] == [m.val_loss for m in whole.epochs]
+    assert resumed.best_epoch == whole.best_epoch
+    for key, value in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)

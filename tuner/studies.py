@@ -53,6 +53,7 @@ class Checkpoints:
 
     path: str | None = None  # a folder (resolved against the study file's); None: beside the SQLite file
     keep_best: int = 3  # model files of the best K COMPLETE trials are kept; 0 keeps none
+    resume: bool = True  # trials also checkpoint their last epoch, so an interrupted one goes on from there
 
     def folder(self, storage_url: str, study_name: str) -> Path:
         """The folder: the study file's, or ``<database>-models`` beside a SQLite file, else ``tuner-models`` here."""
@@ -213,12 +214,15 @@ def _data_bytes(task: TaskSpec) -> bytes | None:
 def _parse_checkpoints(raw: Any, where: str, base_dir: Path) -> Checkpoints:
     if not isinstance(raw, dict):
         raise BadInput(where, "checkpoints", "a mapping with path and keep_best", raw)
-    check_keys(where, "checkpoints", raw, {"path", "keep_best"})
+    check_keys(where, "checkpoints", raw, {"path", "keep_best", "resume"})
     keep_best = int_at_least(raw, "keep_best", 3, where, "checkpoints.keep_best", minimum=0)
+    resume = raw.get("resume", True)
+    if not isinstance(resume, bool):
+        raise BadInput(where, "checkpoints.resume", "true or false", resume)
     path = raw.get("path")
     if path is not None and (not isinstance(path, str) or not path.strip()):
         raise BadInput(where, "checkpoints.path", "a folder path", path)
-    return Checkpoints(str((base_dir / path).resolve()) if path else None, keep_best)
+    return Checkpoints(str((base_dir / path).resolve()) if path else None, keep_best, resume)
 
 
 def _parse_resources(raw: Any, where: str) -> Resources:

@@ -78,10 +78,13 @@ def run_training(
     gpus: float = 0.0,
     on_epoch: list[Any] | None = None,
     on_best: Any = None,
+    on_state: Any = None,
+    resume: dict | None = None,
 ) -> TrainResult:
-    """Train one configuration as a study trial would (``on_best``: see ``training.loop.BestCallback``)."""
+    """Train one configuration as a study trial would (the callbacks and ``resume``: see ``training.loop.train``)."""
     hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
-    return train(hp, task_data(settings["task"]), train_settings(settings, seed, cpus, gpus), on_epoch, on_best)
+    data, train_as = task_data(settings["task"]), train_settings(settings, seed, cpus, gpus)
+    return train(hp, data, train_as, on_epoch, on_best, on_state, resume)
 
 
 def trivial_on_validation(task: dict[str, Any]) -> dict[str, Any]:

@@ -134,8 +134,9 @@ class StudyBridge:
         """Ask Optuna for a trial and turn it into the config the worker trains."""
         trial = self.study.ask()
         values = self.space.suggest(trial)
+        resume_from = self.models.resume_from(trial) if self.models is not None else None
         hyperparameters = Hyperparameters.from_dict(values, "search space", "").to_dict()
-        seed = int(self.settings["seed"]) + trial.number
+        seed = self._seed(trial)
         set_user_attrs(
             self.storage_url,
             trial._trial_id,
@@ -157,8 +158,20 @@ class StudyBridge:
             "trial_number": trial.number,
             "attempt": int(trial.user_attrs.get(attrs.ATTEMPT, 1)),
             "keep_models": self.models is not None,
+            "resumable": self.models is not None and self.models.resumable,
+            "resume_from": resume_from,
             "data_actor": self.data_actor,
         }
+
+    def _seed(self, trial: optuna.Trial) -> int:
+        """Trial k trains with seed + k; a trial run again keeps its first run's seed (and so resumes it exactly)."""
+        earlier = trial.user_attrs.get(attrs.RETRY_OF)
+        if earlier is not None:
+            first = self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, earlier)
+            seed = self.study._storage.get_trial(first).user_attrs.get(attrs.SEED)
+            if seed is not None:
+                return int(seed)
+        return int(self.settings["seed"]) + trial.number
 
     def report_epoch(self, tune_trial_id: str, result: dict[str, Any]) -> bool:
         """Hand one epoch's value to Optuna; True when the study's pruner says stop."""
@@ -172,6 +185,8 @@ class StudyBridge:
         if not math.isfinite(value):
             return False
         record.trial.report(value, step=record.epochs)
+        if result.get("replayed"):  # an epoch its interrupted run trained: recorded, not judged again
+            return False
         # Asked even for the baseline and at a trial's last epoch: a rung pruner records the value
         # there, so it still ranks the others. The baseline runs its whole budget as the reference,
         # and a trial whose training ends after this epoch anyway (budget spent, or early stopping)
@@ -246,7 +261,9 @@ class StudyBridge:
     def _end(self, trial: optuna.Trial, state: TrialState, ended: dict[str, Any], value: float | None = None) -> None:
         """Store how the trial ended (one transaction), then tell Optuna its state; keep its model if it ranks."""
         if self.models is not None:  # registered while the trial still runs: Optuna adds nothing to a finished one
-            ended = {**ended, **self.models.trial_ended(trial, value if state is TrialState.COMPLETE else None)}
+            queued_again = ended.get(attrs.STOP) in (StopReason.INTERRUPTED, StopReason.WORKER_DIED)
+            kept = self.models.trial_ended(trial, value if state is TrialState.COMPLETE else None, queued_again)
+            ended = {**ended, **kept}
         set_user_attrs(self.storage_url, trial._trial_id, ended)
         self._tell(trial, state, value)
         if self.models is not None and state is TrialState.COMPLETE:

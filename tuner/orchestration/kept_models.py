@@ -27,9 +27,11 @@ from ray.tune import Callback
 from tuner import attrs
 from tuner.errors import BadInput
 from tuner.export import ARTIFACTS, artifact_store
+from tuner.orchestration import shared_data
 from tuner.storage.trial_attrs import delete_system_attr, set_user_attrs
 
-MODEL_FILE = "model.pt"  # the file a worker's checkpoint holds (trainable.KeptWeights.FILE)
+MODEL_FILE = "model.pt"  # the files a worker's checkpoint holds (trainable.KeptWeights.FILE, .STATE)
+STATE_FILE = "resume.pt"
 
 
 def check_folder(folder: Path, where: str) -> None:
@@ -45,27 +47,55 @@ def check_folder(folder: Path, where: str) -> None:
 class KeptModels:
     """Which trials' model files a study keeps; driver only."""
 
-    def __init__(self, study: optuna.Study, storage_url: str, folder: Path, keep_best: int):
+    def __init__(self, study: optuna.Study, storage_url: str, folder: Path, keep_best: int, resumable: bool = True):
         self.study = study
         self.storage_url = storage_url
         self.folder = folder
         self.keep_best = keep_best
+        self.resumable = resumable  # workers also hand in their state after every epoch
+        self._holders: dict[int, Any] = {}  # trial number -> the actor holding the state it resumes from
         self.store = artifact_store(folder)
         record = study.user_attrs.get(attrs.MODELS) or {}
         self.kept: dict[int, str] = {int(n): a for n, a in record.get("kept", {}).items()}  # trial -> artifact id
         self._save()
+        running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        for copy in folder.glob("trial-*.pt"):  # working copies a dead driver left (its states stay: they resume)
+            if not copy.stem.endswith("-resume") and int(copy.stem.removeprefix("trial-")) not in running:
+                copy.unlink()
 
     def path(self, number: int) -> Path:
         return self.folder / f"trial-{number}.pt"
 
-    def take(self, number: int, checkpoint_dir: str) -> None:
-        """A running trial's new best model file, from the checkpoint Tune persisted."""
-        partial = self.path(number).with_suffix(".partial")  # renamed when whole: never half a file
-        shutil.copyfile(Path(checkpoint_dir) / MODEL_FILE, partial)
-        os.replace(partial, self.path(number))
+    def state_path(self, number: int) -> Path:
+        return self.folder / f"trial-{number}-resume.pt"
 
-    def trial_ended(self, trial: optuna.Trial, value: float | None) -> dict[str, Any]:
-        """Before the trial is told: register its model if it ranks among the best K; user attrs to store."""
+    def take(self, number: int, checkpoint_dir: str) -> None:
+        """A running trial's new best model file and latest state, from the checkpoint Tune persisted."""
+        for name, target in ((MODEL_FILE, self.path(number)), (STATE_FILE, self.state_path(number))):
+            if (Path(checkpoint_dir) / name).exists():
+                partial = target.with_suffix(".partial")  # renamed when whole: never half a file
+                shutil.copyfile(Path(checkpoint_dir) / name, partial)
+                os.replace(partial, target)
+
+    def resume_from(self, trial: optuna.Trial) -> str | None:
+        """For a trial queued again after an interruption: an actor holding the state its first run left."""
+        earlier = trial.user_attrs.get(attrs.RETRY_OF)
+        state = self.state_path(earlier) if earlier is not None else None
+        if state is None or not state.exists():
+            return None
+        name, self._holders[trial.number] = shared_data.hold(state.read_bytes())
+        state.unlink()  # the new trial writes its own from here on
+        return name
+
+    def trial_ended(self, trial: optuna.Trial, value: float | None, queued_again: bool = False) -> dict[str, Any]:
+        """Before the trial is told: register its model if it ranks among the best K; user attrs to store.
+
+        A trial queued to run again keeps its last state, which the new run resumes from.
+        """
+        if (holder := self._holders.pop(trial.number, None)) is not None:
+            shared_data.release(holder)
+        if not queued_again:
+            self.state_path(trial.number).unlink(missing_ok=True)
         path, ended = self.path(trial.number), {}
         if value is not None and path.exists() and self._ranks(value):
             artifact_id = upload_artifact(

@@ -229,7 +229,7 @@ def _run_rest(
         driver_id=driver_id,
     )
     if folder := _models_folder(spec, storage_url, trainable):
-        bridge.models = KeptModels(study, storage_url, folder, spec.checkpoints.keep_best)
+        bridge.models = KeptModels(study, storage_url, folder, spec.checkpoints.keep_best, spec.checkpoints.resume)
     summary = RunSummary(spec.name, storage_url, remaining, bridge.outcomes, None, interrupted)
     # trials (and the final test) get the data file through Ray: no node needs the file
     with shared_data.shared(spec.data_bytes if ray.is_initialized() else None) as bridge.data_actor:

@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -35,17 +36,31 @@ def shared(blob: bytes | None) -> Iterator[str | None]:
     if blob is None:
         yield None
         return
-    name = f"tuner-data-{uuid.uuid4().hex}"
-    holder = _DataHolder.options(name=name).remote(ray.put(blob))
+    name, holder = hold(blob)
     try:
         yield name
     finally:
-        ray.kill(holder)
+        release(holder)
+
+
+def hold(blob: bytes) -> tuple[str, Any]:
+    """An actor holding ``blob`` until ``release``: (its name, its handle)."""
+    name = f"tuner-data-{uuid.uuid4().hex}"
+    return name, _DataHolder.options(name=name).remote(ray.put(blob))
+
+
+def release(handle: Any) -> None:
+    ray.kill(handle)
+
+
+def fetch(actor_name: str) -> bytes:
+    """In a worker: the bytes an actor holds."""
+    return ray.get(ray.get_actor(actor_name).get.remote())
 
 
 def local_copy(actor_name: str, original: str) -> str:
     """In a worker: the shared bytes as a local file (written once per node and content), keeping the suffix."""
-    blob = ray.get(ray.get_actor(actor_name).get.remote())
+    blob = fetch(actor_name)
     folder = Path(tempfile.gettempdir()) / "tuner-data"
     folder.mkdir(exist_ok=True)
     path = folder / f"{hashlib.sha1(blob).hexdigest()}{Path(original).suffix}"

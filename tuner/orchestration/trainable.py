@@ -43,6 +43,7 @@ def run_trial(config: dict[str, Any]) -> None:
     best = math.nan
 
     kept = KeptWeights(config) if config.get("keep_models") else None
+    resume, resume_warning = resume_state(config)
 
     def report_epoch(metrics) -> None:  # noqa: ANN001 (EpochMetrics)
         nonlocal best
@@ -52,9 +53,19 @@ def run_trial(config: dict[str, Any]) -> None:
         with kept.checkpoint() if kept else contextlib.nullcontext() as checkpoint:
             tune.report(result, checkpoint=checkpoint)
 
+    def replay(history: list[dict]) -> None:
+        """A resumed trial first reports the epochs its interrupted run trained, so the study has its whole curve."""
+        nonlocal best
+        for epoch in history:
+            value = epoch["metrics"].get(metric, epoch.get(metric))
+            best = value if math.isnan(best) else better(best, value)
+            tune.report({"kind": EPOCH, **epoch, "objective": value, "best_objective": best, "replayed": True})
+
     summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best, **placement()}
     try:
         receive_data(config)
+        if resume is not None:
+            replay(resume["history"])
         # what a predictor that learns nothing scores on this validation data, for the study's summary
         # (as JSON text: Tune flattens nested dicts in results)
         summary["trivial"] = json.dumps(trivial_on_validation(settings["task"]))
@@ -66,6 +77,8 @@ def run_trial(config: dict[str, Any]) -> None:
             config["gpus"],
             [report_epoch],
             on_best=kept.write if kept else None,
+            on_state=kept.write_state if kept and config.get("resumable") else None,
+            resume=resume,
         )
         summary.update(
             stop_reason=str(result.stop_reason),
@@ -74,6 +87,7 @@ def run_trial(config: dict[str, Any]) -> None:
             parameter_count=result.parameter_count,
             training_examples=result.data.training_examples(),
             best_objective=best,
+            **({"warning": resume_warning} if resume_warning else {}),
         )
     except Diverged as error:
         summary.update(stop_reason=str(StopReason.DIVERGED), error=str(error))
@@ -93,27 +107,37 @@ def receive_data(config: dict[str, Any]) -> None:
 
 
 class KeptWeights:
-    """A trial's best weights so far, as a model file handed to Tune with the epoch's result.
-
-    The loop calls ``write`` when an epoch is the best so far (before its result is reported);
-    ``checkpoint`` then gives Tune that file once, as a checkpoint it persists and the driver keeps.
+    """What a trial hands Tune with an epoch's result: a model file of its best weights so far
+    (``model.pt``, when the epoch is the best) and, for a resumable study, the state that lets it
+    go on after this epoch (``resume.pt``). The loop calls ``write`` and ``write_state`` before the
+    epoch is reported; ``checkpoint`` then gives Tune those files once, as a checkpoint it persists
+    and the driver keeps.
     """
 
     FILE = "model.pt"
+    STATE = "resume.pt"
 
     def __init__(self, config: dict[str, Any]):
         self.config = config
         self.folder: str | None = None
+
+    def _file(self, name: str) -> str:
+        self.folder = self.folder or tempfile.mkdtemp(prefix="tuner-model-")
+        return f"{self.folder}/{name}"
 
     def write(self, metrics: Any, model: Any) -> None:  # (EpochMetrics, RecurrentNet)
         from tuner.training.checkpoint import save_model_file
         from tuner.trialrun import task_data
 
         settings = self.config["settings"]
-        self.folder = tempfile.mkdtemp(prefix="tuner-model-")
         best = (metrics.epoch, metrics.val_loss, settings["metric"], metrics.value(settings["metric"]))
         data = task_data(settings["task"])  # already loaded by this process: cached
-        save_model_file(f"{self.folder}/{self.FILE}", model, data, self.config["hyperparameters"], settings, best)
+        save_model_file(self._file(self.FILE), model, data, self.config["hyperparameters"], settings, best)
+
+    def write_state(self, state: dict) -> None:
+        import torch
+
+        torch.save(state, self._file(self.STATE))
 
     @contextlib.contextmanager
     def checkpoint(self) -> Iterator[tune.Checkpoint | None]:
@@ -124,3 +148,19 @@ class KeptWeights:
         finally:
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def resume_state(config: dict[str, Any]) -> tuple[dict | None, str]:
+    """The state an interrupted trial left (shared by the driver), or None and why it cannot be used."""
+    if not config.get("resume_from"):
+        return None, ""
+    import io
+
+    import torch
+
+    from tuner.orchestration.shared_data import fetch
+
+    try:
+        return torch.load(io.BytesIO(fetch(config["resume_from"])), map_location="cpu", weights_only=True), ""
+    except Exception as error:  # noqa: BLE001 - truncated or not a state at all: start again, do not fail
+        return None, f"the interrupted trial's checkpoint could not be read ({type(error).__name__}): trained from epoch 1"

@@ -94,6 +94,8 @@ class TrainResult:
 EpochCallback = Callable[[EpochMetrics], None]
 # called with an epoch that is the best so far and the network holding its weights (a trial keeps them)
 BestCallback = Callable[[EpochMetrics, RecurrentNet], None]
+# called after every epoch with what training needs to go on from there (``resume``): plain tensors and values
+StateCallback = Callable[[dict], None]
 
 
 def train(
@@ -102,8 +104,14 @@ def train(
     settings: TrainSettings,
     on_epoch: list[EpochCallback] | None = None,
     on_best: BestCallback | None = None,
+    on_state: StateCallback | None = None,
+    resume: dict | None = None,
 ) -> TrainResult:
-    """Train a RecurrentNet on ``data`` with early stopping on ``settings.monitor`` (validation loss by default)."""
+    """Train a RecurrentNet on ``data`` with early stopping on ``settings.monitor`` (validation loss by default).
+
+    ``resume``: a state ``on_state`` gave after some epoch; training goes on from the next epoch exactly
+    as it would have without the stop (weights, optimiser, random generators, early-stopping count).
+    """
     torch.set_num_threads(max(1, settings.num_threads))
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
@@ -117,7 +125,15 @@ def train(
     best_score, best_epoch, waited = math.inf, 0, 0
     best_state = copy.deepcopy(model.state_dict())
     stop_reason = StopReason.FINISHED
-    for epoch in range(1, settings.max_epochs + 1):
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        torch.set_rng_state(resume["torch_rng"])
+        shuffle.set_state(resume["shuffle_rng"])
+        best_state, best_score = resume["best_state"], resume["best_score"]
+        best_epoch, waited = resume["best_epoch"], resume["waited"]
+        history = [EpochMetrics(**{**h, "layer_grad_norms": tuple(h["layer_grad_norms"])}) for h in resume["history"]]
+    for epoch in range(len(history) + 1, settings.max_epochs + 1):
         started = time.perf_counter()
         train_loss, grad_norm, layer_norms, clipped = _train_epoch(
             model, optimizer, data, hp, shuffle, device, settings
@@ -150,6 +166,20 @@ def train(
         history.append(epoch_metrics)
         if improved and on_best is not None:
             on_best(epoch_metrics, model)
+        if on_state is not None:
+            on_state(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "shuffle_rng": shuffle.get_state(),
+                    "best_state": best_state,
+                    "best_score": best_score,
+                    "best_epoch": best_epoch,
+                    "waited": waited,
+                    "history": [m.as_dict() for m in history],
+                }
+            )
         for callback in on_epoch or []:
             callback(epoch_metrics)
         if stopping_early:
