@@ -84,3 +84,27 @@ def test_bad_checkpoint_settings_are_one_line(tmp_path, capsys, checkpoints, nee
     study = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, checkpoints=checkpoints))
     code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
     assert_one_line_error(code, err, *needles)
+
+
+def test_a_truncated_state_trains_from_epoch_1_with_a_warning_instead_of_failing(ray_session, tmp_path):
+    """The state a killed trial left, cut short on disk: the trial it resumes starts again, and says why."""
+    import io
+
+    from tuner.orchestration import shared_data
+    from tuner.orchestration.trainable import resume_state
+
+    buffer = io.BytesIO()
+    torch.save({"epoch": 2, "model": torch.zeros(1000)}, buffer)
+    whole = buffer.getvalue()
+    name, holder = shared_data.hold(whole)
+    try:
+        state, warning = resume_state({"resume_from": name})
+        assert state["epoch"] == 2 and warning == ""
+    finally:
+        shared_data.release(holder)
+    name, holder = shared_data.hold(whole[: len(whole) // 2])
+    try:
+        state, warning = resume_state({"resume_from": name})
+    finally:
+        shared_data.release(holder)
+    assert state is None and "could not be read" in warning and "trained from epoch 1" in warning

@@ -227,8 +227,8 @@ class StudyBridge:
         ended[attrs.BEST_EPOCH] = summary["best_epoch"]
         ended[attrs.PARAMETER_COUNT] = summary["parameter_count"]
         ended[attrs.TRAINING_EXAMPLES] = summary["training_examples"]
-        warning = attrs.capacity_warning(summary["parameter_count"], summary["training_examples"])
-        if warning:
+        warnings = [attrs.capacity_warning(summary["parameter_count"], summary["training_examples"]), summary.get("warning")]
+        if warning := "; ".join(w for w in warnings if w):  # e.g. too many parameters; a resume that could not be
             ended[attrs.WARNING] = warning
         value = float(summary["best_objective"])
         self._end(trial, TrialState.COMPLETE, ended, value)
