@@ -6,8 +6,10 @@ Optuna study in SQLite), once with `checkpoints: {keep_best: 3}` (the default: a
 every best epoch, persisted by Tune and copied by the driver) and once with `keep_best: 0`,
 alternately, `--repeats` times each; Ray starts before the clock. A trial's time is its Optuna
 trial's start to end. `ratio` is the time without kept models over the time with them (1.0: free;
-goal >= 0.97). Bytes written per trial: the model file's size times the copies made of it (the
-worker's file, Tune's persisted checkpoint, the driver's copy) at each best epoch, plus the artifact.
+goal >= 0.97). The arm with kept models checkpoints its best epochs and its state after every
+epoch (``resume``). Bytes written per trial: each file times the copies made of it (the worker's file,
+Tune's persisted checkpoint, the driver's copy): a model file at each best epoch plus the artifact,
+and a state after every epoch.
 The last line is JSON.
 
     python benchmarks/checkpoint_cost.py [--chars 200000] [--epochs 3] [--repeats 2]
@@ -65,6 +67,29 @@ def one_trial(
     return (trial.datetime_complete - trial.datetime_start).total_seconds(), trial
 
 
+def state_bytes() -> int:
+    """Size of the state a baseline trial hands in after each epoch (weights, Adam's moments, best weights)."""
+    import io
+
+    import torch
+
+    from tuner.hyperparams import Hyperparameters
+    from tuner.taskoptions import CharLMOptions
+    from tuner.training import TrainSettings, train
+    from tuner.training.tasks import task_for
+
+    data = task_for("char_lm").load("builtin:tinyshakespeare", CharLMOptions(max_chars=5000, seq_length=1000))
+    states: list[int] = []
+
+    def measure(state: dict) -> None:
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        states.append(len(buffer.getvalue()))
+
+    train(Hyperparameters(**BASELINE), data, TrainSettings(max_epochs=1), on_state=measure)
+    return states[-1]
+
+
 def best_epochs(values: list[float]) -> int:
     """Epochs whose validation loss was the lowest so far: each wrote a model file."""
     return sum(1 for i, v in enumerate(values) if v < min(values[:i], default=float("inf")))
@@ -91,10 +116,15 @@ def main() -> None:
                         {v for v in trial.intermediate_values.values()}
                     )  # a falling loss: each epoch best
     with_models, without = statistics.median(times[3]), statistics.median(times[0])
-    written = model_bytes * (3 * improvements + 1)
+    resume = state_bytes()
+    # each file is written three times (the worker's, Tune's persisted checkpoint, the driver's copy);
+    # a model file at each best epoch plus the kept artifact, a state after every epoch
+    written = model_bytes * (3 * improvements + 1) + resume * 3 * args.epochs
     print(f"machine: {platform.machine()}, trials of {args.epochs} epochs over {args.chars:,} characters")
     print(f"with kept models: {times[3]} s; without: {times[0]} s (medians {with_models:.2f} and {without:.2f})")
-    print(f"model file {model_bytes:,} bytes; about {written:,} bytes written per trial ({improvements} best epochs)")
+    print(
+        f"model file {model_bytes:,} bytes, state {resume:,} bytes; about {written:,} bytes written per trial ({improvements} best epochs)"
+    )
     print(
         json.dumps(
             {
