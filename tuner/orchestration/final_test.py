@@ -11,7 +11,6 @@ chosen on validation before the test data was read.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -55,7 +54,7 @@ def score_on_test(
     spec: StudySpec,
     study: optuna.Study,
     best: optuna.trial.FrozenTrial,
-    model: Path | None = None,
+    model: bytes | None = None,
     data_actor: str | None = None,
 ) -> dict[str, Any] | None:
     """The stored test result of ``best`` (computed now if the best trial changed); None without test data.
@@ -80,7 +79,7 @@ def score_on_test(
                 best.user_attrs[attrs.SEED],
                 spec.resources.cpu,
                 spec.resources.gpu,
-                model.read_bytes() if model is not None else None,
+                model,
                 data_actor,
             )
         )

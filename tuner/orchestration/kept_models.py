@@ -26,7 +26,7 @@ from ray.tune import Callback
 
 from tuner import attrs
 from tuner.errors import BadInput
-from tuner.export import ARTIFACTS, artifact_store
+from tuner.export import artifact_store
 from tuner.orchestration import shared_data
 from tuner.storage.trial_attrs import delete_system_attr, set_user_attrs
 
@@ -113,11 +113,16 @@ class KeptModels:
         better = sum(1 for v in values if (v > value if maximize else v < value))
         return better < self.keep_best
 
-    def file_of(self, number: int) -> Path | None:
-        """The kept model file of trial ``number`` in the artifact store, if it has one."""
+    def model_bytes(self, number: int) -> bytes | None:
+        """The kept model file of trial ``number``, read from the artifact store, if it has one."""
         artifact_id = self.kept.get(number)
-        path = self.folder / ARTIFACTS / artifact_id if artifact_id else None
-        return path if path is not None and path.is_file() else None
+        if artifact_id is None:
+            return None
+        try:
+            with self.store.open_reader(artifact_id) as reader:
+                return reader.read()
+        except ArtifactNotFound:
+            return None
 
     def trim(self) -> None:
         """Drop the artifacts of trials no longer among the best K (after a trial is told)."""

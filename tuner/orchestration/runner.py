@@ -246,7 +246,7 @@ def _run_rest(
         summary.best = study.best_trial if complete else None
         if summary.best is not None and trainable is run_trial:  # trainables that train nothing have nothing to test
             try:
-                model = bridge.models.file_of(summary.best.number) if bridge.models is not None else None
+                model = bridge.models.model_bytes(summary.best.number) if bridge.models is not None else None
                 summary.test_result = score_on_test(spec, study, summary.best, model, bridge.data_actor)
             except BadInput as error:  # the study is done and kept; only its final score is missing
                 summary.test_problem = str(error)
