@@ -28,19 +28,10 @@ import optuna
 from _common import local_ray, study_from
 
 from tuner.orchestration.runner import run_study
+from tuner.studies import load_study
 
-BASELINE = {
-    "cell": "lstm",
-    "depth": 2,
-    "hidden_size": 200,
-    "activation": "tanh",
-    "updater": "adam",
-    "learning_rate": 0.005,
-    "l2": 1.0e-4,
-    "batch_size": 32,
-    "tbptt_length": 50,
-    "forget_bias": 1.0,
-}
+# the Shakespeare study's baseline trial (the Deeplearning4j example), from the study file itself
+BASELINE = load_study(Path(__file__).resolve().parents[1] / "studies/shakespeare.yaml").baseline
 
 
 def one_trial(
