@@ -59,6 +59,9 @@ def study_file(tmp_path: Path, **overrides: object) -> Path:
         ({"baseline": {"learning_rate": 5.0}}, ["baseline.learning_rate", "inside the space"]),
         ({"baseline": {"updater": "adamax"}}, ["baseline.updater", "did you mean"]),
         ({"objective": {"metric": "train_loss"}}, ["objective.metric", "val_loss"]),
+        # one trial trains on one device: two GPUs for one trial would leave one idle
+        ({"resources": {"cpu": 1, "gpu": 2}}, ["resources.gpu", "a GPU share in (0, 1]", "one device", "--workers"]),
+        ({"resources": {"cpu": 1, "precision": "fp16"}}, ["resources.precision", "fp32 or bf16", "'fp16'"]),
         (
             {
                 "sampler": {"type": "grid"},
@@ -180,6 +183,8 @@ def test_train_given_a_study_file_says_to_run_it(tmp_path, capsys):
         ("training", {"early_stopping": {"patiense": 2}}, ("training.early_stopping.patiense", "'patience'")),
         ("result", {"direction": "maximise"}, ("best.yaml: result.direction", "minimize or maximize")),
         ("result", {"value": "0.1"}, ("best.yaml: result.value", "a number", "found '0.1'")),
+        ("training", {"precision": "fp16"}, ("best.yaml: training.precision", "fp32 or bf16", "'fp16'")),
+        ("training", {"device": "tpu"}, ("best.yaml: training.device", "cpu or cuda", "'tpu'")),
         ("result", {"valeu": 0.1}, ("best.yaml: result.valeu", "did you mean 'value'")),
     ],
 )
@@ -318,7 +323,7 @@ def test_sample_from_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsy
 
 
 @pytest.mark.parametrize(
-    ("resources", "key"), [({"cpu": 3}, "resources.cpu"), ({"cpu": 1, "gpu": 99}, "resources.gpu")]
+    ("resources", "key"), [({"cpu": 3}, "resources.cpu"), ({"cpu": 1, "gpu": 1}, "resources.gpu")]
 )
 def test_trials_this_machines_ray_can_never_hold_are_refused_before_anything_is_written(
     ray_session, tmp_path, capsys, resources, key

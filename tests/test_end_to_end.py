@@ -157,6 +157,7 @@ def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart
     )
     assert done.returncode == 0, done.stderr
     assert exported["training"]["threads"] == 1
+    assert (exported["training"]["device"], exported["training"]["precision"]) == ("cpu", "fp32")  # where it trained
     assert "training with 1 thread, as the trial did" in done.stdout
     best_line = next(line for line in done.stdout.splitlines() if line.startswith("best val_loss"))
     retrained = float(best_line.split()[2])

@@ -64,7 +64,7 @@ def two_node_cluster():
         yield cluster
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def one_gpu_node():
     """One node with 4 CPUs and 1 GPU, as Ray counts them (Ray schedules by these numbers alone)."""
     with ray_cluster(["--num-cpus", "4", "--num-gpus", "1"]) as cluster:
@@ -150,3 +150,30 @@ def test_a_quarter_gpu_each_runs_four_fake_arithmetic_trials_on_one_gpu_at_once(
     trials = optuna.load_study(study_name="shared", storage=url).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4, [t.user_attrs.get("error") for t in trials]
     assert all(t.user_attrs["node"]["gpus"] == ["0"] for t in trials)  # the one GPU, shared
+
+
+TRAINING_DRIVER = """
+import sys
+
+import ray
+
+from tuner.orchestration.runner import run_study
+from tuner.studies import load_study
+
+address, study_file, url = sys.argv[1:]
+ray.init(address=address, log_to_driver=False)
+run_study(load_study(study_file), url, trials=2, workers=2, show_progress=False)
+"""
+
+
+def test_a_trial_given_a_gpu_that_torch_cannot_see_fails_as_no_gpu_instead_of_training_on_the_cpu(
+    one_gpu_node, tmp_path
+):
+    # Ray counts the node's GPU (declared with --num-gpus), but this machine has no CUDA device
+    address, env = one_gpu_node
+    document = tiny_study(tmp_path, name="nogpu", trials=2, max_epochs=1, resources={"cpu": 1, "gpu": 0.5}, max_retries=0)
+    run_driver(TRAINING_DRIVER, address, write_yaml(tmp_path / "s.yaml", document), f"sqlite:///{tmp_path / 'n.db'}", env)
+    trials = optuna.load_study(study_name="nogpu", storage=f"sqlite:///{tmp_path / 'n.db'}").trials
+    assert [t.state for t in trials] == [TrialState.FAIL] * 2
+    assert {t.user_attrs["stop_reason"] for t in trials} == {"no_gpu"}
+    assert all("torch sees no CUDA device" in t.user_attrs["error"] for t in trials)

@@ -16,11 +16,13 @@ class StopReason(StrEnum):
     DIVERGED = "diverged"  # NaN or infinite loss
     INTERRUPTED = "interrupted"  # its driver died or was stopped; re-run on resume
     WORKER_DIED = "worker_died"  # its process was killed (out of memory, SIGKILL)
+    NO_GPU = "no_gpu"  # it asked for a GPU on a node where torch sees none (never silently a CPU run)
 
 
 # Trial user attrs
 HYPERPARAMETERS = "hyperparameters"  # every knob, searched or not: what export writes
 SEED = "seed"  # the torch seed the trial trained with
+DEVICE = "device"  # {"kind": "cuda" or "cpu", "precision": "fp32" or "bf16"}: what it trained on and in
 THREADS = "threads"  # torch threads it trained with: a retrain reproduces its value exactly only with as many
 STOP = "stop_reason"
 ERROR = "error"  # traceback or message of a failed trial
@@ -43,7 +45,9 @@ SETTINGS = "settings"  # task, metric, epochs, early stopping, seed: what a tria
 SPACE = "space"  # the search space's distributions, to refuse a changed space on resume
 MODELS = "models"  # {"folder": ..., "keep_best": K}: where the study keeps its best trials' model files
 TRIVIAL = "trivial"  # {"predictor": ..., "metrics": {...}}: what a predictor that learns nothing scores on validation
-TEST_RESULT = "test_result"  # {"trial": n, "metric", "validation", "test", "trivial"}: the best trial scored on test data
+TEST_RESULT = (
+    "test_result"  # {"trial": n, "metric", "validation", "test", "trivial"}: the best trial scored on test data
+)
 SEARCH = "search"  # {"sampler": ..., "pruner": ...} as the latest run's study file gave them (Optuna keeps neither)
 
 

@@ -177,6 +177,33 @@ def _as_the_trial(threads: int, trial_threads: int | None) -> str:
     return f"; the trial had {trial_threads}, so its value may differ a little"
 
 
+def _train_device(asked: str | None, trained_on: str, precision: str) -> str:
+    """Where ``tuner train`` trains: ``--device``, else where the trial did when this machine can, else the CPU.
+
+    A retrain on another device (or in another precision) is the same network trained with different
+    rounding (TF32 or bfloat16 on a GPU, float32 on a CPU), so its value drifts; on the same device,
+    precision and thread count it repeats the trial's.
+    """
+    import torch
+
+    from tuner.trialrun import no_cuda_reason
+
+    wanted = asked or trained_on
+    if wanted == "cuda" and not torch.cuda.is_available():
+        if asked == "cuda":
+            raise BadInput("--device", None, "a machine where torch sees a CUDA device", "cuda", no_cuda_reason())
+        print(
+            f"the trial trained on cuda in {precision}, but {no_cuda_reason()}: training on the CPU in float32; "
+            "expect its value to drift from the trial's (different rounding at every step)"
+        )
+        return "cpu"
+    if wanted == "cuda":
+        print(f"training on cuda in {precision}" + (", as the trial did" if trained_on == "cuda" else ""))
+    elif trained_on == "cuda":
+        print("the trial trained on cuda: training on the CPU in float32 (--device cpu), so its value may drift")
+    return wanted
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tuner.trainfile import read_train_file
 
@@ -198,9 +225,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     # as many threads as the trial had: float sums then add up in the same order, and the value repeats
     threads = args.threads or train_file.threads or os.cpu_count() or 1
-    print(f"training with {threads} thread{'s' if threads > 1 else ''}{_as_the_trial(threads, train_file.threads)}")
+    device = _train_device(args.device, train_file.device or "cpu", train_file.precision)
+    if device == "cpu":
+        print(f"training with {threads} thread{'s' if threads > 1 else ''}{_as_the_trial(threads, train_file.threads)}")
     result = run_training(
-        train_file.settings, train_file.hyperparameters, train_file.seed, cpus=threads, on_epoch=[show]
+        train_file.settings,
+        train_file.hyperparameters,
+        train_file.seed,
+        cpus=threads,
+        gpus=1.0 if device == "cuda" else 0.0,
+        precision=train_file.precision,
+        on_epoch=[show],
     )
     print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} ({result.stop_reason})")
     if (expected := train_file.expected_value) is not None:

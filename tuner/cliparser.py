@@ -92,6 +92,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     train.add_argument(
         "--threads", type=int, help="torch threads (default: as many as the trial had, which repeats its value)"
     )
+    train.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        help="where to train (default: where the trial trained, if this machine has it, else the CPU)",
+    )
 
     importance = command("importance", "Hyperparameter importances of a study (fANOVA and PED-ANOVA).")
     importance.add_argument("study", help="study name")
@@ -106,10 +111,14 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     report.add_argument("--out", default=".", help="folder to write STUDY-report.html into (default: here)")
     report.add_argument("--top", type=int, default=5, help="top trials to show (default 5)")
 
-    evaluate = command("evaluate", "Score a model file on a labelled data file: the task's metrics.", reads_storage=False)
+    evaluate = command(
+        "evaluate", "Score a model file on a labelled data file: the task's metrics.", reads_storage=False
+    )
     evaluate.add_argument("model", help="a model file written by tuner train --out")
     evaluate.add_argument("--data", required=True, help="a labelled file in the task's format (CSV, Parquet, or text)")
-    evaluate.add_argument("--format", choices=["table", "json"], default="table", help="table (default) or one JSON object")
+    evaluate.add_argument(
+        "--format", choices=["table", "json"], default="table", help="table (default) or one JSON object"
+    )
 
     predict = command("predict", "Apply a model file to a data file and write its predictions.", reads_storage=False)
     predict.add_argument("model", help="a model file written by tuner train --out")

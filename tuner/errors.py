@@ -79,3 +79,7 @@ def int_at_least(
 
 class Diverged(TunerError):
     """Training produced a NaN or infinite loss; the trial stops at once."""
+
+
+class NoGpu(TunerError):
+    """A trial asked for a GPU on a node where torch sees no CUDA device: it fails rather than train on the CPU."""

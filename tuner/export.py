@@ -64,6 +64,7 @@ def export_text(storage_url: str, study_name: str, number: int | None, file_form
         best_epoch=trial.user_attrs.get(attrs.BEST_EPOCH),
         epochs_run=trial.user_attrs.get(attrs.EPOCHS_RUN),
         test_result=_test_result_of(study, trial.number),
+        device=trial.user_attrs.get(attrs.DEVICE),  # absent in trials run before it was stored
     )
     return render(document, file_format)
 
@@ -95,7 +96,9 @@ def export_model(storage_url: str, study_name: str, number: int | None, out: Pat
     if artifact_id:
         partial = Path(tempfile.mkdtemp(dir=out.parent)) / out.name
         try:
-            download_artifact(artifact_store=artifact_store(Path(kept["folder"])), file_path=str(partial), artifact_id=artifact_id)
+            download_artifact(
+                artifact_store=artifact_store(Path(kept["folder"])), file_path=str(partial), artifact_id=artifact_id
+            )
             partial.replace(out)
             return trial.number
         except ArtifactNotFound:

@@ -35,6 +35,14 @@ class Updater(StrEnum):
     ADAGRAD = "adagrad"
 
 
+class Precision(StrEnum):
+    """What a network's recurrent layers compute in on a CUDA device (a study's ``resources.precision``;
+    the policy is ``training/precision.py``). On a CPU it is always float32."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"
+
+
 class WeightInit(StrEnum):
     XAVIER = "xavier"
     ORTHOGONAL = "orthogonal"

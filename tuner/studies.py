@@ -12,8 +12,8 @@ from typing import Any
 
 from tuner.algorithms import build_pruner, build_sampler
 from tuner.earlystopping import EarlyStopping, parse_early_stopping
-from tuner.errors import BadInput, check_keys, int_at_least, integer
-from tuner.hyperparams import Hyperparameters
+from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
+from tuner.hyperparams import Hyperparameters, Precision
 from tuner.spaces import SearchSpace, parse_space
 from tuner.storage import DEFAULT_STORAGE
 from tuner.taskspec import BUILTIN_PREFIX, TaskSpec, parse_task
@@ -41,10 +41,12 @@ _TOP_KEYS = {
 
 @dataclass(frozen=True)
 class Resources:
-    """What one trial reserves from Ray: CPUs (also its torch threads) and a GPU share."""
+    """What one trial reserves from Ray: CPUs (also its torch threads), a GPU share, and the precision
+    it computes in on that GPU (``training/precision.py``). One trial trains on one device: gpu <= 1."""
 
     cpu: float = 1.0
     gpu: float = 0.0
+    precision: Precision = Precision.FP32
 
 
 @dataclass(frozen=True)
@@ -227,14 +229,17 @@ def _parse_checkpoints(raw: Any, where: str, base_dir: Path) -> Checkpoints:
 
 def _parse_resources(raw: Any, where: str) -> Resources:
     if not isinstance(raw, dict):
-        raise BadInput(where, "resources", "a mapping with cpu and gpu", raw)
-    check_keys(where, "resources", raw, {"cpu", "gpu"})
-    cpu, gpu = raw.get("cpu", 1), raw.get("gpu", 0)
-    if not isinstance(cpu, (int, float)) or cpu <= 0:
+        raise BadInput(where, "resources", "a mapping with cpu, gpu and precision", raw)
+    check_keys(where, "resources", raw, {"cpu", "gpu", "precision"})
+    cpu, gpu, precision = raw.get("cpu", 1), raw.get("gpu", 0), raw.get("precision", Precision.FP32.value)
+    if not is_number(cpu) or cpu <= 0:
         raise BadInput(where, "resources.cpu", "a number > 0", cpu)
-    if not isinstance(gpu, (int, float)) or gpu < 0 or (gpu > 1 and gpu != int(gpu)):
-        raise BadInput(where, "resources.gpu", "0, a fraction in (0, 1] or a whole number of GPUs", gpu)
-    return Resources(float(cpu), float(gpu))
+    if not is_number(gpu) or not 0 <= gpu <= 1:
+        hint = "one trial trains on one device; run more trials at once with --workers" if is_number(gpu) else ""
+        raise BadInput(where, "resources.gpu", "0 or a GPU share in (0, 1]", gpu, hint)
+    if precision not in {p.value for p in Precision}:
+        raise BadInput(where, "resources.precision", "fp32 or bf16", precision)
+    return Resources(float(cpu), float(gpu), Precision(precision))
 
 
 def _parse_baseline(raw: Any, space: SearchSpace, where: str) -> dict[str, Any]:

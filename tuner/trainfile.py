@@ -16,7 +16,7 @@ import yaml
 
 from tuner.earlystopping import parse_early_stopping
 from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
-from tuner.hyperparams import Hyperparameters
+from tuner.hyperparams import Hyperparameters, Precision
 from tuner.taskspec import parse_task
 from tuner.yamlfile import load_mapping
 
@@ -38,6 +38,8 @@ class TrainFile:
     expected_value: float | None
     source: str
     threads: int | None = None  # torch threads the trial trained with (None: not recorded)
+    device: str | None = None  # "cuda" or "cpu": where the trial trained (None: not recorded, so the CPU)
+    precision: str = "fp32"  # what its recurrent layers computed in on that device
 
 
 def render(document: dict[str, Any], file_format: FileFormat) -> str:
@@ -59,6 +61,7 @@ def train_document(
     epochs_run: int | None,
     threads: int | None = None,
     test_result: dict[str, Any] | None = None,
+    device: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The document ``render`` writes; field order is the order a reader wants.
 
@@ -96,6 +99,7 @@ def train_document(
             "early_stopping": settings["early_stopping"],
             "seed": seed,
             **({"threads": threads} if threads is not None else {}),
+            **({"device": device["kind"], "precision": device["precision"]} if device else {}),
         },
     }
 
@@ -115,7 +119,7 @@ def read_train_file(path: str | Path) -> TrainFile:
     hp = Hyperparameters.from_dict(raw["hyperparameters"], where, "hyperparameters")
     result, training = raw["result"], raw["training"]
     check_keys(where, "result", result, {"metric", "direction", "value", "best_epoch", "epochs_run", "test"})
-    check_keys(where, "training", training, {"max_epochs", "early_stopping", "seed", "threads"})
+    check_keys(where, "training", training, {"max_epochs", "early_stopping", "seed", "threads", "device", "precision"})
     metric = result.get("metric", "val_loss")
     if metric not in task.metrics():
         raise BadInput(where, "result.metric", "a metric of task " + task.name, metric)
@@ -130,6 +134,11 @@ def read_train_file(path: str | Path) -> TrainFile:
     threads = training.get("threads")
     if threads is not None:
         threads = int_at_least(training, "threads", 1, where, "training.threads")
+    device, precision = training.get("device"), training.get("precision", Precision.FP32.value)
+    if device not in (None, "cpu", "cuda"):
+        raise BadInput(where, "training.device", "cpu or cuda", device)
+    if precision not in {p.value for p in Precision}:
+        raise BadInput(where, "training.precision", "fp32 or bf16", precision)
     # no early_stopping key: the trial trained every epoch
     early = parse_early_stopping(training.get("early_stopping") or {}, where, "training.early_stopping", max_epochs)
     settings = {
@@ -140,4 +149,5 @@ def read_train_file(path: str | Path) -> TrainFile:
         "early_stopping": {"patience": early.patience, "min_delta": early.min_delta},
         "seed": seed,
     }
-    return TrainFile(settings, hp.to_dict(), seed, float(value) if value is not None else None, where, threads)
+    expected = float(value) if value is not None else None
+    return TrainFile(settings, hp.to_dict(), seed, expected, where, threads, device, precision)

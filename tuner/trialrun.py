@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from tuner.attrs import torch_threads
-from tuner.hyperparams import Hyperparameters
+from tuner.errors import NoGpu
+from tuner.hyperparams import Hyperparameters, Precision
 from tuner.taskspec import TaskSpec
 from tuner.training import TrainResult, TrainSettings, train
 from tuner.training.tasks import TaskData, task_for
@@ -51,9 +52,14 @@ def task_data(task: dict[str, Any]) -> TaskData:
     return _cached_task_data(json.dumps(local_task(task), sort_keys=True))
 
 
-def train_settings(settings: dict[str, Any], seed: int, cpus: float, gpus: float = 0.0) -> TrainSettings:
+def train_settings(
+    settings: dict[str, Any], seed: int, cpus: float, gpus: float = 0.0, precision: str = Precision.FP32
+) -> TrainSettings:
+    """How a trial with ``gpus`` (a share of one GPU, or 0) trains; a GPU asked for must be there (``NoGpu``)."""
     early = settings["early_stopping"]
-    use_gpu = gpus > 0 and torch.cuda.is_available()
+    use_gpu = gpus > 0
+    if use_gpu and not torch.cuda.is_available():
+        raise NoGpu(f"asked for {gpus:g} GPU but torch sees no CUDA device on this node ({no_cuda_reason()})")
     if use_gpu and gpus < 1:
         # resources: {gpu: 0.25} puts four trials on one GPU; each allocates at most its share
         # of the GPU's memory (torch raises out-of-memory beyond it, and the trial fails alone)
@@ -67,7 +73,15 @@ def train_settings(settings: dict[str, Any], seed: int, cpus: float, gpus: float
         seed=seed,
         num_threads=torch_threads(cpus),
         device="cuda" if use_gpu else "cpu",
+        precision=Precision(precision),
     )
+
+
+def no_cuda_reason() -> str:
+    """Why torch has no CUDA here, in a few words."""
+    if torch.version.cuda is None:
+        return f"torch {torch.__version__} is a CPU-only build"
+    return "the driver reports no device; check CUDA_VISIBLE_DEVICES and nvidia-smi"
 
 
 def run_training(
@@ -76,6 +90,7 @@ def run_training(
     seed: int,
     cpus: float = 1.0,
     gpus: float = 0.0,
+    precision: str = Precision.FP32,
     on_epoch: list[Any] | None = None,
     on_best: Any = None,
     on_state: Any = None,
@@ -83,7 +98,8 @@ def run_training(
 ) -> TrainResult:
     """Train one configuration as a study trial would (the callbacks and ``resume``: see ``training.loop.train``)."""
     hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
-    data, train_as = task_data(settings["task"]), train_settings(settings, seed, cpus, gpus)
+    train_as = train_settings(settings, seed, cpus, gpus, precision)
+    data = task_data(settings["task"])
     return train(hp, data, train_as, on_epoch, on_best, on_state, resume)
 
 

@@ -35,6 +35,7 @@ from tuner.pruners import OverfittingPruner
 from tuner.spaces import SearchSpace
 from tuner.storage import queries
 from tuner.storage.trial_attrs import set_user_attrs
+from tuner.studies import Resources
 
 if TYPE_CHECKING:
     from tuner.orchestration.kept_models import KeptModels
@@ -91,8 +92,7 @@ class StudyBridge:
         storage_url: str,
         space: SearchSpace,
         settings: dict[str, Any],
-        cpus: float,
-        gpus: float,
+        resources: Resources,
         total_trials: int,
         max_retries: int = 1,
         driver_id: str = "",
@@ -101,7 +101,7 @@ class StudyBridge:
         self.storage_url = storage_url
         self.space = space
         self.settings = settings
-        self.cpus, self.gpus = cpus, gpus
+        self.resources = resources
         self.total_trials = total_trials
         self.max_retries = max_retries
         self.driver_id = driver_id
@@ -143,7 +143,7 @@ class StudyBridge:
             {
                 attrs.HYPERPARAMETERS: hyperparameters,
                 attrs.SEED: seed,
-                attrs.THREADS: attrs.torch_threads(self.cpus),
+                attrs.THREADS: attrs.torch_threads(self.resources.cpu),
                 attrs.DRIVER: self.driver_id,
             },
         )
@@ -153,8 +153,9 @@ class StudyBridge:
             "settings": self.settings,
             "hyperparameters": hyperparameters,
             "seed": seed,
-            "cpus": self.cpus,
-            "gpus": self.gpus,
+            "cpus": self.resources.cpu,
+            "gpus": self.resources.gpu,
+            "precision": str(self.resources.precision),
             "trial_number": trial.number,
             "attempt": int(trial.user_attrs.get(attrs.ATTEMPT, 1)),
             "keep_models": self.models is not None,
@@ -217,17 +218,24 @@ class StudyBridge:
             self._worker_died(trial, ended)
             return
         if "trivial" in summary and not self._trivial_stored:
-            self.study.set_user_attr(attrs.TRIVIAL, json.loads(summary["trivial"]))  # the same data for every trial: once
+            self.study.set_user_attr(
+                attrs.TRIVIAL, json.loads(summary["trivial"])
+            )  # the same data for every trial: once
             self._trivial_stored = True
         ended[attrs.STOP] = summary["stop_reason"]
         ended[attrs.NODE] = {"node": summary.get("node"), "gpus": summary.get("gpus", [])}
+        if "device" in summary:
+            ended[attrs.DEVICE] = json.loads(summary["device"])
         if "error" in summary:
             self._end(trial, TrialState.FAIL, {**ended, attrs.ERROR: summary["error"]})
             return
         ended[attrs.BEST_EPOCH] = summary["best_epoch"]
         ended[attrs.PARAMETER_COUNT] = summary["parameter_count"]
         ended[attrs.TRAINING_EXAMPLES] = summary["training_examples"]
-        warnings = [attrs.capacity_warning(summary["parameter_count"], summary["training_examples"]), summary.get("warning")]
+        warnings = [
+            attrs.capacity_warning(summary["parameter_count"], summary["training_examples"]),
+            summary.get("warning"),
+        ]
         if warning := "; ".join(w for w in warnings if w):  # e.g. too many parameters; a resume that could not be
             ended[attrs.WARNING] = warning
         value = float(summary["best_objective"])

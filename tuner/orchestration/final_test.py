@@ -27,6 +27,7 @@ def _score(
     seed: int,
     cpus: float,
     gpus: float,
+    precision: str,
     model: bytes | None,
     data_actor: str | None,
 ) -> dict:
@@ -41,7 +42,7 @@ def _score(
     receive_data({"settings": settings, "data_actor": data_actor})
     task = local_task(settings["task"])  # a test_fraction is cut from this node's copy of the data
     if model is None:
-        result = run_training(settings, hyperparameters, seed, cpus, gpus)
+        result = run_training(settings, hyperparameters, seed, cpus, gpus, precision)
         return {"from": "trained again", **final_scores(result, task).as_dict()}
     with tempfile.NamedTemporaryFile(suffix=".pt") as file:
         file.write(model)
@@ -79,6 +80,7 @@ def score_on_test(
                 best.user_attrs[attrs.SEED],
                 spec.resources.cpu,
                 spec.resources.gpu,
+                str(spec.resources.precision),
                 model,
                 data_actor,
             )

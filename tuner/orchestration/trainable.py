@@ -21,7 +21,7 @@ import ray
 from ray import tune
 
 from tuner.attrs import StopReason
-from tuner.errors import Diverged
+from tuner.errors import Diverged, NoGpu
 
 EPOCH, SUMMARY = "epoch", "summary"
 
@@ -75,6 +75,7 @@ def run_trial(config: dict[str, Any]) -> None:
             config["seed"],
             config["cpus"],
             config["gpus"],
+            config.get("precision", "fp32"),
             [report_epoch],
             on_best=kept.write if kept else None,
             on_state=kept.write_state if kept and config.get("resumable") else None,
@@ -87,13 +88,22 @@ def run_trial(config: dict[str, Any]) -> None:
             parameter_count=result.parameter_count,
             training_examples=result.data.training_examples(),
             best_objective=best,
+            device=json.dumps(device_used(config)),
             **({"warning": resume_warning} if resume_warning else {}),
         )
     except Diverged as error:
         summary.update(stop_reason=str(StopReason.DIVERGED), error=str(error))
+    except NoGpu as error:
+        summary.update(stop_reason=str(StopReason.NO_GPU), error=str(error))
     except Exception:  # a crashing trial must never take the study down
         summary.update(stop_reason=str(StopReason.FAILED), error=traceback.format_exc())
     tune.report(summary)
+
+
+def device_used(config: dict[str, Any]) -> dict[str, str]:
+    """What the trial trained on and in (a trial with a GPU share never falls back to the CPU: NoGpu)."""
+    on_gpu = config["gpus"] > 0
+    return {"kind": "cuda" if on_gpu else "cpu", "precision": config.get("precision", "fp32") if on_gpu else "fp32"}
 
 
 def receive_data(config: dict[str, Any]) -> None:
@@ -163,4 +173,7 @@ def resume_state(config: dict[str, Any]) -> tuple[dict | None, str]:
     try:
         return torch.load(io.BytesIO(fetch(config["resume_from"])), map_location="cpu", weights_only=True), ""
     except Exception as error:  # noqa: BLE001 - truncated or not a state at all: start again, do not fail
-        return None, f"the interrupted trial's checkpoint could not be read ({type(error).__name__}): trained from epoch 1"
+        return (
+            None,
+            f"the interrupted trial's checkpoint could not be read ({type(error).__name__}): trained from epoch 1",
+        )

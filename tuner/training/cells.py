@@ -52,10 +52,14 @@ class ActivationRecurrentLayer(nn.Module):
         """Whether this layer runs the fused recurrence on a CPU: softsign layers do."""
         return self.use_fused and self.act is F.softsign
 
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if self.fused_on_cpu and not x.is_cuda and fused.extension():
+    def forward(
+        self, x: Tensor, state: State | None = None, matmul_dtype: torch.dtype | None = None
+    ) -> tuple[Tensor, State]:
+        """``matmul_dtype``: what the two matmuls compute in (``precision.py``; default the input's);
+        the gates and the state are float32 at least whatever it is."""
+        if self.fused_on_cpu and not x.is_cuda and matmul_dtype is None and fused.extension():
             return self._fused(x, state)
-        return self._loop(x, state)
+        return self._loop(x, state, matmul_dtype or x.dtype)
 
     def _fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -63,10 +67,15 @@ class ActivationRecurrentLayer(nn.Module):
             return fused.softsign_lstm(x, weights, state)
         return fused.gru_or_rnn(GATES[self.cell], x, weights, state, softsign=True)
 
-    def _loop(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+    def _loop(self, x: Tensor, state: State | None, matmul_dtype: torch.dtype) -> tuple[Tensor, State]:
         batch, steps, _ = x.shape  # (B, T, I)
-        projected = F.linear(x, self.weight_ih, self.bias_ih)  # (B, T, G*H)
-        zeros = x.new_zeros(1, batch, self.hidden_size)
+        exact = torch.promote_types(x.dtype, torch.float32)  # what the gates and the state compute in
+        # .to() is a no-op in float32; in bfloat16 the casts are part of the graph (float32 gradients)
+        w_ih, b_ih, w_hh, b_hh = (
+            p.to(matmul_dtype) for p in (self.weight_ih, self.bias_ih, self.weight_hh, self.bias_hh)
+        )
+        projected = F.linear(x.to(matmul_dtype), w_ih, b_ih).to(exact)  # (B, T, G*H)
+        zeros = x.new_zeros(1, batch, self.hidden_size, dtype=exact)
         if self.cell is Cell.LSTM:
             h, c = state if state is not None else (zeros, zeros)
             h, c = h[0], c[0]
@@ -74,7 +83,7 @@ class ActivationRecurrentLayer(nn.Module):
             h = state[0] if state is not None else zeros[0]
         outputs = []
         for t in range(steps):
-            recurrent = F.linear(h, self.weight_hh, self.bias_hh)  # (B, G*H)
+            recurrent = F.linear(h.to(matmul_dtype), w_hh, b_hh).to(exact)  # (B, G*H)
             if self.cell is Cell.LSTM:
                 i, f, g, o = (projected[:, t] + recurrent).chunk(4, dim=1)
                 c = torch.sigmoid(f) * c + torch.sigmoid(i) * self.act(g)

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from tuner.training.models import RecurrentNet
 from tuner.training.tasks.base import SequenceData, Target
-from tuner.training.terms import Totals, encode, window_terms
+from tuner.training.terms import Totals, encode, whole_terms
 
 BATCH_SIZE = 1024  # sequences per forward pass, at most
 STEPS_PER_BATCH = 2**17  # and at most this many time steps (long texts go in fewer sequences at once)
@@ -24,14 +24,15 @@ STEPS_PER_BATCH = 2**17  # and at most this many time steps (long texts go in fe
 def _forward_batches(
     net: RecurrentNet, split: SequenceData, input_size: int, batch_size: int
 ) -> Iterator[tuple[Tensor, Tensor]]:
-    """(rows, outputs (B, L, O)) per batch; rows of similar length share a batch."""
+    """(rows, outputs (B, L, O) on the network's device) per batch; rows of similar length share a batch."""
     net.eval()
+    device = next(net.parameters()).device
     batch_size = max(1, min(batch_size, STEPS_PER_BATCH // max(1, split.inputs.shape[1])))
     order = torch.argsort(split.lengths, stable=True)
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         longest = int(split.lengths[rows].max())
-        outputs, _ = net(encode(split.inputs[rows, :longest], input_size))
+        outputs, _ = net(encode(split.inputs[rows, :longest].to(device), input_size))
         yield rows, outputs
 
 
@@ -40,7 +41,7 @@ def last_step_outputs(net: RecurrentNet, split: SequenceData, input_size: int, b
     """The output at each sequence's last real step, in the split's order: (N, O)."""
     result = None
     for rows, outputs in _forward_batches(net, split, input_size, batch_size):
-        last = outputs[torch.arange(len(rows)), split.lengths[rows] - 1]
+        last = outputs[torch.arange(len(rows)), split.lengths[rows] - 1].cpu()
         if result is None:
             result = last.new_empty((split.sequences, last.shape[-1]))
         result[rows] = last
@@ -59,5 +60,5 @@ def evaluate_split(
     """The task's metrics of ``net`` on ``split`` (named ``val_*`` as during the study)."""
     totals = Totals()
     for rows, outputs in _forward_batches(net, split, input_size, batch_size):
-        totals.add(window_terms(target, outputs, split.targets[rows], split.lengths[rows], 0))
+        totals.add(whole_terms(target, outputs, split.targets[rows].to(outputs.device), split.lengths[rows]))
     return totals.metrics(target, target_scale)

@@ -9,6 +9,12 @@ run forward only to carry the state.
 
 Metrics leave through ``on_epoch`` callbacks (skorch style), so the same loop
 serves a Ray Tune trial (which reports them) and ``tuner train`` (which prints them).
+
+On a GPU the loop does not wait for the device inside an epoch: the data moves to the device once,
+which outputs have targets is worked out from the lengths on the host (``terms.selections``), losses,
+gradient norms and the clipped share add up on the device and are read once per epoch, and clipping
+scales by a coefficient computed on the device (as ``torch.nn.utils.clip_grad_norm_`` does). So a
+diverged loss is noticed at the end of its epoch, not at its window.
 """
 
 from __future__ import annotations
@@ -19,16 +25,18 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from tuner.attrs import StopReason
 from tuner.errors import Diverged
-from tuner.hyperparams import Hyperparameters
+from tuner.hyperparams import Hyperparameters, Precision
 from tuner.training import fused
 from tuner.training.models import RecurrentNet, State, detach_states
+from tuner.training.precision import DEFAULT_PRECISION, allow_tf32, compute_dtype
 from tuner.training.tasks.base import SequenceData, TaskData
-from tuner.training.terms import Totals, encode, ends_in, window_terms
+from tuner.training.terms import Selection, Totals, encode, selections, window_terms
 from tuner.training.updaters import make_optimizer
 
 
@@ -46,7 +54,7 @@ class TrainSettings:
     seed: int = 0
     num_threads: int = 1  # torch threads: the trial's CPU share
     device: str = "cpu"
-    bf16: bool = True  # bfloat16 autocast, on a CUDA device only
+    precision: Precision = DEFAULT_PRECISION  # what recurrent layers compute in on CUDA (precision.py)
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,9 @@ def train(
     torch.set_num_threads(max(1, settings.num_threads))
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
+    if device.type == "cuda":
+        allow_tf32()
+    host_data, data = data, on_device(data, device)
     model = RecurrentNet(data.input_size, data.output_size, hp).to(device)
     if device.type == "cpu" and model.runs_fused_code():
         fused.extension()  # built (the first time, about 15 s) or loaded now, not timed as part of epoch 1
@@ -129,6 +140,8 @@ def train(
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         torch.set_rng_state(resume["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in resume:  # dropout on a GPU draws from the device's generator
+            torch.cuda.set_rng_state(resume["cuda_rng"], device)
         shuffle.set_state(resume["shuffle_rng"])
         best_state, best_score = resume["best_state"], resume["best_score"]
         best_epoch, waited = resume["best_epoch"], resume["waited"]
@@ -172,6 +185,7 @@ def train(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "torch_rng": torch.get_rng_state(),
+                    **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
                     "shuffle_rng": shuffle.get_state(),
                     "best_state": best_state,
                     "best_score": best_score,
@@ -193,37 +207,52 @@ def train(
         monitor=settings.monitor,
         stop_reason=stop_reason,
         model=model,
-        data=data,
+        data=host_data,
         parameter_count=sum(p.numel() for p in model.parameters()),
     )
 
 
-def _batches(
-    data: SequenceData, order: Tensor, batch_size: int, device: torch.device
-) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+def on_device(data: TaskData, device: torch.device) -> TaskData:
+    """The training and validation tensors moved to ``device`` once; lengths stay on the host (they
+    decide which outputs have targets without asking the device)."""
+    if device.type == "cpu":
+        return data
+
+    def moved(split: SequenceData) -> SequenceData:
+        return replace(split, inputs=split.inputs.to(device), targets=split.targets.to(device))
+
+    return replace(data, train=moved(data.train), val=moved(data.val))
+
+
+def _batches(data: SequenceData, order: Tensor, batch_size: int) -> Iterator[tuple[Tensor, Tensor, np.ndarray]]:
+    """(inputs, targets) on the data's device and the lengths (numpy, on the host) of each minibatch, in ``order``."""
+    on_data, lengths = order.to(data.inputs.device), data.lengths.numpy()[order.numpy()]
     for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        yield data.inputs[rows].to(device), data.targets[rows].to(device), data.lengths[rows].to(device)
+        rows = on_data[start : start + batch_size]
+        yield data.inputs[rows], data.targets[rows], lengths[start : start + batch_size]
 
 
 def _windows(
-    model: RecurrentNet, data: TaskData, inputs: Tensor, hp: Hyperparameters, settings: TrainSettings
-) -> Iterator[tuple[int, Callable[[], Tensor]]]:
-    """Yield (start, forward) per TBPTT window; the caller runs forward with or without gradients."""
+    model: RecurrentNet,
+    data: TaskData,
+    inputs: Tensor,
+    lengths: np.ndarray,
+    hp: Hyperparameters,
+    settings: TrainSettings,
+) -> Iterator[tuple[Selection, Callable[[], Tensor]]]:
+    """Yield (targets of the window, forward) per TBPTT window; the caller runs forward with or without gradients."""
     states: list[State] | None = None
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=inputs.is_cuda and settings.bf16)
-    for start in range(0, inputs.shape[1], hp.tbptt_length):
+    dtype = compute_dtype(inputs.device, settings.precision)
+    for selection in selections(data.target, lengths, inputs.shape[1], hp.tbptt_length, inputs.device):
 
-        def forward(start: int = start) -> Tensor:
+        def forward(start: int = selection.start) -> Tensor:
             nonlocal states
-            with autocast:
-                outputs, new_states = model(
-                    encode(inputs[:, start : start + hp.tbptt_length], data.input_size), states
-                )
+            window = encode(inputs[:, start : start + hp.tbptt_length], data.input_size)
+            outputs, new_states = model(window, states, dtype)
             states = detach_states(new_states)
             return outputs
 
-        yield start, forward
+        yield selection, forward
 
 
 def _train_epoch(
@@ -235,52 +264,54 @@ def _train_epoch(
     device: torch.device,
     settings: TrainSettings,
 ) -> tuple[float, float, tuple[float, ...], float]:
-    """One pass over the training sequences: mean loss, mean grad norm, mean per-layer norms, clipped share."""
+    """One pass over the training sequences: mean loss, mean grad norm, mean per-layer norms, clipped share.
+
+    Everything is summed on the device and read back once, at the end (a NaN loss raises ``Diverged`` then).
+    """
     model.train()
     order = torch.randperm(data.train.sequences, generator=shuffle)
-    totals, norms, layer_sums, clipped_steps = Totals(), [], None, 0
     max_norm = hp.grad_clip if hp.grad_clip > 0 else math.inf
     layers = [*model.layers, model.head]
-    for inputs, targets, lengths in _batches(data.train, order, hp.batch_size, device):
-        for start, forward in _windows(model, data, inputs, hp, settings):
-            if not data.target.every_step and not bool(ends_in(lengths, start, hp.tbptt_length).any()):
-                with torch.no_grad():  # no target ends here: carry the state forward only
+    # summed loss, summed global norm, clipped windows, then each layer's summed norm
+    sums = torch.zeros(3 + len(layers), dtype=torch.float64, device=device)
+    count, steps = 0, 0
+    for inputs, targets, lengths in _batches(data.train, order, hp.batch_size):
+        for selection, forward in _windows(model, data, inputs, lengths, hp, settings):
+            if selection.count == 0:
+                with torch.no_grad():  # no target here: carry the state forward only
                     forward()
                 continue
-            terms = window_terms(data.target, forward(), targets, lengths, start)
-            if terms is None:
-                continue
-            loss_sum, count, _, _ = terms
-            loss = loss_sum / count
-            if not torch.isfinite(loss):
-                raise Diverged(f"training loss is {loss.item()}")
+            loss_sum, window_count, _, _ = window_terms(data.target, forward(), targets, selection)
+            loss = loss_sum / window_count
             objective = loss + hp.l1 * sum(w.abs().sum() for w in model.weights()) if hp.l1 > 0 else loss
             optimizer.zero_grad(set_to_none=True)
             objective.backward()
             per_layer, norm = _clip_gradients(layers, max_norm)
-            layer_sums = per_layer if layer_sums is None else layer_sums + per_layer
-            norms.append(norm)
-            clipped_steps += norm > max_norm
+            sums += torch.cat([torch.stack([loss_sum.detach(), norm, (norm > max_norm).float()]), per_layer]).double()
             optimizer.step()
-            totals.loss += float(loss_sum.detach())
-            totals.count += count
-    steps = len(norms)
-    return totals.loss / totals.count, sum(norms) / steps, tuple((layer_sums / steps).tolist()), clipped_steps / steps
+            count += window_count
+            steps += 1
+    loss_total, norm_total, clipped, *layer_totals = sums.tolist()
+    if not math.isfinite(loss_total):
+        raise Diverged(f"training loss is {loss_total / count}")
+    return loss_total / count, norm_total / steps, tuple(t / steps for t in layer_totals), clipped / steps
 
 
-def _clip_gradients(layers: list[torch.nn.Module], max_norm: float) -> tuple[Tensor, float]:
+def _clip_gradients(layers: list[torch.nn.Module], max_norm: float) -> tuple[Tensor, Tensor]:
     """Each layer's gradient norm and the global norm (before clipping), then clip to ``max_norm``.
 
-    One fused norm over all gradients serves both the diagnostics and the clipping.
+    One fused norm over all gradients serves both the diagnostics and the clipping; the scale is
+    computed on the device (1.0 when within the limit), so nothing is read back.
     """
     grouped = [[p.grad for p in layer.parameters() if p.grad is not None] for layer in layers]
     flat = [g for group in grouped for g in group]
     squares = torch.stack(torch._foreach_norm(flat)) ** 2
     sizes = [len(group) for group in grouped]
     per_layer = torch.stack([chunk.sum() for chunk in squares.split(sizes)]).sqrt()
-    total = float(squares.sum().sqrt())
-    if total > max_norm:
-        torch._foreach_mul_(flat, max_norm / (total + 1e-6))
+    total = squares.sum().sqrt()
+    if math.isfinite(max_norm):
+        # the scale in float64, as a Python float would be: the same weights as reading the norm back
+        torch._foreach_mul_(flat, torch.clamp(max_norm / (total.double() + 1e-6), max=1.0))
     return per_layer, total
 
 
@@ -297,7 +328,7 @@ def evaluate(
     model.eval()
     totals = Totals()
     split = data.val if split is None else split
-    for inputs, targets, lengths in _batches(split, torch.arange(split.sequences), hp.batch_size, device):
-        for start, forward in _windows(model, data, inputs, hp, settings):
-            totals.add(window_terms(data.target, forward(), targets, lengths, start))
+    for inputs, targets, lengths in _batches(split, torch.arange(split.sequences), hp.batch_size):
+        for selection, forward in _windows(model, data, inputs, lengths, hp, settings):
+            totals.add(window_terms(data.target, forward(), targets, selection))
     return totals.metrics(data.target, data.target_scale)

@@ -8,10 +8,12 @@ keeps initialisation and state handling the same for both.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from tuner.hyperparams import Activation, Cell, Hyperparameters, WeightInit
 from tuner.training.cells import ActivationRecurrentLayer, State, TanhGRU, TanhRNN
+from tuner.training.precision import run_layer
 
 _TANH_LAYERS = {Cell.LSTM: nn.LSTM, Cell.GRU: TanhGRU, Cell.RNN: TanhRNN}
 
@@ -51,15 +53,20 @@ class RecurrentNet(nn.Module):
                 bias_ih = layer.bias_ih_l0 if isinstance(layer, nn.LSTM) else layer.bias_ih
                 bias_ih.data[hidden : 2 * hidden].fill_(self.hp.forget_bias)
 
-    def forward(self, x: Tensor, states: list[State] | None = None) -> tuple[Tensor, list[State]]:
-        """x: (B, T, I) -> logits (B, T, O) and the new state of every layer."""
+    def forward(
+        self, x: Tensor, states: list[State] | None = None, dtype: torch.dtype = torch.float32
+    ) -> tuple[Tensor, list[State]]:
+        """x: (B, T, I) -> float32 logits (B, T, O) and the new (float32) state of every layer.
+
+        ``dtype``: what the recurrent layers compute in (``precision.py``); the output layer is float32.
+        """
         new_states: list[State] = []
         for k, layer in enumerate(self.layers):
             if k > 0:
                 x = self.dropout(x)
-            x, state = layer(x, None if states is None else states[k])
+            x, state = run_layer(layer, x, None if states is None else states[k], dtype)
             new_states.append(state)
-        return self.head(self.dropout(x)), new_states
+        return self.head(self.dropout(x).float()), new_states
 
     def runs_fused_code(self) -> bool:
         """Whether a layer runs the fused CPU recurrence (built on first use) when on the CPU."""

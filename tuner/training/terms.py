@@ -3,6 +3,10 @@ terms of a stretch of outputs, and turning summed terms into the task's metrics.
 
 One place, so a validation value during a study, ``tuner evaluate`` on a file and a trivial
 predictor's score are the same formulas.
+
+Nothing here waits on a GPU: which outputs of a window have targets depends only on the
+sequences' lengths, so it is worked out on the host (``Selection``), and sums stay on the device
+until ``Totals.metrics`` reads them, once per pass.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -19,33 +24,35 @@ from tuner.training.tasks.base import Target
 
 @dataclass
 class Totals:
-    """Sums over targets, turned into metrics at the end of a pass."""
+    """Sums over targets, kept on the device (float64) and read once, when turned into metrics."""
 
-    loss: float = 0.0
-    count: int = 0
-    correct: int = 0
-    abs_error: float = 0.0
+    count: int = 0  # known on the host
+    sums: Tensor | None = None  # (loss, correct, absolute error)
 
-    def add(self, terms: tuple[Tensor, int, int, Tensor] | None) -> None:
+    def add(self, terms: Terms | None) -> None:
         if terms is not None:
             loss_sum, count, correct, abs_error = terms
-            self.loss += float(loss_sum)
+            window = torch.stack([loss_sum.double(), correct.double(), abs_error.double()])
+            self.sums = window if self.sums is None else self.sums + window
             self.count += count
-            self.correct += correct
-            self.abs_error += float(abs_error)
 
     def metrics(self, target: Target, target_scale: float = 1.0) -> dict[str, float]:
         """The task's validation metrics (``val_loss`` first), errors of values on the data's own scale."""
-        loss = self.loss / self.count
+        loss_sum, correct, abs_error = self.sums.tolist() if self.sums is not None else (0.0, 0.0, 0.0)
+        loss = loss_sum / self.count if self.count else math.nan
         if target is Target.NEXT_TOKEN:
             return {"val_loss": loss, "val_bpc": loss / math.log(2)}
         if target is Target.CLASS:
-            return {"val_loss": loss, "val_accuracy": self.correct / self.count}
+            return {"val_loss": loss, "val_accuracy": correct / self.count}
         return {
             "val_loss": loss,
             "val_mse": loss * target_scale**2,
-            "val_mae": self.abs_error / self.count * target_scale,
+            "val_mae": abs_error / self.count * target_scale,
         }
+
+
+# (summed loss, target count, correct predictions, summed absolute error); the tensors are 0-dim on the device
+Terms = tuple[Tensor, int, Tensor, Tensor]
 
 
 def encode(x: Tensor, input_size: int) -> Tensor:
@@ -53,33 +60,80 @@ def encode(x: Tensor, input_size: int) -> Tensor:
     return F.one_hot(x, input_size).float() if x.dtype == torch.long else x
 
 
-def ends_in(lengths: Tensor, start: int, steps: int) -> Tensor:
-    """Which sequences have their last step inside the window [start, start + steps)."""
-    last = lengths - 1
-    return (last >= start) & (last < start + steps)
+@dataclass(frozen=True)
+class Selection:
+    """The outputs of the window [start, start + steps) that have a target, found from the lengths on the host.
+
+    ``rows`` and ``cols`` (step within the window) index them on the device, in row-major order;
+    both None: every output of the window has one (no padding in it).
+    """
+
+    start: int
+    steps: int
+    count: int
+    rows: Tensor | None = None
+    cols: Tensor | None = None
 
 
-def window_terms(
-    target: Target, outputs: Tensor, targets: Tensor, lengths: Tensor, start: int
-) -> tuple[Tensor, int, int, Tensor] | None:
-    """(summed loss, target count, correct predictions, summed absolute error) of one window, or None without targets."""
-    steps = outputs.shape[1]
+def _host_selection(
+    target: Target, lengths: np.ndarray, start: int, steps: int
+) -> tuple[int, np.ndarray | None, np.ndarray | None]:
     if target.every_step:
-        wanted = targets[:, start : start + steps]
-        if bool((lengths >= start + steps).all()):  # no padding in this window: skip the masked copy
-            predicted, wanted = outputs.flatten(0, 1), wanted.flatten(0, 1)
-        else:
-            positions = torch.arange(start, start + steps, device=outputs.device)
-            mask = positions[None, :] < lengths[:, None]  # (B, T)
-            predicted, wanted = outputs[mask], wanted[mask]
+        if (lengths >= start + steps).all():
+            return len(lengths) * steps, None, None
+        rows, cols = np.nonzero(np.arange(start, start + steps)[None, :] < lengths[:, None])  # row-major, (B, T)
+        return len(rows), rows, cols
+    last = lengths - 1  # a per-sequence target sits at the sequence's last step
+    rows = np.nonzero((last >= start) & (last < start + steps))[0]
+    return len(rows), rows, last[rows] - start
+
+
+def selections(
+    target: Target, lengths: np.ndarray, total_steps: int, window: int, device: torch.device
+) -> list[Selection]:
+    """Every window's selection for a batch of sequences with these (host) ``lengths``: one copy to the device.
+
+    Worked out with numpy, so it never touches a tensor (nor, on a GPU, waits for one).
+    """
+    found = []
+    for start in range(0, total_steps, window):
+        steps = min(window, total_steps - start)
+        found.append((start, steps, *_host_selection(target, lengths, start, steps)))
+    indexed = [np.concatenate([rows, cols]) for *_, rows, cols in found if rows is not None]
+    if not indexed:
+        return [Selection(start, steps, count) for start, steps, count, _, _ in found]
+    moved = torch.from_numpy(np.concatenate(indexed).astype(np.int64)).to(device, non_blocking=True)
+    result, offset = [], 0
+    for start, steps, count, rows, _ in found:
+        if rows is None:
+            result.append(Selection(start, steps, count))
+            continue
+        rows_at, cols_at = moved[offset : offset + count], moved[offset + count : offset + 2 * count]
+        result.append(Selection(start, steps, count, rows_at, cols_at))
+        offset += 2 * count
+    return result
+
+
+def window_terms(target: Target, outputs: Tensor, targets: Tensor, selection: Selection) -> Terms | None:
+    """The loss terms of one window's ``outputs`` (B, steps, O), or None when no target falls in it."""
+    if selection.count == 0:
+        return None
+    start, steps = selection.start, selection.steps
+    if selection.rows is None:  # every output has a target: no gather
+        predicted = outputs.flatten(0, 1)
+        wanted = targets[:, start : start + steps].flatten(0, 1)
     else:
-        ends = ends_in(lengths, start, steps)
-        if not bool(ends.any()):
-            return None
-        predicted, wanted = outputs[ends, lengths[ends] - 1 - start], targets[ends]
+        predicted = outputs[selection.rows, selection.cols]
+        wanted = targets[selection.rows, start + selection.cols] if target.every_step else targets[selection.rows]
     if target.classification:
         loss = F.cross_entropy(predicted.float(), wanted, reduction="sum")
-        correct = int((predicted.argmax(dim=-1) == wanted).sum())
+        correct = (predicted.argmax(dim=-1) == wanted).sum()
         return loss, wanted.numel(), correct, predicted.new_zeros(())
     error = predicted.float() - wanted
-    return (error**2).sum(), error.numel(), 0, error.abs().sum()
+    return (error**2).sum(), error.numel(), predicted.new_zeros((), dtype=torch.long), error.abs().sum()
+
+
+def whole_terms(target: Target, outputs: Tensor, targets: Tensor, lengths: Tensor) -> Terms | None:
+    """The loss terms of whole sequences' ``outputs`` (one window from step 0)."""
+    [selection] = selections(target, lengths.cpu().numpy(), outputs.shape[1], outputs.shape[1], outputs.device)
+    return window_terms(target, outputs, targets, selection)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from tuner.training.tasks.base import SequenceData, Target, TaskData
-from tuner.training.terms import Totals, window_terms
+from tuner.training.terms import Totals, whole_terms
 
 Predictor = Callable[[SequenceData], Tensor]  # a split -> outputs (N, L, O) shaped like the network's
 
@@ -46,7 +46,7 @@ def trivial_baseline(data: TaskData, split: SequenceData | None = None, predicto
 
 def score(data: TaskData, split: SequenceData, outputs: Tensor) -> dict[str, float]:
     totals = Totals()
-    totals.add(window_terms(data.target, outputs, split.targets, split.lengths, 0))
+    totals.add(whole_terms(data.target, outputs, split.targets, split.lengths))
     return totals.metrics(data.target, data.target_scale)
 
 
@@ -66,7 +66,9 @@ def _candidates(data: TaskData) -> dict[str, Predictor]:
 
 
 def _log_frequencies(labels: Tensor, classes: int) -> Tensor:
-    counts = torch.bincount(labels.flatten(), minlength=classes).float() + 1e-3  # a class never seen is unlikely, not impossible
+    counts = (
+        torch.bincount(labels.flatten(), minlength=classes).float() + 1e-3
+    )  # a class never seen is unlikely, not impossible
     return (counts / counts.sum()).log()
 
 
