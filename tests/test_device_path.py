@@ -150,3 +150,20 @@ def test_tuner_train_device_cuda_where_there_is_none_is_one_line(tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "--device" in err and "CUDA device" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_the_gpu_check_script_runs_every_part_on_the_cpu_so_it_is_ready_when_a_gpu_is():
+    import json
+    import subprocess
+
+    from tests.conftest import REPO
+
+    done = subprocess.run(
+        ["bash", "scripts/gpu_check.sh", "--dry-run"], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    parts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    names = [p["part"] for p in parts]
+    assert names[:3] == ["environment", "policy", "syncs"] and names[-2:] == ["study", "summary"]
+    assert all(p["ok"] for p in parts), parts

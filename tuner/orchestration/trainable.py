@@ -100,10 +100,15 @@ def run_trial(config: dict[str, Any]) -> None:
     tune.report(summary)
 
 
-def device_used(config: dict[str, Any]) -> dict[str, str]:
-    """What the trial trained on and in (a trial with a GPU share never falls back to the CPU: NoGpu)."""
-    on_gpu = config["gpus"] > 0
-    return {"kind": "cuda" if on_gpu else "cpu", "precision": config.get("precision", "fp32") if on_gpu else "fp32"}
+def device_used(config: dict[str, Any]) -> dict[str, Any]:
+    """What the trial trained on and in (a trial with a GPU share never falls back to the CPU: NoGpu),
+    and on a GPU the most memory it held (MiB), to compare with its share."""
+    if config["gpus"] <= 0:
+        return {"kind": "cpu", "precision": "fp32"}
+    import torch
+
+    peak = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return {"kind": "cuda", "precision": config.get("precision", "fp32"), "peak_memory_mib": peak}
 
 
 def receive_data(config: dict[str, Any]) -> None:

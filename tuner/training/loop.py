@@ -311,7 +311,7 @@ def _clip_gradients(layers: list[torch.nn.Module], max_norm: float) -> tuple[Ten
     total = squares.sum().sqrt()
     if math.isfinite(max_norm):
         # the scale in float64, as a Python float would be: the same weights as reading the norm back
-        torch._foreach_mul_(flat, torch.clamp(max_norm / (total.double() + 1e-6), max=1.0))
+        torch._foreach_mul_(flat, torch.clamp(max_norm / (total.double() + 1e-6), max=1.0).to(flat[0].dtype))
     return per_layer, total
 
 
