@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,11 @@ import optuna
 import ray
 import yaml
 
-from tuner.studies import StudySpec, load_study
+from tuner.config.studies import StudySpec, load_study
+
+# The trainables that train nothing (tests/arithmetic.py) live with the tests, not in the package;
+# run from the repository root, Ray's workers import them from there too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 @contextlib.contextmanager

@@ -27,8 +27,8 @@ from pathlib import Path
 import optuna
 from _common import local_ray, study_from
 
+from tuner.config.studies import load_study
 from tuner.orchestration.runner import run_study
-from tuner.studies import load_study
 
 # the Shakespeare study's baseline trial (the Deeplearning4j example), from the study file itself
 BASELINE = load_study(Path(__file__).resolve().parents[1] / "studies/shakespeare.yaml").baseline
@@ -64,8 +64,8 @@ def state_bytes() -> int:
 
     import torch
 
-    from tuner.hyperparams import Hyperparameters
-    from tuner.taskoptions import CharLMOptions
+    from tuner.config.hyperparams import Hyperparameters
+    from tuner.data.options import CharLMOptions
     from tuner.training import TrainSettings, train
     from tuner.training.tasks import task_for
 

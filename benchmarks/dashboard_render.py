@@ -24,11 +24,11 @@ import optuna
 import sqlalchemy as sa
 
 from tuner import attrs
-from tuner.hyperparams import Hyperparameters
-from tuner.spaces import parse_space
+from tuner.config.hyperparams import Hyperparameters
+from tuner.config.spaces import parse_space
+from tuner.config.yaml_file import load_mapping
 from tuner.storage.engine import get_engine
 from tuner.storage.tables import EpochRow, create_tables
-from tuner.yamlfile import load_mapping
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["studies", "trials", "overfitting", "insight", "insight-fanova", "export"]
@@ -120,7 +120,7 @@ def render_seconds(url: str, page: str) -> float:
 
     os.environ["TUNER_STORAGE"] = url
     st.cache_data.clear()
-    app = AppTest.from_file(str(REPO / "dashboard/app.py"), default_timeout=120)
+    app = AppTest.from_file(str(REPO / "tuner/dashboard/entry.py"), default_timeout=120)
     started = time.perf_counter()
     app.run()
     if page != "studies":

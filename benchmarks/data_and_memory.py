@@ -29,9 +29,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from tuner.hyperparams import Hyperparameters
-from tuner.taskoptions import CharLMOptions
-from tuner.trainfile import train_document
+from tuner.config.export_file import train_document
+from tuner.config.hyperparams import Hyperparameters
+from tuner.data.options import CharLMOptions
 from tuner.training import TrainSettings, train
 from tuner.training.loop import _batches
 from tuner.training.tasks import TaskData, task_for

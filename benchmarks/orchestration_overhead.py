@@ -28,7 +28,7 @@ from pathlib import Path
 import optuna
 from _common import local_ray, study_from
 
-from tuner.orchestration.arithmetic import arithmetic_trial, curve
+from tests.arithmetic import arithmetic_trial, curve
 from tuner.orchestration.runner import run_study
 
 EPOCHS = 3

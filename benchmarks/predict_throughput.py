@@ -32,8 +32,8 @@ import torch
 import yaml
 
 from tuner.cli import main
-from tuner.studies import load_study
-from tuner.trainfile import train_document
+from tuner.config.export_file import train_document
+from tuner.config.studies import load_study
 from tuner.training.model_file import load_model
 
 

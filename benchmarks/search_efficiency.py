@@ -64,10 +64,10 @@ import pandas as pd
 from _common import local_ray, study_from
 from _svg import Series, page, panel
 
+from tuner.config.studies import load_study
 from tuner.errors import BadInput
 from tuner.orchestration.runner import run_study
 from tuner.storage import queries
-from tuner.studies import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_SPACE = ROOT / "search_spaces" / "rnn.yaml"

@@ -23,7 +23,7 @@ import time
 import torch
 from torch.nn import functional as F
 
-from tuner.hyperparams import Hyperparameters
+from tuner.config.hyperparams import Hyperparameters
 from tuner.training.cells import ActivationRecurrentLayer, TanhGRU, TanhRNN
 from tuner.training.models import RecurrentNet, detach_states
 

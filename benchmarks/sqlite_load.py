@@ -20,7 +20,7 @@ import time
 import optuna
 from _common import local_ray, study_from
 
-from tuner.orchestration.arithmetic import arithmetic_trial
+from tests.arithmetic import arithmetic_trial
 from tuner.orchestration.runner import run_study
 
 

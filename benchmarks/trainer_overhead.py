@@ -21,8 +21,8 @@ import time
 import torch
 from torch.nn import functional as F
 
-from tuner.hyperparams import Hyperparameters, Precision
-from tuner.taskoptions import CharLMOptions
+from tuner.config.hyperparams import Hyperparameters, Precision
+from tuner.data.options import CharLMOptions
 from tuner.training import TrainSettings, train
 from tuner.training.models import RecurrentNet, detach_states
 from tuner.training.tasks import TaskData, task_for

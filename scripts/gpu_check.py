@@ -40,8 +40,8 @@ from typing import Any
 import torch
 import yaml
 
-from tuner.hyperparams import Activation, Cell, Hyperparameters, Precision
-from tuner.taskoptions import CharLMOptions
+from tuner.config.hyperparams import Activation, Cell, Hyperparameters, Precision
+from tuner.data.options import CharLMOptions
 from tuner.training import TrainSettings, train
 from tuner.training.models import make_layer
 from tuner.training.precision import layer_dtypes, run_layer
@@ -104,7 +104,9 @@ def syncs(gpu: str, data: TaskData) -> None:
 
 
 def val_loss_after(hp: Hyperparameters, data: TaskData, device: str, precision: Precision, epochs: int) -> float:
-    settings = TrainSettings(max_epochs=epochs, patience=epochs, seed=7, device=device, precision=precision, num_threads=4)
+    settings = TrainSettings(
+        max_epochs=epochs, patience=epochs, seed=7, device=device, precision=precision, num_threads=4
+    )
     return train(hp, data, settings).epochs[-1].val_loss
 
 
@@ -133,7 +135,10 @@ def epoch_time(gpu: str, data: TaskData) -> None:
     for device, precision in arms:
         settings = TrainSettings(max_epochs=1, device=device, precision=precision, num_threads=torch.get_num_threads())
         epoch = train(hp, data, settings).epochs[0]
-        figures[f"{device} {precision}"] = {"seconds": round(epoch.seconds, 2), "chars_per_sec": round(epoch.steps_per_sec)}
+        figures[f"{device} {precision}"] = {
+            "seconds": round(epoch.seconds, 2),
+            "chars_per_sec": round(epoch.steps_per_sec),
+        }
     report("epoch_time", True, train_chars=data.train.steps, **figures)
 
 
@@ -141,8 +146,15 @@ def study(gpu: str, chars: int) -> None:
     share = 0.25 if gpu == "cuda" else 0
     document = {
         "name": "gpu-check",
-        "task": {"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": chars, "seq_length": 200}},
-        "space": {"path": str(REPO / "search_spaces/rnn.yaml"), "overrides": {"hidden_size": {"type": "int", "low": 32, "high": 128}}},
+        "task": {
+            "name": "char_lm",
+            "data": "builtin:tinyshakespeare",
+            "options": {"max_chars": chars, "seq_length": 200},
+        },
+        "space": {
+            "path": str(REPO / "search_spaces/rnn.yaml"),
+            "overrides": {"hidden_size": {"type": "int", "low": 32, "high": 128}},
+        },
         "sampler": {"type": "random", "seed": 0},
         "pruner": {"type": "none"},
         "trials": 4,
@@ -171,7 +183,9 @@ def study(gpu: str, chars: int) -> None:
         devices = [t.user_attrs.get("device", {}) for t in trials]
         cap = share * torch.cuda.get_device_properties(0).total_memory / 2**20 if share else None
         peaks = [d.get("peak_memory_mib") for d in devices]
-        ok = all(t.state.name == "COMPLETE" for t in trials) and all(d.get("kind") == ("cuda" if share else "cpu") for d in devices)
+        ok = all(t.state.name == "COMPLETE" for t in trials) and all(
+            d.get("kind") == ("cuda" if share else "cpu") for d in devices
+        )
         if cap:
             ok = ok and all(p is not None and p <= cap for p in peaks)
         report(

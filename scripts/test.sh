@@ -21,4 +21,6 @@ if ((${#missing[@]})); then
 fi
 
 pip install torch==2.13.0 -e ".[test]"
+ruff check .            # lint
+ruff format --check .   # one formatting, ruff's
 python -m pytest "$@"

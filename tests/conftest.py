@@ -125,8 +125,8 @@ def tiny_study(tmp_path: Path, **overrides: object) -> dict:
 @pytest.fixture(scope="session")
 def small_study(ray_session, tmp_path_factory) -> tuple[str, str]:
     """A real small study (4 trials x 3 epochs through Ray Tune) in its own SQLite file: (url, name)."""
+    from tuner.config.studies import load_study
     from tuner.orchestration.runner import run_study
-    from tuner.studies import load_study
 
     folder = tmp_path_factory.mktemp("small-study")
     document = tiny_study(folder, name="small", trials=4, max_epochs=3, early_stopping={"patience": 3})

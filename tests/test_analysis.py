@@ -6,8 +6,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from tuner.analysis import Fit, best_so_far, read_curve, with_gap
-from tuner.insight import against_baseline, baseline_summary
+from tuner.insight.analysis import Fit, best_so_far, read_curve, with_gap
+from tuner.insight.curves import against_baseline, baseline_summary
 
 
 def curve(train: list[float], val: list[float]) -> pd.DataFrame:

@@ -189,8 +189,8 @@ def test_train_given_a_study_file_says_to_run_it(tmp_path, capsys):
     ],
 )
 def test_train_names_a_bad_training_or_result_field_before_training(tmp_path, capsys, section, change, needles):
-    from tuner.hyperparams import Hyperparameters
-    from tuner.trainfile import train_document
+    from tuner.config.export_file import train_document
+    from tuner.config.hyperparams import Hyperparameters
 
     settings = {
         "task": {"name": "adding", "data": None, "options": {"length": 10}},
@@ -322,9 +322,7 @@ def test_sample_from_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsy
     assert_one_line_error(code, err, "model.pt", "a model file written by tuner train")
 
 
-@pytest.mark.parametrize(
-    ("resources", "key"), [({"cpu": 3}, "resources.cpu"), ({"cpu": 1, "gpu": 1}, "resources.gpu")]
-)
+@pytest.mark.parametrize(("resources", "key"), [({"cpu": 3}, "resources.cpu"), ({"cpu": 1, "gpu": 1}, "resources.gpu")])
 def test_trials_this_machines_ray_can_never_hold_are_refused_before_anything_is_written(
     ray_session, tmp_path, capsys, resources, key
 ):

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import REPO, sqlite_dump
 from tuner.cli import main
 
-ENTRY = str(REPO / "dashboard/app.py")
+ENTRY = str(REPO / "tuner/dashboard/entry.py")
 PAGES = REPO / "tuner/dashboard/views"
 
 
@@ -54,7 +54,9 @@ def test_overfitting_chart_has_one_trace_per_selected_trial_and_split(monkeypatc
     titles = {f["layout"]["title"]["text"] for f in figures(app)}
     assert {"Generalisation gap (validation - training)", "Gradient norm per epoch"} <= titles
     labels = app.dataframe[0].value
-    assert set(labels["fit"]) <= {"underfit", "good fit", "overfit", "no better than trivial"} and list(labels["trial"]) == [0, 2]
+    assert set(labels["fit"]) <= {"underfit", "good fit", "overfit", "no better than trivial"} and list(
+        labels["trial"]
+    ) == [0, 2]
 
 
 @pytest.mark.parametrize("file_format", ["yaml", "json"])
@@ -149,9 +151,9 @@ def test_reading_while_a_study_runs_never_blocks_or_fails_it(ray_session, tmp_pa
     import threading
 
     from tests.conftest import tiny_study, write_yaml
+    from tuner.config.studies import load_study
     from tuner.orchestration.runner import run_study
     from tuner.storage import queries
-    from tuner.studies import load_study
 
     spec = load_study(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="live", trials=4, max_epochs=2)))
     url = f"sqlite:///{tmp_path / 'live.db'}"

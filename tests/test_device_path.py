@@ -10,15 +10,15 @@ import pytest
 import torch
 from torch import nn
 
+from tuner.config.hyperparams import Activation, Cell, Hyperparameters, Precision
+from tuner.data.options import CharLMOptions, SequenceClassificationOptions
 from tuner.errors import NoGpu
-from tuner.hyperparams import Activation, Cell, Hyperparameters, Precision
-from tuner.taskoptions import CharLMOptions, SequenceClassificationOptions
 from tuner.training import TrainSettings, train
 from tuner.training.cells import ActivationRecurrentLayer
 from tuner.training.precision import compute_dtype, run_layer
 from tuner.training.tasks import task_for
 from tuner.training.tasks.base import SequenceData, Target, TaskData
-from tuner.trialrun import train_settings
+from tuner.training.trial_run import train_settings
 
 TUNER = str(Path(__file__).parents[1] / "tuner")
 # calls that make the host wait for a GPU when the tensor lives on one
@@ -78,7 +78,12 @@ def test_an_epoch_waits_on_its_device_a_handful_of_times_however_many_windows_it
 
 
 def test_a_trial_that_asks_for_a_gpu_where_there_is_none_fails_instead_of_training_on_the_cpu():
-    settings = {"max_epochs": 1, "early_stopping": {"patience": 1, "min_delta": 0.0}, "metric": "val_loss", "direction": "minimize"}
+    settings = {
+        "max_epochs": 1,
+        "early_stopping": {"patience": 1, "min_delta": 0.0},
+        "metric": "val_loss",
+        "direction": "minimize",
+    }
     if torch.cuda.is_available():
         pytest.fail("this check is for a machine without CUDA: the GPU check script covers the other side")
     with pytest.raises(NoGpu, match="asked for 0.25 GPU but torch sees no CUDA device"):
@@ -116,7 +121,7 @@ def test_a_bfloat16_layer_keeps_float32_weights_gradients_and_state(cell, activa
 
 def _exported_as_if_trained_on_a_gpu(tmp_path: Path) -> Path:
     from tests.conftest import write_yaml
-    from tuner.trainfile import train_document
+    from tuner.config.export_file import train_document
 
     settings = {
         "task": {"name": "adding", "data": None, "options": {"length": 10, "train_sequences": 64, "val_sequences": 32}},

@@ -112,8 +112,8 @@ def test_report_is_one_self_contained_html_file(quickstart, capsys, tmp_path):
     assert main(["report", "quickstart", "--out", str(tmp_path / "reports"), "--storage", url]) == 0
     page = (tmp_path / "reports" / "quickstart-report.html").read_text(encoding="utf-8")
     assert "<script src=" not in page and "plotly" in page.lower()  # plotly inlined, nothing fetched
-    from tuner.export import export_text
-    from tuner.trainfile import FileFormat
+    from tuner.config.export_file import FileFormat
+    from tuner.insight.export import export_text
 
     assert html.escape(export_text(url, "quickstart", None, FileFormat.YAML)) in page  # the best config, as exported
     for section in ("Settings", "Top ", "Training vs validation loss", "Best value over trials", "Failures"):
@@ -181,8 +181,8 @@ def test_a_failing_trial_is_stored_fail_with_its_error_and_the_study_goes_on(ray
         tiny_study(tmp_path, name="fails", trials=3, task={"name": "tests.broken_task:BrokenTask"}),
     )
     url = f"sqlite:///{tmp_path / 'f.db'}"
+    from tuner.config.studies import load_study
     from tuner.orchestration.runner import run_study
-    from tuner.studies import load_study
 
     summary = run_study(load_study(study_file), url, trials=3, workers=2, show_progress=False)
     assert summary.outcomes.by_state["FAIL"] == 3

@@ -13,8 +13,8 @@ import torch
 from tests.conftest import tiny_study, write_yaml
 from tests.test_bad_input import assert_one_line_error, run_cli
 from tuner.cli import main
-from tuner.studies import load_study
-from tuner.trainfile import train_document
+from tuner.config.export_file import train_document
+from tuner.config.studies import load_study
 from tuner.training.model_file import load_model
 
 CLASSES = ("calm", "rising", "falling")
@@ -122,7 +122,7 @@ def test_train_says_when_no_test_data_was_given(tmp_path, capsys):
 
 
 def test_test_fraction_holds_sequences_out_of_training_and_validation(tmp_path):
-    from tuner.trialrun import task_data
+    from tuner.training.trial_run import task_data
 
     spec = load_study(write_yaml(tmp_path / "s.yaml", classification_study(tmp_path, options={"test_fraction": 0.2})))
     data = task_data(spec.task.to_dict())
@@ -371,7 +371,7 @@ def test_the_readmes_python_api_block_runs_as_written(trained, monkeypatch):
 
 
 def test_the_line_beside_the_trivial_predictor_says_how_much_better_and_when_it_is_not():
-    from tuner.scorelines import versus_trivial
+    from tuner.insight.score_lines import versus_trivial
 
     frequencies = {"predictor": "class frequencies", "metrics": {"val_accuracy": 0.25, "val_loss": 1.6}}
     assert versus_trivial("val_accuracy", False, 0.75, frequencies).endswith("the best is 0.5000 higher")

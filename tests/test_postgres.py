@@ -40,7 +40,7 @@ def test_export_status_and_dashboard_on_postgresql(pg_study, capsys, monkeypatch
     assert main(["export", "on-postgres", "--out", str(folder / "best.yaml"), "--storage", url]) == 0
     assert "on-postgres" in (folder / "best.yaml").read_text()
     monkeypatch.setenv("TUNER_STORAGE", url)
-    app = AppTest.from_file(str(REPO / "dashboard/app.py"), default_timeout=60)
+    app = AppTest.from_file(str(REPO / "tuner/dashboard/entry.py"), default_timeout=60)
     app.run()
     app.switch_page(str(REPO / "tuner/dashboard/views/overfitting.py"))
     app.run()

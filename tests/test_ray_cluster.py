@@ -91,7 +91,7 @@ from pathlib import Path
 import ray
 
 from tuner.orchestration.runner import run_study
-from tuner.studies import load_study
+from tuner.config.studies import load_study
 
 address, study_file, url = sys.argv[1:]
 spec = load_study(study_file)
@@ -127,9 +127,9 @@ import sys
 
 import ray
 
-from tuner.orchestration.arithmetic import GATHERING, Gathering, gathering_trial
+from tests.arithmetic import GATHERING, Gathering, gathering_trial
 from tuner.orchestration.runner import run_study
-from tuner.studies import load_study
+from tuner.config.studies import load_study
 
 address, study_file, url = sys.argv[1:]
 ray.init(address=address, log_to_driver=False)
@@ -158,7 +158,7 @@ import sys
 import ray
 
 from tuner.orchestration.runner import run_study
-from tuner.studies import load_study
+from tuner.config.studies import load_study
 
 address, study_file, url = sys.argv[1:]
 ray.init(address=address, log_to_driver=False)
@@ -171,8 +171,12 @@ def test_a_trial_given_a_gpu_that_torch_cannot_see_fails_as_no_gpu_instead_of_tr
 ):
     # Ray counts the node's GPU (declared with --num-gpus), but this machine has no CUDA device
     address, env = one_gpu_node
-    document = tiny_study(tmp_path, name="nogpu", trials=2, max_epochs=1, resources={"cpu": 1, "gpu": 0.5}, max_retries=0)
-    run_driver(TRAINING_DRIVER, address, write_yaml(tmp_path / "s.yaml", document), f"sqlite:///{tmp_path / 'n.db'}", env)
+    document = tiny_study(
+        tmp_path, name="nogpu", trials=2, max_epochs=1, resources={"cpu": 1, "gpu": 0.5}, max_retries=0
+    )
+    run_driver(
+        TRAINING_DRIVER, address, write_yaml(tmp_path / "s.yaml", document), f"sqlite:///{tmp_path / 'n.db'}", env
+    )
     trials = optuna.load_study(study_name="nogpu", storage=f"sqlite:///{tmp_path / 'n.db'}").trials
     assert [t.state for t in trials] == [TrialState.FAIL] * 2
     assert {t.user_attrs["stop_reason"] for t in trials} == {"no_gpu"}

@@ -18,13 +18,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from tests.arithmetic import arithmetic_trial, dying_trial
 from tests.conftest import tiny_study, tuner_run, write_yaml
 from tuner import attrs
-from tuner.orchestration.arithmetic import arithmetic_trial, dying_trial
+from tuner.config.pruners import GroupedPruner, OverfittingPruner
+from tuner.config.studies import load_study
 from tuner.orchestration.bridge import held_ctrl_c, queue_again
 from tuner.orchestration.runner import run_study
-from tuner.pruners import GroupedPruner, OverfittingPruner
-from tuner.studies import load_study
 
 ARITHMETIC_SPACE = {
     "parameters": {

@@ -7,9 +7,9 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from tests.conftest import REPO
+from tuner.config.spaces import ParamType, parse_space
+from tuner.config.yaml_file import load_mapping
 from tuner.errors import BadInput
-from tuner.spaces import ParamType, parse_space
-from tuner.yamlfile import load_mapping
 
 
 def parse(parameters: dict):

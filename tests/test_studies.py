@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, tiny_study, write_yaml
-from tuner.algorithms import PRUNERS, build_pruner, build_sampler, independent_sampling_note
+from tuner.config.algorithms import PRUNERS, build_pruner, build_sampler, independent_sampling_note
+from tuner.config.pruners import GroupedPruner
+from tuner.config.spaces import SearchSpace, parse_space
+from tuner.config.studies import load_study
+from tuner.config.yaml_file import load_mapping
 from tuner.errors import BadInput
-from tuner.pruners import GroupedPruner
-from tuner.spaces import SearchSpace, parse_space
-from tuner.studies import load_study
-from tuner.yamlfile import load_mapping
 
 
 def test_shipped_studies_parse():

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from tests.conftest import REPO, tiny_study, write_yaml
-from tuner import tabular
+from tuner.config.hyperparams import Hyperparameters
+from tuner.config.studies import load_study
+from tuner.data import tabular
+from tuner.data.options import AddingOptions, RegressionOptions, SequenceClassificationOptions
 from tuner.errors import BadInput
-from tuner.hyperparams import Hyperparameters
-from tuner.studies import load_study
-from tuner.taskoptions import AddingOptions, RegressionOptions, SequenceClassificationOptions
 from tuner.training import TrainSettings, train
 from tuner.training.loop import evaluate
 from tuner.training.models import RecurrentNet
@@ -111,9 +111,11 @@ from dataclasses import dataclass
 import torch
 from tuner.training.tasks import SequenceData, Target, Task, TaskData
 
+
 @dataclass(frozen=True)
 class ParityOptions:
     length: int = 8  # bits per sequence
+
 
 class Parity(Task):
     options = ParityOptions
@@ -136,7 +138,7 @@ def my_tasks(tmp_path, monkeypatch) -> None:
 def test_the_readme_documents_every_option_of_every_built_in_task():
     import dataclasses
 
-    from tuner.taskspec import TASKS
+    from tuner.config.task import TASKS
 
     table = (REPO / "README.md").read_text().split("`task.options`, per task")[1].split("\n\n")[1]
     for name, info in TASKS.items():
@@ -155,7 +157,7 @@ def test_a_users_own_task_is_named_module_colon_class(tmp_path, my_tasks):
     )
     spec = load_study(write_yaml(tmp_path / "s.yaml", document))
     assert spec.direction == "maximize"
-    from tuner.trialrun import run_training
+    from tuner.training.trial_run import run_training
 
     result = run_training(spec.settings(), {"hidden_size": 8, "depth": 1, "tbptt_length": 6}, seed=0)
     assert "val_accuracy" in result.epochs[0].metrics
@@ -163,7 +165,7 @@ def test_a_users_own_task_is_named_module_colon_class(tmp_path, my_tasks):
 
 def test_a_task_drawing_from_torchs_rng_loads_the_same_data_in_every_process(my_tasks):
     # each Ray worker and `tuner train` load the data afresh, with torch's RNG wherever the process left it
-    from tuner.trialrun import _cached_task_data, task_data
+    from tuner.training.trial_run import _cached_task_data, task_data
 
     task = {"name": "my_tasks:Parity", "data": None, "options": {"length": 6}}
     loaded = []
@@ -203,7 +205,11 @@ def long_frame(lengths=(30, 30, 30, 30), label=None) -> pd.DataFrame:
             ["column 'label'", "no missing labels", "row 6"],
         ),
         (lambda f: f, {"feature_columns": ["y"]}, ["column 'y'", "no such column"]),
-        (lambda f: f.assign(label=f["label"] + 0.5), {}, ["column 'label'", "integer or text class labels", "found 0.5"]),
+        (
+            lambda f: f.assign(label=f["label"] + 0.5),
+            {},
+            ["column 'label'", "integer or text class labels", "found 0.5"],
+        ),
         (
             lambda f: f.assign(x=f["x"].where(f.index != 3, np.inf)),
             {},

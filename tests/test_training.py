@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from tuner.hyperparams import Activation, Cell, Hyperparameters
-from tuner.taskoptions import CharLMOptions
+from tuner.config.hyperparams import Activation, Cell, Hyperparameters
+from tuner.data.options import CharLMOptions
 from tuner.training import TrainSettings, fused, train
 from tuner.training.cells import ActivationRecurrentLayer, TanhGRU, TanhRNN
 from tuner.training.loop import evaluate
@@ -47,7 +47,7 @@ def test_forget_bias_sits_on_the_forget_slice_only(activation):
 
 def test_the_fused_softsign_build_is_kept_apart_per_kind_of_cpu():
     # it is compiled with -march=native: a cluster's nodes sharing a home folder must not share one build
-    from tuner.fusedbuild import cpu_fingerprint
+    from tuner.training.fused_build import cpu_fingerprint
 
     one_core = "processor\t: 0\nmodel name\t: Xeon E5\nflags\t\t: fpu sse2 avx2\n"
     two_cores = one_core + one_core.replace(": 0", ": 1")

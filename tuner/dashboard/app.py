@@ -1,6 +1,6 @@
 """Streamlit entry point: sidebar (storage, study, auto-refresh) and page navigation.
 
-Run with ``tuner dashboard`` (which runs ``entry.py``) or ``streamlit run dashboard/app.py``; the storage
+Run with ``tuner dashboard`` or ``streamlit run tuner/dashboard/entry.py`` (the one entry file); the storage
 URL comes from $TUNER_STORAGE (default sqlite:///tuner.db).
 """
 

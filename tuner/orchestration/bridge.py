@@ -29,13 +29,13 @@ from ray.tune.search import Searcher
 
 from tuner import attrs
 from tuner.attrs import StopReason
-from tuner.hyperparams import Hyperparameters
+from tuner.config.hyperparams import Hyperparameters
+from tuner.config.pruners import OverfittingPruner
+from tuner.config.spaces import SearchSpace
+from tuner.config.studies import Resources
 from tuner.orchestration.trainable import EPOCH, SUMMARY
-from tuner.pruners import OverfittingPruner
-from tuner.spaces import SearchSpace
 from tuner.storage import queries
 from tuner.storage.trial_attrs import set_user_attrs
-from tuner.studies import Resources
 
 if TYPE_CHECKING:
     from tuner.orchestration.kept_models import KeptModels

@@ -7,8 +7,8 @@ import socket
 
 import ray
 
+from tuner.config.studies import Resources
 from tuner.errors import BadInput
-from tuner.studies import Resources
 
 
 def check_address(address: str) -> None:

@@ -17,8 +17,8 @@ import optuna
 import ray
 
 from tuner import attrs
+from tuner.config.studies import StudySpec
 from tuner.errors import BadInput
-from tuner.studies import StudySpec
 
 
 def _score(
@@ -37,7 +37,7 @@ def _score(
 
     from tuner.orchestration.trainable import receive_data
     from tuner.training.final import final_scores, model_file_scores
-    from tuner.trialrun import local_task, run_training, task_data
+    from tuner.training.trial_run import local_task, run_training, task_data
 
     receive_data({"settings": settings, "data_actor": data_actor})
     task = local_task(settings["task"])  # a test_fraction is cut from this node's copy of the data

@@ -26,8 +26,8 @@ from ray.tune import Callback
 
 from tuner import attrs
 from tuner.errors import BadInput
-from tuner.export import artifact_store
 from tuner.orchestration import shared_data
+from tuner.storage.artifacts import artifact_store
 from tuner.storage.trial_attrs import delete_system_attr, set_user_attrs
 
 MODEL_FILE = "model.pt"  # the files a worker's checkpoint holds (trainable.KeptWeights.FILE, .STATE)
@@ -39,7 +39,9 @@ def check_folder(folder: Path, where: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise BadInput(where, "checkpoints.path", "a folder that can be created", str(folder), error.strerror or "") from None
+        raise BadInput(
+            where, "checkpoints.path", "a folder that can be created", str(folder), error.strerror or ""
+        ) from None
     if not os.access(folder, os.W_OK):
         raise BadInput(where, "checkpoints.path", "a folder this process can write", str(folder), "permission denied")
 

@@ -20,11 +20,12 @@ from optuna.distributions import distribution_to_json
 from optuna.trial import TrialState
 from ray import tune
 
-from tuner import attrs, fusedbuild
-from tuner.algorithms import build_pruner, build_sampler
+from tuner import attrs
 from tuner.attrs import StopReason
+from tuner.config.algorithms import build_pruner, build_sampler
+from tuner.config.hyperparams import Hyperparameters
+from tuner.config.studies import StudySpec
 from tuner.errors import BadInput
-from tuner.hyperparams import Hyperparameters
 from tuner.orchestration import drivers, shared_data
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
@@ -37,7 +38,7 @@ from tuner.storage import queries
 from tuner.storage.engine import get_engine, optuna_storage, use_wal
 from tuner.storage.tables import create_tables
 from tuner.storage.trial_attrs import set_user_attrs
-from tuner.studies import StudySpec
+from tuner.training import fused_build
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def run_study(
     budget_left = _budget_left(storage_url, spec.name, trials)
     # Build the fused cells while Ray and its workers start; else a first trial builds them, the others waiting.
     prebuild = budget_left and address is None and _may_train_fused_layers(spec)
-    with fusedbuild.built_alongside(prebuild) as building:
+    with fused_build.built_alongside(prebuild) as building:
         if building and show_progress:
             print("building the fused recurrent cells for this CPU (once, about 15 s); the first trials wait for it")
         # Ray before the study is written: trials this machine's Ray could never hold are refused first.
@@ -192,7 +193,7 @@ def _may_train_fused_layers(spec: StudySpec) -> bool:
     defaults = Hyperparameters()
     cells = values.get("cell") or (defaults.cell,)
     activations = values.get("activation") or (defaults.activation,)
-    return any(fusedbuild.runs_fused_code(c, a) for c in cells for a in activations)
+    return any(fused_build.runs_fused_code(c, a) for c in cells for a in activations)
 
 
 def _budget_left(storage_url: str, study_name: str, trials: int) -> bool:

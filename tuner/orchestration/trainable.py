@@ -35,7 +35,7 @@ def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable; ``config`` comes from the searcher (see bridge)."""
     # imported here, not at the top: the trainables in arithmetic.py share this module's
     # constants and must not make every worker import torch (about 2 s each)
-    from tuner.trialrun import run_training, trivial_on_validation
+    from tuner.training.trial_run import run_training, trivial_on_validation
 
     settings = config["settings"]
     metric = settings["metric"]
@@ -114,7 +114,7 @@ def device_used(config: dict[str, Any]) -> dict[str, Any]:
 def receive_data(config: dict[str, Any]) -> None:
     """This node's copy of the study's data file, when the driver shares it (shared_data)."""
     from tuner.orchestration.shared_data import local_copy
-    from tuner.trialrun import use_local_copy
+    from tuner.training.trial_run import use_local_copy
 
     data = config["settings"]["task"].get("data")
     if config.get("data_actor") and data:
@@ -142,7 +142,7 @@ class KeptWeights:
 
     def write(self, metrics: Any, model: Any) -> None:  # (EpochMetrics, RecurrentNet)
         from tuner.training.checkpoint import save_model_file
-        from tuner.trialrun import task_data
+        from tuner.training.trial_run import task_data
 
         settings = self.config["settings"]
         best = (metrics.epoch, metrics.val_loss, settings["metric"], metrics.value(settings["metric"]))

@@ -1,4 +1,8 @@
-"""Storage: our SQLAlchemy tables beside Optuna's, and queries that return pandas frames."""
+"""Storage: our SQLAlchemy tables beside Optuna's, and queries that return pandas frames.
+
+Never imported by a Ray worker (workers report; the driver writes), and never imports training,
+orchestration, insight, the CLI or the dashboard.
+"""
 
 # Relative to the working folder, like Optuna's own examples; `--storage` or $TUNER_STORAGE change it.
 DEFAULT_STORAGE = "sqlite:///tuner.db"

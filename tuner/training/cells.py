@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from tuner.hyperparams import Activation, Cell
+from tuner.config.hyperparams import Activation, Cell
 from tuner.training import fused
 
 GATES = {Cell.LSTM: 4, Cell.GRU: 3, Cell.RNN: 1}

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from tuner.config.hyperparams import Hyperparameters
 from tuner.errors import BadInput
-from tuner.hyperparams import Hyperparameters
 from tuner.training.models import RecurrentNet
 
 if TYPE_CHECKING:
-    from tuner.trainfile import TrainFile
+    from tuner.config.export_file import TrainFile
     from tuner.training.final import FinalScores
     from tuner.training.loop import TrainResult
     from tuner.training.tasks import TaskData
@@ -62,7 +62,9 @@ def save_model_file(
     )
 
 
-def save_checkpoint(path: str | Path, result: TrainResult, train_file: TrainFile, scores: FinalScores | None = None) -> None:
+def save_checkpoint(
+    path: str | Path, result: TrainResult, train_file: TrainFile, scores: FinalScores | None = None
+) -> None:
     """What ``tuner train`` writes: the kept (best) weights of ``result``."""
     best = (result.best_epoch, result.best_val_loss, result.monitor, result.best_value)
     save_model_file(path, result.model, result.data, train_file.hyperparameters, train_file.settings, best, scores)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tuner.taskspec import TaskSpec
+from tuner.config.task import TaskSpec
 from tuner.training.checkpoint import load_checkpoint
 from tuner.training.inference import evaluate_split
 from tuner.training.loop import TrainResult
@@ -56,7 +56,9 @@ def model_file_scores(path: str, data: TaskData, task: dict[str, Any]) -> FinalS
     return _scores(net, data, validation, checkpoint["metric"], task)
 
 
-def _scores(net: RecurrentNet, data: TaskData, validation: dict[str, float], metric: str, task: dict[str, Any]) -> FinalScores:
+def _scores(
+    net: RecurrentNet, data: TaskData, validation: dict[str, float], metric: str, task: dict[str, Any]
+) -> FinalScores:
     spec = TaskSpec(**task)
     test = task_for(spec.name).load_test(spec.data, spec.test_data, spec.parsed_options(), data.preparation)
     trivial = trivial_baseline(data)

@@ -3,7 +3,7 @@
 Softsign LSTM, GRU and plain RNN layers, and tanh GRU and plain RNN layers (torch's CPU
 ``nn.GRU`` and ``nn.RNN`` are slower; its ``nn.LSTM`` is not, and keeps its own path).
 torch.utils.cpp_extension compiles ``fused_cells.cpp`` once per machine
-(about 15 s on 2 cores; the build lands in ``fusedbuild.build_directory()``) and later
+(about 15 s on 2 cores; the build lands in ``fused_build.build_directory()``) and later
 processes load it in a second. It is
 built for this CPU (``-march=native``), so each kind of CPU gets a build of its
 own: nodes of a Ray cluster that share a home folder must not load a build
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from tuner.fusedbuild import SOURCE, build_directory
+from tuner.training.fused_build import SOURCE, build_directory
 
 
 @functools.cache

@@ -30,8 +30,8 @@ import torch
 from torch import Tensor
 
 from tuner.attrs import StopReason
+from tuner.config.hyperparams import Hyperparameters, Precision
 from tuner.errors import Diverged
-from tuner.hyperparams import Hyperparameters, Precision
 from tuner.training import fused
 from tuner.training.models import RecurrentNet, State, detach_states
 from tuner.training.precision import DEFAULT_PRECISION, allow_tf32, compute_dtype

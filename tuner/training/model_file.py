@@ -54,7 +54,9 @@ class Model:
             raise BadInput(str(data), None, "an existing data file", "no such file")
         prepared = self._task().prepare(data, self.preparation, labelled)
         if prepared.data.sequences == 0:
-            raise BadInput(str(data) if not isinstance(data, pd.DataFrame) else "data frame", None, "at least one sequence", 0)
+            raise BadInput(
+                str(data) if not isinstance(data, pd.DataFrame) else "data frame", None, "at least one sequence", 0
+            )
         return prepared
 
     def evaluate(self, data: Data) -> dict[str, float]:
@@ -69,7 +71,12 @@ class Model:
     def predict(self, data: Data) -> pd.DataFrame:
         """Predictions for ``data``: per sequence (classification) or per forecast point (regression)."""
         if self.target is Target.NEXT_TOKEN:
-            raise BadInput(self.source, "task", "a classification or regression model (char_lm generates text: tuner sample)", self.task_name)
+            raise BadInput(
+                self.source,
+                "task",
+                "a classification or regression model (char_lm generates text: tuner sample)",
+                self.task_name,
+            )
         task = self._task()
         prepared = self._prepare(data, labelled=False)
         outputs = last_step_outputs(self.net, prepared.data, self.input_size)

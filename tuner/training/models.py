@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from tuner.hyperparams import Activation, Cell, Hyperparameters, WeightInit
+from tuner.config.hyperparams import Activation, Cell, Hyperparameters, WeightInit
 from tuner.training.cells import ActivationRecurrentLayer, State, TanhGRU, TanhRNN
 from tuner.training.precision import run_layer
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from tuner.hyperparams import Precision
+from tuner.config.hyperparams import Precision
 from tuner.training.cells import ActivationRecurrentLayer, State
 
 # float32 until a GPU measurement says bfloat16 is worth its rounding (scripts/gpu_check.sh measures both)

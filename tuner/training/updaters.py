@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from tuner.hyperparams import Hyperparameters, Updater
+from tuner.config.hyperparams import Hyperparameters, Updater
 from tuner.training.models import RecurrentNet
 
 

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
+from tuner.config.export_file import FileFormat
 from tuner.dashboard.common import load_trials, page_context, selected_trials
 from tuner.errors import BadInput
-from tuner.export import export_text
-from tuner.trainfile import FileFormat
+from tuner.insight.export import export_text
 
 context = page_context()
 st.header(f"Export: {context.study}")

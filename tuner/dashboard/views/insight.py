@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from tuner.dashboard import charts
 from tuner.dashboard.common import CACHE_SECONDS, auto_refresh, load_trials, page_context
-from tuner.importance import LIGHT_FOREST, RELIABLE_TRIALS, Evaluator, param_importances
+from tuner.insight import charts
+from tuner.insight.importance import LIGHT_FOREST, RELIABLE_TRIALS, Evaluator, param_importances
 from tuner.storage import queries
 
 context = page_context()

@@ -3,8 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-from tuner.analysis import read_curves, with_gap
-from tuner.dashboard import charts
 from tuner.dashboard.common import (
     auto_refresh,
     load_epochs,
@@ -13,6 +11,8 @@ from tuner.dashboard.common import (
     selected_trials,
     trials_or_notice,
 )
+from tuner.insight import charts
+from tuner.insight.analysis import read_curves, with_gap
 
 context = page_context()
 

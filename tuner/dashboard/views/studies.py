@@ -2,8 +2,6 @@
 
 import streamlit as st
 
-from tuner.analysis import best_so_far
-from tuner.dashboard import charts
 from tuner.dashboard.common import (
     auto_refresh,
     load_baseline,
@@ -13,7 +11,9 @@ from tuner.dashboard.common import (
     load_trivial,
     page_context,
 )
-from tuner.insight import baseline_summary, test_lines, trivial_summary
+from tuner.insight import charts
+from tuner.insight.analysis import best_so_far
+from tuner.insight.curves import baseline_summary, test_lines, trivial_summary
 
 context = page_context()
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from tuner.taskoptions import AddingOptions
-from tuner.taskspec import TASKS
+from tuner.config.task import TASKS
+from tuner.data.options import AddingOptions
 from tuner.training.tasks.base import SequenceData, Target, Task, TaskData, full_lengths
 
 

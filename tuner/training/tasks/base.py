@@ -17,8 +17,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from tuner.config.task import data_path
 from tuner.errors import BadInput
-from tuner.taskspec import data_path
 
 
 class Target(StrEnum):
@@ -99,7 +99,9 @@ class Task(ABC):
     def load(self, data: str | None, options: Any) -> TaskData:
         """Read (or generate) the data; ``options`` is an instance of ``self.options``."""
 
-    def load_test(self, data: str | None, test_data: str | None, options: Any, preparation: dict) -> SequenceData | None:
+    def load_test(
+        self, data: str | None, test_data: str | None, options: Any, preparation: dict
+    ) -> SequenceData | None:
         """The held-out test data (``test_data`` file, or ``options.test_fraction`` of ``data``), prepared
         with the training split's ``preparation``; None when the study has none. Never read by a trial."""
         if test_data is not None:
@@ -114,11 +116,15 @@ class Task(ABC):
 
     def prepare(self, source: str | Path | pd.DataFrame, preparation: dict, labelled: bool) -> Prepared:
         """A user's raw data (a file or a frame in the task's format) prepared as training data was."""
-        raise BadInput("MODEL", "task", "a built-in task with a data format (evaluate and predict read it)", type(self).__name__)
+        raise BadInput(
+            "MODEL", "task", "a built-in task with a data format (evaluate and predict read it)", type(self).__name__
+        )
 
     def predictions(self, outputs: Tensor, prepared: Prepared, preparation: dict) -> pd.DataFrame:
         """The network's outputs at each sequence's last step (N, O) as rows in the user's units and labels."""
-        raise BadInput("MODEL", "task", "a task whose networks predict (char_lm generates: tuner sample)", type(self).__name__)
+        raise BadInput(
+            "MODEL", "task", "a task whose networks predict (char_lm generates: tuner sample)", type(self).__name__
+        )
 
 
 @dataclass(frozen=True)

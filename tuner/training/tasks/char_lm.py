@@ -12,10 +12,10 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from tuner.config.task import TASKS, data_path
+from tuner.data.options import CharLMOptions
+from tuner.data.text import read_plain_text, read_text, text_parts
 from tuner.errors import BadInput
-from tuner.taskoptions import CharLMOptions
-from tuner.taskspec import TASKS, data_path
-from tuner.textdata import read_plain_text, read_text, text_parts
 from tuner.training.tasks.base import Prepared, SequenceData, Target, Task, TaskData, full_lengths
 
 

@@ -24,9 +24,9 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
-from tuner import tabular
-from tuner.taskoptions import RegressionOptions
-from tuner.taskspec import TASKS, data_path
+from tuner.config.task import TASKS, data_path
+from tuner.data import tabular
+from tuner.data.options import RegressionOptions
 from tuner.training.tasks.base import Prepared, SequenceData, Target, Task, TaskData, full_lengths
 
 
@@ -67,7 +67,9 @@ class Regression(Task):
             column=preparation["column"], window=preparation["window"], horizon=preparation["horizon"]
         )
         window, horizon = preparation["window"], preparation["horizon"]
-        series = tabular.read_series(source, options, where=where, minimum_rows=window + horizon if labelled else window)
+        series = tabular.read_series(
+            source, options, where=where, minimum_rows=window + horizon if labelled else window
+        )
         data = windows(series, preparation, 1, labelled)
         keys = pd.DataFrame({"window_end": np.arange(data.sequences) + preparation["window"] - 1})
         # the window's last input value, which window scaling measures from

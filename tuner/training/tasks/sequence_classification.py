@@ -15,10 +15,10 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from tuner import tabular
+from tuner.config.task import TASKS, data_path
+from tuner.data import tabular
+from tuner.data.options import SequenceClassificationOptions
 from tuner.errors import BadInput
-from tuner.taskoptions import SequenceClassificationOptions
-from tuner.taskspec import TASKS, data_path
 from tuner.training.tasks.base import Prepared, SequenceData, Target, Task, TaskData
 
 
@@ -102,9 +102,7 @@ def class_indices(labels: np.ndarray, preparation: dict, where: str) -> np.ndarr
     return np.array([lookup[tabular.plain(label)] for label in labels], dtype=np.int64)
 
 
-def sequences(
-    table: tabular.LongSequences, preparation: dict, targets: np.ndarray, rows: np.ndarray
-) -> SequenceData:
+def sequences(table: tabular.LongSequences, preparation: dict, targets: np.ndarray, rows: np.ndarray) -> SequenceData:
     """Sequences ``rows``, standardised with the training split's mean and spread, padded with zeros to the longest."""
     lengths = table.lengths[rows]
     longest = int(lengths.max()) if len(rows) else 1

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from tuner.analysis import CurveReading
+from tuner.insight.analysis import CurveReading
 
 COLORS = qualitative.Plotly
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import yaml
 
-from tuner.earlystopping import parse_early_stopping
+from tuner.config.early_stopping import parse_early_stopping
+from tuner.config.hyperparams import Hyperparameters, Precision
+from tuner.config.task import parse_task
+from tuner.config.yaml_file import load_mapping
 from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
-from tuner.hyperparams import Hyperparameters, Precision
-from tuner.taskspec import parse_task
-from tuner.yamlfile import load_mapping
 
 FORMAT = "rnn-tuner/train-config/v1"
 

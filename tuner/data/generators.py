@@ -1,4 +1,4 @@
-"""Generators of the sample data sets shipped in ``tuner/data`` (run ``python -m tuner.datagen`` to rewrite them).
+"""Generators of the sample data sets shipped in ``tuner/data`` (run ``python -m tuner.data.generators`` to rewrite them).
 
 - ``control_charts.csv``: synthetic control-chart series (Alcock & Manolopoulos,
   1999; UCI "Synthetic Control Chart Time Series"): 6 classes x 100 series x 60
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent  # the built-in data files sit beside this module
 CONTROL_CLASSES = ("normal", "cyclic", "increasing trend", "decreasing trend", "upward shift", "downward shift")
 
 

@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable, Mapping
 
 from tuner import __version__
-from tuner.cliargs import Parser
+from tuner.cli.args import Parser
 from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
 
 Handler = Callable[[argparse.Namespace], int]

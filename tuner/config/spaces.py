@@ -29,8 +29,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from tuner.config.hyperparams import NAMES, check_value, is_integer_knob
 from tuner.errors import BadInput, check_keys, did_you_mean
-from tuner.hyperparams import NAMES, check_value, is_integer_knob
 
 Scalar = str | int | float | bool | None
 

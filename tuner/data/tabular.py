@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tuner.data.options import RegressionOptions, SequenceClassificationOptions
 from tuner.errors import BadInput
-from tuner.taskoptions import RegressionOptions, SequenceClassificationOptions
 
 
 @dataclass(frozen=True)
@@ -173,12 +173,17 @@ def _require_labels(frame: pd.DataFrame, column: str, where: str) -> None:
     missing = labels.isna()
     if missing.any():
         raise BadInput(
-            where, f"column {column!r}", "no missing labels", f"an empty label at row {_file_row(frame, missing)} of the file"
+            where,
+            f"column {column!r}",
+            "no missing labels",
+            f"an empty label at row {_file_row(frame, missing)} of the file",
         )
     if pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):
         fractional = np.mod(labels, 1) != 0
         if fractional.any():
-            raise BadInput(where, f"column {column!r}", "integer or text class labels", plain(labels[fractional].iloc[0]))
+            raise BadInput(
+                where, f"column {column!r}", "integer or text class labels", plain(labels[fractional].iloc[0])
+            )
         if not pd.api.types.is_integer_dtype(labels):
             frame[column] = labels.astype(np.int64)
     elif not pd.api.types.is_bool_dtype(labels):
@@ -232,7 +237,12 @@ def read_series(
     needed = options.window + options.horizon
     if minimum_rows is not None:
         if len(series) < minimum_rows:
-            raise BadInput(where, f"column {options.column!r}", f"at least {minimum_rows} rows (the model's window)", f"{len(series)} rows")
+            raise BadInput(
+                where,
+                f"column {options.column!r}",
+                f"at least {minimum_rows} rows (the model's window)",
+                f"{len(series)} rows",
+            )
         return series
     parts = series_parts(series, options)
     if min(len(part) for part in parts if part is not None) < needed:

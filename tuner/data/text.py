@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuner.data.options import CharLMOptions
 from tuner.errors import BadInput
-from tuner.taskoptions import CharLMOptions
 
 
 def read_plain_text(path: Path) -> str:

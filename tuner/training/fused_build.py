@@ -18,9 +18,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tuner.hyperparams import Activation, Cell
+from tuner.config.hyperparams import Activation, Cell
 
-SOURCE = Path(__file__).parent / "training" / "fused_cells.cpp"
+SOURCE = Path(__file__).parent / "fused_cells.cpp"
 FUSED_CELLS = (Cell.GRU, Cell.RNN)  # a tanh LSTM stays on torch's nn.LSTM; every softsign cell is fused
 BUILD_COMMAND = (sys.executable, "-c", "from tuner.training import fused; fused.extension()")
 

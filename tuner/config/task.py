@@ -15,14 +15,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from tuner.errors import BadInput, check_keys, did_you_mean
-from tuner.taskoptions import (
+from tuner.data.options import (
     AddingOptions,
     CharLMOptions,
     RegressionOptions,
     SequenceClassificationOptions,
     check_options,
 )
+from tuner.errors import BadInput, check_keys, did_you_mean
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_DATA = {
@@ -141,9 +141,13 @@ def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task") -> 
     test_data = None
     if raw.get("test_data") is not None:
         if info.data not in ("table", "text"):
-            raise BadInput(where, f"{key_path}.test_data", "no test file (this task has no data file format)", raw["test_data"])
+            raise BadInput(
+                where, f"{key_path}.test_data", "no test file (this task has no data file format)", raw["test_data"]
+            )
         if options.get("test_fraction") is not None:
-            raise BadInput(where, f"{key_path}.test_data", "either test_data or options.test_fraction, not both", raw["test_data"])
+            raise BadInput(
+                where, f"{key_path}.test_data", "either test_data or options.test_fraction, not both", raw["test_data"]
+            )
         test_data = _resolve_data(raw["test_data"], info, where, base_dir, f"{key_path}.test_data")
     if data is not None and info.data in ("table", "text"):
         _check_data(name, data, info.options(**options))
@@ -160,17 +164,19 @@ def _check_regression_options(options: RegressionOptions, where: str, key_path: 
         raise BadInput(where, f"{key_path}.season", "no season with mode many_to_many", options.season)
     if options.season is not None and options.season > options.window:
         # the value one season back must be inside the window
-        raise BadInput(where, f"{key_path}.season", f"a season of at most the window ({options.window} steps)", options.season)
+        raise BadInput(
+            where, f"{key_path}.season", f"a season of at most the window ({options.window} steps)", options.season
+        )
 
 
 def _check_test_data(info: TaskInfo, data: str, test_data: str, where: str, key_path: str) -> None:
     """A test file is in the training file's format: text, or a table with the same columns."""
     if info.data == "text":
-        from tuner.textdata import read_plain_text
+        from tuner.data.text import read_plain_text
 
         read_plain_text(data_path(test_data))
         return
-    from tuner import tabular  # pandas: only for the tasks that read tables
+    from tuner.data import tabular  # pandas: only for the tasks that read tables
 
     trained, tested = tabular.table_columns(data_path(data)), tabular.table_columns(data_path(test_data))
     if set(trained) != set(tested):
@@ -207,8 +213,8 @@ def _resolve_data(data: Any, info: TaskInfo, where: str, base_dir: Path, key_pat
 
 def _check_data(name: str, data: str, options: Any) -> None:
     """Read the data as the task will, so a bad file is refused before anything is written."""
-    from tuner import tabular  # pandas: only for the tasks that read tables
-    from tuner.textdata import read_text
+    from tuner.data import tabular  # pandas: only for the tasks that read tables
+    from tuner.data.text import read_text
 
     if name == "char_lm":
         read_text(data_path(data), options)

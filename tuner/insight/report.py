@@ -16,14 +16,14 @@ import pandas as pd
 import plotly.io as pio
 
 from tuner import attrs
-from tuner.analysis import best_so_far, read_curves, with_gap
-from tuner.dashboard import charts
+from tuner.config.export_file import FileFormat
 from tuner.errors import BadInput
-from tuner.export import export_text
-from tuner.importance import RELIABLE_TRIALS, Evaluator, param_importances
-from tuner.insight import baseline_summary, test_lines, trivial_summary
+from tuner.insight import charts
+from tuner.insight.analysis import best_so_far, read_curves, with_gap
+from tuner.insight.curves import baseline_summary, test_lines, trivial_summary
+from tuner.insight.export import export_text
+from tuner.insight.importance import RELIABLE_TRIALS, Evaluator, param_importances
 from tuner.storage import queries
-from tuner.trainfile import FileFormat
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }

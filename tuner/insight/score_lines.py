@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuner.analysis import TRIVIAL_MARGIN
+from tuner.insight.analysis import TRIVIAL_MARGIN
 
 
 def clearly_better(value: float, trivial: float, minimize: bool) -> bool:

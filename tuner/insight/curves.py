@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from tuner import attrs
-from tuner.analysis import best_so_far
 from tuner.errors import BadInput
-from tuner.importance import Evaluator, param_importances
-from tuner.scorelines import score_lines, versus_trivial
+from tuner.insight.analysis import best_so_far
+from tuner.insight.importance import Evaluator, param_importances
+from tuner.insight.score_lines import score_lines, versus_trivial
 from tuner.storage import queries
 
 
@@ -107,7 +107,9 @@ def against_trivial(url: str, study: str, trials: pd.DataFrame | None = None) ->
     """One line: the trivial predictor's validation value beside the best trial's; None before a trial stored it."""
     trivial = queries.study_user_attr(url, study, attrs.TRIVIAL)
     frame = queries.trials_frame(url, study) if trials is None else trials
-    return trivial_summary(frame, trivial, queries.study_direction(url, study) == "minimize", queries.study_metric(url, study))
+    return trivial_summary(
+        frame, trivial, queries.study_direction(url, study) == "minimize", queries.study_metric(url, study)
+    )
 
 
 def trivial_summary(trials: pd.DataFrame, trivial: dict | None, minimize: bool, metric: str) -> str | None:

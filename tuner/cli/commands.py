@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tuner.attrs import capacity_warning
-from tuner.cliargs import (
+from tuner.cli.args import (
     check_can_listen,
     make_folder,
     one_line_warnings,
@@ -24,24 +24,24 @@ from tuner.cliargs import (
     storage_url,
     storage_with,
 )
-from tuner.cliparser import build_parser
+from tuner.cli.parser import build_parser
 from tuner.errors import BadInput, TunerError
 from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
 from tuner.streams import discard_writes
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tuner.studies import load_study
+    from tuner.config.studies import load_study
 
     spec = load_study(args.study_file)
     positive("--trials", args.trials)
     positive("--workers", args.workers)
     import optuna
 
-    from tuner.algorithms import independent_sampling_note
-    from tuner.insight import against_baseline, against_trivial
+    from tuner.config.algorithms import independent_sampling_note
+    from tuner.insight.curves import against_baseline, against_trivial
+    from tuner.insight.score_lines import score_lines
     from tuner.orchestration.runner import run_study
-    from tuner.scorelines import score_lines
     from tuner.storage.engine import mask_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
@@ -128,7 +128,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
-    from tuner.insight import against_baseline, against_trivial
+    from tuner.insight.curves import against_baseline, against_trivial
     from tuner.storage.queries import readable_trials, trials_frame
 
     storage = storage_with(args, args.study)
@@ -151,8 +151,8 @@ def cmd_trials(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tuner.export import export_model, export_text
-    from tuner.trainfile import FileFormat
+    from tuner.config.export_file import FileFormat
+    from tuner.insight.export import export_model, export_text
 
     storage = storage_url(args)
     out = output_file("--out", args.out) if args.out else None  # every path checked before anything is written
@@ -186,7 +186,7 @@ def _train_device(asked: str | None, trained_on: str, precision: str) -> str:
     """
     import torch
 
-    from tuner.trialrun import no_cuda_reason
+    from tuner.training.trial_run import no_cuda_reason
 
     wanted = asked or trained_on
     if wanted == "cuda" and not torch.cuda.is_available():
@@ -205,15 +205,15 @@ def _train_device(asked: str | None, trained_on: str, precision: str) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tuner.trainfile import read_train_file
+    from tuner.config.export_file import read_train_file
 
     train_file = read_train_file(args.config)
     positive("--threads", args.threads)
     out = output_file("--out", args.out)  # before training, not after it
-    from tuner.scorelines import score_lines
+    from tuner.insight.score_lines import score_lines
     from tuner.training.checkpoint import save_checkpoint
     from tuner.training.final import final_scores
-    from tuner.trialrun import run_training
+    from tuner.training.trial_run import run_training
 
     def show(m) -> None:  # noqa: ANN001 (EpochMetrics)
         extra = "  ".join(f"{k.removeprefix('val_')} {v:.4f}" for k, v in m.metrics.items() if k != "val_loss")
@@ -283,8 +283,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_importance(args: argparse.Namespace) -> int:
-    from tuner.importance import RELIABLE_TRIALS
-    from tuner.insight import importance_table
+    from tuner.insight.curves import importance_table
+    from tuner.insight.importance import RELIABLE_TRIALS
 
     storage = storage_with(args, args.study)
     table = importance_table(storage, args.study)
@@ -301,7 +301,7 @@ def cmd_importance(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from tuner.insight import compare_table
+    from tuner.insight.curves import compare_table
 
     storage = storage_with(args, args.study_a, args.study_b)
     print(compare_table(storage, args.study_a, args.study_b, args.target).to_string())
@@ -309,7 +309,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tuner.report import build_report
+    from tuner.insight.report import build_report
 
     positive("--top", args.top)
     storage = storage_with(args, args.study)
@@ -355,7 +355,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise BadInput("--port", None, "a TCP port between 1 and 65535", args.port)
     check_can_listen(args.host, args.port)
-    app = Path(__file__).parent / "dashboard" / "entry.py"
+    app = Path(__file__).parents[1] / "dashboard" / "entry.py"
     command = [
         sys.executable,
         "-m",
@@ -370,6 +370,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",  # a read-only local tool: no "Deploy" button, no developer menu
+        "viewer",
     ]
     print(f"dashboard for {mask_url(storage)} at http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     # become the Streamlit server (no child left behind when this process is stopped)

@@ -7,15 +7,16 @@ import tempfile
 from pathlib import Path
 
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, download_artifact
+from optuna.artifacts import download_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
 from tuner import attrs
+from tuner.config.export_file import FileFormat, render, train_document
 from tuner.errors import BadInput
+from tuner.storage.artifacts import artifact_store
 from tuner.storage.engine import optuna_storage
 from tuner.storage.queries import check_study
-from tuner.trainfile import FileFormat, render, train_document
 
 
 def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial:
@@ -73,14 +74,6 @@ def _test_result_of(study: optuna.Study, number: int) -> dict | None:
     """The study's test result when it is this trial's (only the best trial is scored on test data)."""
     result = study.user_attrs.get(attrs.TEST_RESULT)
     return result if result and result.get("trial") == number else None
-
-
-ARTIFACTS = "artifacts"  # the artifact store, inside a study's models folder
-
-
-def artifact_store(folder: Path) -> FileSystemArtifactStore:
-    (folder / ARTIFACTS).mkdir(parents=True, exist_ok=True)
-    return FileSystemArtifactStore(str(folder / ARTIFACTS))
 
 
 def export_model(storage_url: str, study_name: str, number: int | None, out: Path) -> int:

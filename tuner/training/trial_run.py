@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from tuner.attrs import torch_threads
+from tuner.config.hyperparams import Hyperparameters, Precision
+from tuner.config.task import TaskSpec
 from tuner.errors import NoGpu
-from tuner.hyperparams import Hyperparameters, Precision
-from tuner.taskspec import TaskSpec
 from tuner.training import TrainResult, TrainSettings, train
 from tuner.training.tasks import TaskData, task_for
 

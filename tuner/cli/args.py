@@ -18,7 +18,7 @@ from tuner.errors import BadInput, did_you_mean
 from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
 
 if TYPE_CHECKING:
-    from tuner.studies import StudySpec
+    from tuner.config.studies import StudySpec
 
 
 class Parser(argparse.ArgumentParser):

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuner.algorithms import build_pruner, build_sampler
-from tuner.earlystopping import EarlyStopping, parse_early_stopping
+from tuner.config.algorithms import build_pruner, build_sampler
+from tuner.config.early_stopping import EarlyStopping, parse_early_stopping
+from tuner.config.hyperparams import Hyperparameters, Precision
+from tuner.config.spaces import SearchSpace, parse_space
+from tuner.config.task import BUILTIN_PREFIX, TaskSpec, parse_task
+from tuner.config.yaml_file import load_mapping
 from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
-from tuner.hyperparams import Hyperparameters, Precision
-from tuner.spaces import SearchSpace, parse_space
 from tuner.storage import DEFAULT_STORAGE
-from tuner.taskspec import BUILTIN_PREFIX, TaskSpec, parse_task
-from tuner.yamlfile import load_mapping
 
 _TOP_KEYS = {
     "name",

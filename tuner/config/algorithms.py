@@ -14,9 +14,9 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.pruners import BasePruner
 
+from tuner.config.pruners import GroupedPruner, OverfittingPruner
+from tuner.config.spaces import ParamType, SearchSpace
 from tuner.errors import BadInput, check_keys, did_you_mean, is_integer
-from tuner.pruners import GroupedPruner, OverfittingPruner
-from tuner.spaces import ParamType, SearchSpace
 
 SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
     "tpe": optuna.samplers.TPESampler,

@@ -1,0 +1,7 @@
+"""``python -m tuner.cli``: the same as the ``tuner`` command."""
+
+import sys
+
+from tuner.cli.commands import main
+
+sys.exit(main())
