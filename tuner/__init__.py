@@ -1,9 +1,22 @@
 """rnn-tuner: hyperparameter tuning for recurrent networks.
 
-Optuna decides what to try, Ray Tune runs trials, torch trains, SQL keeps
-every trial and its learning curve. The command line is ``tuner.cli``.
-Importing this package imports nothing heavy: torch, Ray and Optuna load
-where they are needed (``tuner.load_model`` loads torch when called).
+Optuna decides what to try, Ray Tune runs trials, torch trains, SQL keeps every trial and its
+learning curve. The ``tuner`` command and these functions do the same things:
+
+    import tuner
+
+    result = tuner.run("studies/quickstart.yaml", trials=4)   # -> StudyResult
+    result.best_value, result.best_params, result.best_trial
+    tuner.status()                                  # every study in the storage (a pandas frame)
+    tuner.trials(result.name)                       # one row per trial
+    tuner.epochs(result.name, trials=[0, 1])        # one row per trial and epoch: the learning curves
+    tuner.importance(result.name)                   # each knob's share of the objective's variance
+    config = tuner.export(result.name)              # the best trial, as the dict tuner export writes
+    model = tuner.train(config, out="model.pt")     # retrained alone -> Model
+    model.evaluate("data.txt"); tuner.load_model("model.pt").predict(frame)
+
+A mistake in what is given raises ``tuner.BadInput`` with a one-line message. Importing this
+package imports nothing heavy: torch, Ray and Optuna load when a function needs them.
 """
 
 from __future__ import annotations
@@ -11,16 +24,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["BadInput", "Model", "load_model"]
+__all__ = [
+    "BadInput",
+    "Model",
+    "StudyResult",
+    "epochs",
+    "export",
+    "importance",
+    "load_model",
+    "run",
+    "status",
+    "train",
+    "trials",
+]
 
 if TYPE_CHECKING:
+    from tuner.api import StudyResult, epochs, export, importance, load_model, run, status, train, trials
     from tuner.errors import BadInput
-    from tuner.training.model_file import Model, load_model
+    from tuner.training.model_file import Model
 
 _LAZY = {
     "BadInput": "tuner.errors",
     "Model": "tuner.training.model_file",
-    "load_model": "tuner.training.model_file",
+    **{name: "tuner.api" for name in __all__ if name not in ("BadInput", "Model")},
 }
 
 
@@ -31,3 +57,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'tuner' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

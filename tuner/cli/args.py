@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuner.errors import BadInput, did_you_mean
-from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
 
 if TYPE_CHECKING:
     from tuner.config.studies import StudySpec
@@ -63,19 +62,12 @@ def make_folder(flag: str, folder: Path) -> None:
 
 
 def storage_url(args: argparse.Namespace, study: StudySpec | None = None, must_exist: bool = True) -> str:
-    """--storage, else $TUNER_STORAGE, else the study file's storage, else sqlite:///tuner.db; checked.
+    """--storage, else $TUNER_STORAGE, else the study file's storage, else sqlite:///tuner.db; checked."""
+    from tuner.storage.engine import choose_storage
 
-    An error names where the URL came from (the flag, the variable or the study file).
-    ``must_exist``: a reading command refuses a missing SQLite file instead of creating an empty one.
-    """
-    from tuner.storage.engine import check_storage
-
-    choices = [(args.storage, "--storage"), (os.environ.get(STORAGE_ENV), f"${STORAGE_ENV}")]
-    if study is not None:
-        choices.append((study.storage, f"{study.source}: storage"))
-    storage, origin = next(((url, origin) for url, origin in choices if url), (DEFAULT_STORAGE, "--storage (default)"))
-    check_storage(storage, flag=origin, must_exist=must_exist)
-    return storage
+    if study is None:
+        return choose_storage(args.storage, "--storage", must_exist=must_exist)
+    return choose_storage(args.storage, "--storage", study.storage, study.source, must_exist)
 
 
 def storage_with(args: argparse.Namespace, *studies: str) -> str:

@@ -38,10 +38,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     positive("--workers", args.workers)
     import optuna
 
+    from tuner.api import run_spec
     from tuner.config.algorithms import independent_sampling_note
     from tuner.insight.curves import against_baseline, against_trivial
     from tuner.insight.score_lines import score_lines
-    from tuner.orchestration.runner import run_study
     from tuner.storage.engine import mask_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
@@ -49,15 +49,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     storage = storage_url(args, spec, must_exist=False)
     if note := independent_sampling_note(spec.sampler, spec.space):
         print(note)
-    summary = run_study(
+    summary = run_spec(
         spec,
-        storage,
-        args.trials or spec.trials,
-        args.workers,
-        args.address,
-        show_progress=not args.quiet,
+        trials=args.trials,
+        workers=args.workers,
+        storage=storage,
+        address=args.address,
         force=args.force,
-    )
+        progress=not args.quiet,
+    ).summary
     counts = summary.outcomes.by_state
     if summary.study_name != spec.name:
         print(f"study {spec.name} exists with another space or settings: this run is study {summary.study_name}")
@@ -113,11 +113,11 @@ def _short(value: object) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from tuner.api import status
     from tuner.storage.engine import mask_url
-    from tuner.storage.queries import studies_frame
 
     storage = storage_url(args)
-    frame = studies_frame(storage)
+    frame = status(storage)
     print(f"studies in {mask_url(storage)}")
     if frame.empty:
         print("  none yet: start one with tuner run STUDY_FILE")
@@ -128,11 +128,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
+    from tuner.api import trials
     from tuner.insight.curves import against_baseline, against_trivial
-    from tuner.storage.queries import readable_trials, trials_frame
+    from tuner.storage.queries import readable_trials
 
     storage = storage_with(args, args.study)
-    every = trials_frame(storage, args.study)
+    every = trials(args.study, storage)
     frame = every[every["state"] == args.state] if args.state else every
     if frame.empty:
         print(f"no trials{' in state ' + args.state if args.state else ''} in study {args.study}")
@@ -151,13 +152,14 @@ def cmd_trials(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tuner.config.export_file import FileFormat
-    from tuner.insight.export import export_model, export_text
+    from tuner.api import export
+    from tuner.config.export_file import FileFormat, render
+    from tuner.insight.export import export_model
 
     storage = storage_url(args)
     out = output_file("--out", args.out) if args.out else None  # every path checked before anything is written
     model = output_file("--model", args.model) if args.model else None
-    text = export_text(storage, args.study, args.trial, FileFormat(args.format))
+    text = render(export(args.study, args.trial, storage), FileFormat(args.format))
     if model is not None:
         number = export_model(storage, args.study, args.trial, model)
         print(f"wrote {model}, trial {number}'s kept model; use it with: tuner evaluate {model} --data FILE")
@@ -210,10 +212,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_file = read_train_file(args.config)
     positive("--threads", args.threads)
     out = output_file("--out", args.out)  # before training, not after it
+    from tuner.api import retrain
     from tuner.insight.score_lines import score_lines
     from tuner.training.checkpoint import save_checkpoint
-    from tuner.training.final import final_scores
-    from tuner.training.trial_run import run_training
 
     def show(m) -> None:  # noqa: ANN001 (EpochMetrics)
         extra = "  ".join(f"{k.removeprefix('val_')} {v:.4f}" for k, v in m.metrics.items() if k != "val_loss")
@@ -228,15 +229,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     device = _train_device(args.device, train_file.device or "cpu", train_file.precision)
     if device == "cpu":
         print(f"training with {threads} thread{'s' if threads > 1 else ''}{_as_the_trial(threads, train_file.threads)}")
-    result = run_training(
-        train_file.settings,
-        train_file.hyperparameters,
-        train_file.seed,
-        cpus=threads,
-        gpus=1.0 if device == "cuda" else 0.0,
-        precision=train_file.precision,
-        on_epoch=[show],
-    )
+    result, scores = retrain(train_file, threads=threads, device=device, on_epoch=[show])
     print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} ({result.stop_reason})")
     if (expected := train_file.expected_value) is not None:
         drift = f"{(result.best_value - expected) / abs(expected):+.2%}" if expected else f"{result.best_value:+.4f}"
@@ -244,7 +237,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     warning = capacity_warning(result.parameter_count, result.data.training_examples())
     if warning:
         print(f"warning: {warning}")
-    scores = final_scores(result, train_file.settings["task"])
     for line in score_lines(scores.as_dict(), minimize=train_file.settings["direction"] == "minimize"):
         print(line)
     save_checkpoint(out, result, train_file, scores)

@@ -42,8 +42,8 @@ def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTr
     return trial
 
 
-def export_text(storage_url: str, study_name: str, number: int | None, file_format: FileFormat) -> str:
-    """The export file's text for a study's best trial, or trial ``number``."""
+def export_document(storage_url: str, study_name: str, number: int | None) -> dict:
+    """The export of a study's best trial, or trial ``number``, as the document ``tuner train`` reads."""
     check_study(storage_url, study_name)
     study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url, create_tables=False))
     settings = study.user_attrs.get(attrs.SETTINGS)
@@ -53,7 +53,7 @@ def export_text(storage_url: str, study_name: str, number: int | None, file_form
         )
     trial = pick_trial(study, number)
     value = trial.value if trial.state is TrialState.COMPLETE else None
-    document = train_document(
+    return train_document(
         study=study_name,
         trial=trial.number,
         state=trial.state.name,
@@ -67,7 +67,11 @@ def export_text(storage_url: str, study_name: str, number: int | None, file_form
         test_result=_test_result_of(study, trial.number),
         device=trial.user_attrs.get(attrs.DEVICE),  # absent in trials run before it was stored
     )
-    return render(document, file_format)
+
+
+def export_text(storage_url: str, study_name: str, number: int | None, file_format: FileFormat) -> str:
+    """The export file's text for a study's best trial, or trial ``number``."""
+    return render(export_document(storage_url, study_name, number), file_format)
 
 
 def _test_result_of(study: optuna.Study, number: int) -> dict | None:

@@ -102,3 +102,25 @@ def optuna_storage(url: str, create_tables: bool = True) -> optuna.storages.RDBS
     storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), skip_table_creation=not create_tables)
     _fast_commits(storage.engine)
     return storage
+
+
+def choose_storage(
+    given: str | None, given_as: str, study_storage: str | None = None, study_file: str = "", must_exist: bool = True
+) -> str:
+    """``given`` (a flag or an argument), else $TUNER_STORAGE, else the study file's storage, else
+    sqlite:///tuner.db; checked. An error names where the URL came from (``given_as``, the variable
+    or the study file). ``must_exist``: a reading command refuses a missing SQLite file instead of
+    creating an empty one.
+    """
+    from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
+
+    choices = [
+        (given, given_as),
+        (os.environ.get(STORAGE_ENV), f"${STORAGE_ENV}"),
+        (study_storage, f"{study_file}: storage"),
+    ]
+    storage, origin = next(
+        ((url, origin) for url, origin in choices if url), (DEFAULT_STORAGE, f"{given_as} (default)")
+    )
+    check_storage(storage, flag=origin, must_exist=must_exist)
+    return storage

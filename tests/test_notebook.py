@@ -1,0 +1,40 @@
+"""examples/quickstart.ipynb runs top to bottom in a real Jupyter kernel (nbclient + ipykernel)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.conftest import REPO
+
+
+@pytest.mark.slow
+def test_the_quickstart_notebook_runs_a_study_plots_exports_trains_and_evaluates(tmp_path, monkeypatch):
+    # the notebook as shipped, run beside a copy of the files it names; its storage and Ray's files in tmp
+    folder = tmp_path / "examples"
+    folder.mkdir()
+    for name in ("studies", "search_spaces", "tuner/data"):
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    monkeypatch.setenv("TUNER_STORAGE", f"sqlite:///{tmp_path / 'notebook.db'}")
+    ray_files = tempfile.mkdtemp(prefix="nb-", dir="/tmp")  # short: Ray's socket paths have a length limit
+    monkeypatch.setenv("RAY_TMPDIR", ray_files)
+    notebook = nbformat.read(REPO / "examples/quickstart.ipynb", as_version=4)
+    try:
+        client = NotebookClient(
+            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+        )
+        client.execute()
+    finally:
+        shutil.rmtree(ray_files, ignore_errors=True)
+    outputs = [cell.get("outputs", []) for cell in notebook.cells if cell.cell_type == "code"]
+    assert not [o for cell in outputs for o in cell if o.get("output_type") == "error"]
+    figure = outputs[2][0]["data"]
+    assert "application/vnd.plotly.v1+json" in figure
+    traces = figure["application/vnd.plotly.v1+json"]["data"]
+    assert len(traces) == 2 * 4  # train and validation of each of the 4 trials
+    assert (folder / "quickstart-model.pt").exists()
+    assert "'bpc':" in "".join(o.get("text", "") for o in outputs[4])  # evaluate's metrics, printed
