@@ -23,20 +23,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tuner.api import __all__ as _API  # tuner.api imports nothing heavy at import time
+
 __version__ = "0.1.0"
-__all__ = [
-    "BadInput",
-    "Model",
-    "StudyResult",
-    "epochs",
-    "export",
-    "importance",
-    "load_model",
-    "run",
-    "status",
-    "train",
-    "trials",
-]
+__all__ = ["BadInput", "Model", *_API]
 
 if TYPE_CHECKING:
     from tuner.api import StudyResult, epochs, export, importance, load_model, run, status, train, trials
@@ -46,7 +36,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "BadInput": "tuner.errors",
     "Model": "tuner.training.model_file",
-    **{name: "tuner.api" for name in __all__ if name not in ("BadInput", "Model")},
+    **{name: "tuner.api" for name in _API},
 }
 
 
