@@ -1,4 +1,4 @@
-"""Curve reading (the overfitting rule written in the README, case by case) and the best against the baseline."""
+"""Curve reading (the overfitting rule written in docs/dashboard.md, case by case) and the best against the baseline."""
 
 from __future__ import annotations
 

@@ -354,19 +354,19 @@ def test_the_dashboard_opens_a_maximize_study_on_its_best_trials(maximize_study,
     assert any("scored on the test data" in c for c in captions) and any(c.startswith("test ") for c in captions)
 
 
-def test_the_readmes_python_api_block_runs_as_written(trained, monkeypatch):
+def test_the_own_data_pages_python_block_runs_as_written(trained, monkeypatch):
     import re
 
     from tests.conftest import REPO
 
-    readme = (REPO / "README.md").read_text()
-    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "tuner.load_model" in b)
+    page = (REPO / "docs/own-data.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", page, re.S) if "tuner.load_model" in b)
     folder = trained["folder"]
-    assert trained["model"] == folder / "model.pt"  # the name the README uses
+    assert trained["model"] == folder / "model.pt"  # the name the page uses
     pd.read_csv(folder / "test.csv").drop(columns=["label"]).to_csv(folder / "new.csv", index=False)
     monkeypatch.chdir(folder)
     namespace: dict = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
+    exec(compile(block, "docs/own-data.md", "exec"), namespace)  # noqa: S102 - the manual's own example
     assert len(namespace["predictions"]) == 60 and namespace["model"].classes == sorted(CLASSES)
 
 

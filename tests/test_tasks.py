@@ -105,7 +105,7 @@ def test_adding_problem_data_follows_its_definition():
     assert torch.equal(again.train.inputs, inputs)
 
 
-# the README's example of a user's own task, as written there
+# the manual's example of a user's own task (docs/own-data.md), as written there
 MY_TASKS = """
 from dataclasses import dataclass
 import torch
@@ -135,20 +135,20 @@ def my_tasks(tmp_path, monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
-def test_the_readme_documents_every_option_of_every_built_in_task():
+def test_the_manual_documents_every_option_of_every_built_in_task():
     import dataclasses
 
     from tuner.config.task import TASKS
 
-    table = (REPO / "README.md").read_text().split("`task.options`, per task")[1].split("\n\n")[1]
+    table = (REPO / "docs/study-files.md").read_text().split("`task.options`, per task")[1].split("\n\n")[1]
     for name, info in TASKS.items():
         rows = table.split(f"| `{name}` |")[1].split("\n| `")[0]  # the task's row and its continuations
         for option in dataclasses.fields(info.options):
-            assert f"`{option.name}`" in rows, f"README: {name} option {option.name} is not in the table"
+            assert f"`{option.name}`" in rows, f"docs/study-files.md: {name} option {option.name} is not in the table"
 
 
-def test_the_readme_shows_the_own_task_example_as_tested():
-    assert MY_TASKS.strip() in (REPO / "README.md").read_text()
+def test_the_manual_shows_the_own_task_example_as_tested():
+    assert MY_TASKS.strip() in (REPO / "docs/own-data.md").read_text()
 
 
 def test_a_users_own_task_is_named_module_colon_class(tmp_path, my_tasks):

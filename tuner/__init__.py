@@ -29,9 +29,18 @@ __version__ = "0.1.0"
 __all__ = ["BadInput", "Model", *_API]
 
 if TYPE_CHECKING:
-    from tuner.api import StudyResult, epochs, export, importance, load_model, run, status, train, trials
-    from tuner.errors import BadInput
-    from tuner.training.model_file import Model
+    # re-exported for type checkers (the names load lazily, below)
+    from tuner.api import StudyResult as StudyResult
+    from tuner.api import epochs as epochs
+    from tuner.api import export as export
+    from tuner.api import importance as importance
+    from tuner.api import load_model as load_model
+    from tuner.api import run as run
+    from tuner.api import status as status
+    from tuner.api import train as train
+    from tuner.api import trials as trials
+    from tuner.errors import BadInput as BadInput
+    from tuner.training.model_file import Model as Model
 
 _LAZY = {
     "BadInput": "tuner.errors",
