@@ -379,3 +379,17 @@ def test_a_key_given_twice_in_a_study_file_is_refused_not_silently_overwritten(t
     assert_one_line_error(code, err, "twice.yaml", "the key 'name' given twice", "line 3")
     code, err = run_cli(capsys, "run", str(tmp_path))
     assert_one_line_error(code, err, "an existing YAML file", "a folder")
+
+
+def test_a_database_laid_out_by_another_optuna_version_is_refused_naming_both_schemas(tmp_path, capsys):
+    import optuna
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    optuna.create_study(study_name="s", storage=url)
+    with sa.create_engine(url).begin() as connection:  # as a newer Optuna would leave it
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'v9.9.9.z'"))
+    code, err = run_cli(capsys, "status", "--storage", url)
+    assert_one_line_error(
+        code, err, "--storage", "Optuna's table schema v", "schema v9.9.9.z", "optuna storage upgrade"
+    )

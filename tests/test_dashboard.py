@@ -34,10 +34,30 @@ def figures(app: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
 
 
-@pytest.mark.parametrize("page", [None, "trials", "overfitting", "insight", "export"])
-def test_every_page_renders_without_error(monkeypatch, small_study, page):
+@pytest.mark.parametrize(
+    ("page", "header", "charts"),
+    [
+        (None, "Studies", {"Best value over trials"}),
+        ("trials", "Trials of small", set()),
+        ("overfitting", "Overfitting curves: small", {"Training vs validation loss", "Gradient norm per epoch"}),
+        ("insight", "Search insight: small", {"Hyperparameter importance", "Parallel coordinates (COMPLETE trials)"}),
+        ("export", "Export: small", set()),
+    ],
+)
+def test_every_page_shows_its_title_and_its_charts(monkeypatch, small_study, page, header, charts):
     url, _ = small_study
-    open_page(monkeypatch, url, page)
+    app = open_page(monkeypatch, url, page)
+    assert [h.value for h in app.header] == [header]
+    assert charts <= {f["layout"]["title"]["text"] for f in figures(app)}
+
+
+def test_the_trials_page_lists_every_trial_with_its_state_and_knobs(monkeypatch, small_study):
+    url, study = small_study
+    table = open_page(monkeypatch, url, "trials").dataframe[0].value
+    stored = optuna.load_study(study_name=study, storage=url).trials
+    assert sorted(table["number"]) == [t.number for t in stored]
+    assert list(table.sort_values("number")["state"]) == [t.state.name for t in stored]
+    assert {"learning_rate", "cell", "hidden_size"} <= set(table.columns)  # knobs, without the param_ prefix
 
 
 def test_overfitting_chart_has_one_trace_per_selected_trial_and_split(monkeypatch, small_study):
@@ -181,3 +201,21 @@ def test_reading_while_a_study_runs_never_blocks_or_fails_it(ray_session, tmp_pa
     assert errors == []
     assert reads[0] > 0
     assert summary.outcomes.by_state["COMPLETE"] == 4
+
+
+def test_a_study_whose_trials_are_still_running_counts_its_time_until_now(tmp_path):
+    import datetime
+
+    import optuna
+    import sqlalchemy as sa
+
+    from tuner.storage.queries import studies_frame
+
+    url = f"sqlite:///{tmp_path / 'running.db'}"
+    study = optuna.create_study(study_name="busy", storage=url)
+    study.ask()  # RUNNING, never told: a first trial minutes into its training
+    two_minutes_ago = datetime.datetime.now() - datetime.timedelta(minutes=2)
+    with sa.create_engine(url).begin() as connection:
+        connection.execute(sa.text("UPDATE trials SET datetime_start = :t"), {"t": two_minutes_ago})
+    row = studies_frame(url).iloc[0]
+    assert row["running"] == 1 and 120 <= row["elapsed_s"] < 180

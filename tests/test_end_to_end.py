@@ -119,8 +119,9 @@ def test_report_is_one_self_contained_html_file(quickstart, capsys, tmp_path):
     for section in ("Settings", "Top ", "Training vs validation loss", "Best value over trials", "Failures"):
         assert section in page
     study_file = yaml.safe_load((REPO / "studies/quickstart.yaml").read_text())
-    settings = json.dumps({"sampler": study_file["sampler"], "pruner": study_file["pruner"]}, indent=2)
-    assert html.escape(settings[1:-1].strip()) in page  # what decided the trials: sampler and pruner
+    for key in ("sampler", "pruner"):  # what decided the trials, one table row each
+        shown = yaml.safe_dump(study_file[key], default_flow_style=True, sort_keys=False).strip()
+        assert f"<tr><th>{key}</th><td><code>{html.escape(shown)}</code></td></tr>" in page
 
 
 def test_export_then_train_reproduces_the_value_without_ray_or_optuna(quickstart, capsys):
@@ -251,6 +252,7 @@ def test_baseline_config_runs_as_the_first_trial_and_is_never_pruned(ray_session
     assert first.state == TrialState.COMPLETE and first.user_attrs["epochs_run"] == 2
     assert "completed_rung_0" in first.system_attrs  # its value still ranks the others at the rung
     assert [(t.state, t.user_attrs["epochs_run"]) for t in others] == [(TrialState.PRUNED, 1)] * 2
+    assert all(t.user_attrs["node"]["node"] for t in others)  # a pruned trial records where it ran, too
     # the only COMPLETE trial is the baseline: the run's summary and the report say nothing beat it
     line = f"baseline trial 0: val_loss {first.value:.4f}; no trial beat it"
     assert line in capsys.readouterr().out

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
-import time
 
 import pytest
 from conftest import tiny_study, write_yaml
@@ -70,10 +71,13 @@ def test_a_fake_build_alongside_the_run_is_waited_for_and_not_started_twice(tmp_
 def test_a_fake_build_is_stopped_when_the_run_fails(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     monkeypatch.setattr(fused_build, "BUILD_COMMAND", fake_build_command(30))
-    started = time.monotonic()
+    started: list[subprocess.Popen] = []
+    popen = subprocess.Popen
+    monkeypatch.setattr(fused_build.subprocess, "Popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
     with pytest.raises(KeyboardInterrupt), fused_build.built_alongside(True):
         raise KeyboardInterrupt
-    assert time.monotonic() - started < 10 and not fused_build.is_built()
+    [build] = started
+    assert build.returncode == -signal.SIGTERM and not fused_build.is_built()  # stopped, not waited for
 
 
 def test_run_study_of_a_fake_arithmetic_trainer_starts_a_fake_build_of_the_fused_cells_and_says_so(

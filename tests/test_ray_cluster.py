@@ -181,3 +181,29 @@ def test_a_trial_given_a_gpu_that_torch_cannot_see_fails_as_no_gpu_instead_of_tr
     assert [t.state for t in trials] == [TrialState.FAIL] * 2
     assert {t.user_attrs["stop_reason"] for t in trials} == {"no_gpu"}
     assert all("torch sees no CUDA device" in t.user_attrs["error"] for t in trials)
+
+
+def test_a_driver_without_the_clusters_token_gets_one_line_saying_to_set_it(one_gpu_node, tmp_path):
+    address, env = one_gpu_node
+    without_token = {k: v for k, v in env.items() if not k.startswith("RAY_AUTH")}
+    study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, trials=1))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tuner.cli",
+            "run",
+            str(study_file),
+            "--address",
+            address,
+            "--storage",
+            f"sqlite:///{tmp_path / 'a.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=without_token,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # Ray's own retries are held back
+    assert "RAY_AUTH_TOKEN" in done.stderr and "wants an authentication token" in done.stderr

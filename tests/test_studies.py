@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, tiny_study, write_yaml
-from tuner.config.algorithms import PRUNERS, build_pruner, build_sampler, independent_sampling_note
+from tuner.config.algorithms import build_pruner, build_sampler, independent_sampling_note
 from tuner.config.pruners import GroupedPruner
 from tuner.config.spaces import SearchSpace, parse_space
 from tuner.config.studies import load_study
@@ -75,8 +75,22 @@ def test_a_baseline_value_for_a_parameter_that_is_not_searched_is_refused(tmp_pa
         load_study(write_yaml(tmp_path / "s.yaml", document))
 
 
-@pytest.mark.parametrize("kind", ["tpe", "random", "qmc", "cmaes", "grid"])
-def test_every_sampler_builds(tmp_path, kind):
+@pytest.mark.parametrize(
+    ("sampler", "expected", "options"),
+    [
+        (
+            {"type": "tpe", "n_startup_trials": 4},
+            optuna.samplers.TPESampler,
+            {"_n_startup_trials": 4, "_constant_liar": True},
+        ),
+        ({"type": "tpe", "group": True, "multivariate": True}, optuna.samplers.TPESampler, {"_group": True}),
+        ({"type": "random"}, optuna.samplers.RandomSampler, {}),
+        ({"type": "qmc", "scramble": True}, optuna.samplers.QMCSampler, {"_scramble": True}),
+        ({"type": "cmaes", "popsize": 6}, optuna.samplers.CmaEsSampler, {"_popsize": 6}),
+        ({"type": "grid"}, optuna.samplers.GridSampler, {}),
+    ],
+)
+def test_every_sampler_builds_as_that_optuna_class_with_the_options_given(tmp_path, sampler, expected, options):
     document = tiny_study(tmp_path)
     document["space"]["parameters"]["learning_rate"] = {"type": "float", "low": 0.01, "high": 0.03, "step": 0.01}
     document["space"]["parameters"]["forget_bias"] = {
@@ -84,8 +98,11 @@ def test_every_sampler_builds(tmp_path, kind):
         "choices": [1.0, 5.0],
         "condition": {"cell": "lstm"},
     }
-    spec = load_study(write_yaml(tmp_path / "s.yaml", dict(document, sampler={"type": kind, "seed": 3})))
-    assert type(build_sampler(spec.sampler, spec.space, 3, "s.yaml")).__name__.lower().startswith(kind[:3])
+    spec = load_study(write_yaml(tmp_path / "s.yaml", dict(document, sampler={**sampler, "seed": 3})))
+    built = build_sampler(spec.sampler, spec.space, 3, "s.yaml")
+    assert type(built) is expected
+    for name, value in options.items():  # Optuna keeps its options in private fields: read here only
+        assert getattr(built, name) == value, name
 
 
 def rnn_space() -> SearchSpace:
@@ -152,13 +169,34 @@ def test_optunas_experimental_warning_is_one_line_once_not_a_source_line_per_bui
     assert lines[-1].startswith("tuner: error: --trials") and len(lines) == 2
 
 
-@pytest.mark.parametrize("kind", ["none", "median", "percentile", "successive_halving", "hyperband", "patient"])
-def test_every_pruner_builds(kind):
-    options = {"percentile": {"percentile": 25.0}, "patient": {"patience": 2, "wrapped": {"type": "median"}}}.get(
-        kind, {}
-    )
-    pruner = build_pruner({"type": kind, **options}, "s.yaml", max_epochs=5)
-    assert type(pruner) is PRUNERS[kind]
+@pytest.mark.parametrize(
+    ("pruner", "expected", "options"),
+    [
+        ({"type": "none"}, optuna.pruners.NopPruner, {}),
+        ({"type": "median", "n_warmup_steps": 2}, optuna.pruners.MedianPruner, {"_n_warmup_steps": 2}),
+        ({"type": "percentile", "percentile": 25.0}, optuna.pruners.PercentilePruner, {"_percentile": 25.0}),
+        (
+            {"type": "successive_halving", "min_resource": 1, "bootstrap_count": 1},
+            optuna.pruners.SuccessiveHalvingPruner,
+            {"_min_resource": 1, "_bootstrap_count": 1},
+        ),
+        (
+            {"type": "hyperband", "min_resource": 1, "reduction_factor": 3},
+            optuna.pruners.HyperbandPruner,
+            {"_min_resource": 1, "_max_resource": 5, "_reduction_factor": 3},  # max_resource: max_epochs
+        ),
+        (
+            {"type": "patient", "patience": 2, "wrapped": {"type": "median"}},
+            optuna.pruners.PatientPruner,
+            {"_patience": 2},
+        ),
+    ],
+)
+def test_every_pruner_builds_as_that_optuna_class_with_the_options_given(pruner, expected, options):
+    built = build_pruner(pruner, "s.yaml", max_epochs=5)
+    assert type(built) is expected
+    for name, value in options.items():  # Optuna keeps its options in private fields: read here only
+        assert getattr(built, name) == value, name
 
 
 def test_a_pruner_grouped_by_cell_loads_from_a_study_file(tmp_path):

@@ -14,6 +14,11 @@ network is memorising, and more epochs will only widen the gap. It reads the
 two loss curves the driver stores on each trial (user attr ``loss_curve``),
 so it watches validation *loss* whatever the study optimises. Wrapped around
 another pruner, a trial is pruned when either says so.
+
+Private Optuna API, kept to this module on purpose: the grouped pruner reads ``study._storage``
+to build its per-group view of the study (a ``Study`` over a storage that lists only the trials
+of one group). Optuna has no public way to hand a pruner a filtered study, and every pruner,
+Hyperband's bracket studies included, reads trials through the study's storage.
 """
 
 from __future__ import annotations
@@ -72,7 +77,7 @@ class GroupedPruner(BasePruner):
         group = self.group_of(trial)
         key = (study.study_name, group)
         if key not in self._views:
-            alike = _TrialsAlike(study._storage, lambda other: self.group_of(other) == group)
+            alike = _TrialsAlike(study._storage, lambda other: self.group_of(other) == group)  # private: see above
             # A real Study over the filtered storage, so every Optuna pruner (Hyperband's bracket
             # studies included) reads its trials through it; rung values are still written for real.
             self._views[key] = optuna.Study(

@@ -242,6 +242,16 @@ def _parse_resources(raw: Any, where: str) -> Resources:
     return Resources(float(cpu), float(gpu), Precision(precision))
 
 
+def _inside(distribution: Any, value: Any) -> bool:
+    """Whether Optuna could suggest ``value`` from ``distribution`` (its range, step or choices; public fields only)."""
+    if hasattr(distribution, "choices"):
+        return value in distribution.choices
+    if not is_number(value) or not distribution.low <= value <= distribution.high:
+        return False
+    step = getattr(distribution, "step", None)
+    return step is None or abs((value - distribution.low) / step - round((value - distribution.low) / step)) < 1e-8
+
+
 def _parse_baseline(raw: Any, space: SearchSpace, where: str) -> dict[str, Any]:
     """The baseline must name only knobs, with legal values inside the space's ranges."""
     if not isinstance(raw, dict):
@@ -255,10 +265,6 @@ def _parse_baseline(raw: Any, space: SearchSpace, where: str) -> dict[str, Any]:
             raise BadInput(
                 where, f"baseline.{name}", "a parameter the space searches (" + ", ".join(distributions) + ")", name
             )
-        try:
-            inside = distribution._contains(distribution.to_internal_repr(value))
-        except ValueError:
-            inside = False
-        if not inside:
+        if not _inside(distribution, value):
             raise BadInput(where, f"baseline.{name}", f"a value inside the space ({distribution})", value)
     return dict(raw)

@@ -31,12 +31,9 @@ def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTr
         if attrs.HYPERPARAMETERS not in best.user_attrs:
             raise BadInput(study.study_name, None, "a best trial run by tuner run", f"trial {best.number}")
         return best
-    storage = study._storage
-    try:
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    except KeyError:
-        raise BadInput("--trial", None, f"a trial number of study {study.study_name}", number) from None
-    trial = storage.get_trial(trial_id)
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if trial is None:
+        raise BadInput("--trial", None, f"a trial number of study {study.study_name}", number)
     if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED) or attrs.HYPERPARAMETERS not in trial.user_attrs:
         raise BadInput("--trial", None, "a COMPLETE or PRUNED trial", f"trial {number} is {trial.state.name}")
     return trial

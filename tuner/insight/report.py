@@ -10,10 +10,10 @@ reasons. Read-only over the storage.
 from __future__ import annotations
 
 import html
-import json
 
 import pandas as pd
 import plotly.io as pio
+import yaml
 
 from tuner import attrs
 from tuner.config.export_file import FileFormat
@@ -41,6 +41,15 @@ def _best_config(url: str, study: str) -> str:
         return f"<p class='note'>No export: {html.escape(str(error))}</p>"
 
 
+def _settings_table(settings: dict) -> str:
+    """One row per setting; a nested one (task, sampler, pruner, early stopping) in YAML's flow style."""
+    rows = []
+    for key, value in settings.items():
+        shown = yaml.safe_dump(value, default_flow_style=True, sort_keys=False).strip().removesuffix("...").strip()
+        rows.append(f"<tr><th>{html.escape(str(key))}</th><td><code>{html.escape(shown)}</code></td></tr>")
+    return "<table class='settings'>" + "".join(rows) + "</table>"
+
+
 def build_report(url: str, study: str, top_k: int = 5) -> str:
     """The report's HTML text (the study must exist: see queries.check_study)."""
     direction = queries.study_direction(url, study)
@@ -61,7 +70,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
         f"<h1>Study {html.escape(study)}</h1>",
         f"<p class='note'>{len(trials)} trials, objective {direction}d</p>",
     ]
-    parts += ["<h2>Settings</h2>", f"<pre>{html.escape(json.dumps(settings, indent=2))}</pre>"]
+    parts += ["<h2>Settings</h2>", _settings_table(settings)]
     counts = trials["state"].value_counts().to_dict() if len(trials) else {}
     parts.append("<p>" + ", ".join(f"{state}: {n}" for state, n in counts.items()) + "</p>")
     if complete.empty:

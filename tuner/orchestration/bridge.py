@@ -35,7 +35,7 @@ from tuner.config.spaces import SearchSpace
 from tuner.config.studies import Resources
 from tuner.orchestration.trainable import EPOCH, SUMMARY
 from tuner.storage import queries
-from tuner.storage.trial_attrs import set_user_attrs
+from tuner.storage.trial_attrs import set_user_attrs, trial_id
 
 if TYPE_CHECKING:
     from tuner.orchestration.kept_models import KeptModels
@@ -72,6 +72,7 @@ class TrialRecord:
     baseline: bool = False  # the study's baseline: never pruned
     epochs: int = 0
     pruned: bool = False
+    node: dict[str, Any] | None = None  # where it runs ({"node": Ray node id, "gpus": ids}), from its results
     curve: dict[str, list[float]] = field(default_factory=lambda: {"train_loss": [], "val_loss": []})
 
 
@@ -107,6 +108,7 @@ class StudyBridge:
         self.driver_id = driver_id
         self.stores_curves = _uses_curves(study.pruner)
         self.records: dict[str, TrialRecord] = {}
+        self._ids: dict[int, int] = {}  # trial number -> Optuna's storage id
         self.outcomes = Outcomes()
         self._minimize = settings["direction"] == "minimize"
         self._budget_full = False  # cached until one of our trials ends
@@ -139,7 +141,7 @@ class StudyBridge:
         seed = self._seed(trial)
         set_user_attrs(
             self.storage_url,
-            trial._trial_id,
+            self._trial_id(trial),
             {
                 attrs.HYPERPARAMETERS: hyperparameters,
                 attrs.SEED: seed,
@@ -164,12 +166,18 @@ class StudyBridge:
             "data_actor": self.data_actor,
         }
 
+    def _trial_id(self, trial: optuna.Trial) -> int:
+        """The storage id of a trial this driver runs (looked up once: our SQL writes address trials by it)."""
+        if trial.number not in self._ids:
+            self._ids[trial.number] = trial_id(self.storage_url, self.study.study_name, trial.number)
+        return self._ids[trial.number]
+
     def _seed(self, trial: optuna.Trial) -> int:
         """Trial k trains with seed + k; a trial run again keeps its first run's seed (and so resumes it exactly)."""
         earlier = trial.user_attrs.get(attrs.RETRY_OF)
         if earlier is not None:
-            first = self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, earlier)
-            seed = self.study._storage.get_trial(first).user_attrs.get(attrs.SEED)
+            first = next(t for t in self.study.get_trials(deepcopy=False) if t.number == earlier)
+            seed = first.user_attrs.get(attrs.SEED)
             if seed is not None:
                 return int(seed)
         return int(self.settings["seed"]) + trial.number
@@ -178,6 +186,8 @@ class StudyBridge:
         """Hand one epoch's value to Optuna; True when the study's pruner says stop."""
         record = self.records[tune_trial_id]
         record.epochs = int(result["epoch"])
+        if "node" in result:
+            record.node = {"node": result["node"], "gpus": result.get("gpus", [])}
         if self.stores_curves:  # the overfitting pruner reads both curves from the trial
             record.curve["train_loss"].append(float(result["train_loss"]))
             record.curve["val_loss"].append(float(result["val_loss"]))
@@ -201,7 +211,7 @@ class StudyBridge:
     def optuna_trial_id(self, tune_trial_id: str) -> tuple[int, int] | None:
         """(Optuna trial_id, trial number) of a Tune trial, for the metrics sink."""
         record = self.records.get(tune_trial_id)
-        return (record.trial._trial_id, record.trial.number) if record else None
+        return (self._trial_id(record.trial), record.trial.number) if record else None
 
     @held_ctrl_c()
     def finish(self, tune_trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
@@ -212,7 +222,8 @@ class StudyBridge:
         trial, summary = record.trial, (result or {})
         ended: dict[str, Any] = {attrs.EPOCHS_RUN: record.epochs}
         if record.pruned:
-            self._end(trial, TrialState.PRUNED, {**ended, attrs.STOP: str(StopReason.PRUNED)})
+            where = {attrs.NODE: record.node} if record.node else {}
+            self._end(trial, TrialState.PRUNED, {**ended, attrs.STOP: str(StopReason.PRUNED), **where})
             return
         if error or summary.get("kind") != "summary":
             self._worker_died(trial, ended)
@@ -272,7 +283,7 @@ class StudyBridge:
             queued_again = ended.get(attrs.STOP) in (StopReason.INTERRUPTED, StopReason.WORKER_DIED)
             kept = self.models.trial_ended(trial, value if state is TrialState.COMPLETE else None, queued_again)
             ended = {**ended, **kept}
-        set_user_attrs(self.storage_url, trial._trial_id, ended)
+        set_user_attrs(self.storage_url, self._trial_id(trial), ended)
         self._tell(trial, state, value)
         if self.models is not None and state is TrialState.COMPLETE:
             self.models.trim()

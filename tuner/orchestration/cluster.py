@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 
 import ray
 
 from tuner.config.studies import Resources
 from tuner.errors import BadInput
+from tuner.streams import held_stderr
 
 
 def check_address(address: str) -> None:
@@ -27,17 +29,32 @@ def start_ray(address: str | None) -> bool:
     """Join ``address`` or start a local Ray; True when this call started it (and should stop it)."""
     if ray.is_initialized():
         return False
-    try:
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-            configure_logging=True,
+    # Ray's core writes connection retries straight to stderr (ten seconds of them for a cluster that
+    # wants a token): held back, then shown on success or summed up in the one line of a failure
+    with held_stderr() as written:
+        try:
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                logging_level=logging.ERROR,
+                log_to_driver=False,
+                configure_logging=True,
+            )
+            error = None
+        except (ConnectionError, ValueError, RuntimeError) as failure:
+            error = failure
+    if error is None:
+        sys.stderr.write(written[0])
+        return True
+    if "InvalidAuthToken" in written[0] or "Unauthenticated" in written[0]:
+        raise BadInput(
+            "--address",
+            None,
+            "a Ray cluster that accepts this driver",
+            f"{address} (it wants an authentication token)",
+            "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the cluster's token, as for any Ray client",
         )
-    except (ConnectionError, ValueError, RuntimeError) as error:
-        raise _bad_address(address, str(error).splitlines()[0]) from None
-    return True
+    raise _bad_address(address, str(error).splitlines()[0])
 
 
 def _bad_address(address: str | None, reason: str) -> BadInput:

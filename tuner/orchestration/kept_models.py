@@ -29,6 +29,7 @@ from tuner.errors import BadInput
 from tuner.orchestration import shared_data
 from tuner.storage.artifacts import artifact_store
 from tuner.storage.trial_attrs import delete_system_attr, set_user_attrs
+from tuner.storage.trial_attrs import trial_id as trial_id_of
 
 MODEL_FILE = "model.pt"  # the files a worker's checkpoint holds (trainable.KeptWeights.FILE, .STATE)
 STATE_FILE = "resume.pt"
@@ -100,9 +101,7 @@ class KeptModels:
             self.state_path(trial.number).unlink(missing_ok=True)
         path, ended = self.path(trial.number), {}
         if value is not None and path.exists() and self._ranks(value):
-            artifact_id = upload_artifact(
-                artifact_store=self.store, file_path=str(path), study_or_trial=trial, storage=self.study._storage
-            )
+            artifact_id = upload_artifact(artifact_store=self.store, file_path=str(path), study_or_trial=trial)
             self.kept[trial.number] = artifact_id
             ended[attrs.MODEL] = artifact_id
         path.unlink(missing_ok=True)  # the artifact store holds the kept copy; the rest is not kept
@@ -133,7 +132,7 @@ class KeptModels:
             artifact_id = self.kept.pop(number)
             with contextlib.suppress(ArtifactNotFound):  # already gone: nothing to free
                 self.store.remove(artifact_id)
-            trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
+            trial_id = trial_id_of(self.storage_url, self.study.study_name, number)
             delete_system_attr(self.storage_url, trial_id, f"artifacts:{artifact_id}")  # Optuna's own record of it
             set_user_attrs(self.storage_url, trial_id, {attrs.MODEL: None})
         self._save()

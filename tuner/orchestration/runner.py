@@ -37,7 +37,7 @@ from tuner.orchestration.trainable import run_trial
 from tuner.storage import queries
 from tuner.storage.engine import get_engine, optuna_storage, use_wal
 from tuner.storage.tables import create_tables
-from tuner.storage.trial_attrs import set_user_attrs
+from tuner.storage.trial_attrs import set_user_attrs, trial_id
 from tuner.training import fused_build
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,11 @@ def reconcile(study: optuna.Study, storage_url: str) -> int:
         if drivers.is_gone(storage_url, t.user_attrs.get(attrs.DRIVER))
     ]
     for trial in stale:
-        set_user_attrs(storage_url, trial._trial_id, {attrs.STOP: str(StopReason.INTERRUPTED)})
+        set_user_attrs(
+            storage_url,
+            trial_id(storage_url, study.study_name, trial.number),
+            {attrs.STOP: str(StopReason.INTERRUPTED)},
+        )
         study.tell(trial.number, state=TrialState.FAIL)
         queue_again(study, trial)
     return len(stale)

@@ -49,7 +49,7 @@ def run_trial(config: dict[str, Any]) -> None:
         nonlocal best
         value = metrics.value(metric)
         best = value if math.isnan(best) else better(best, value)
-        result = {"kind": EPOCH, **metrics.as_dict(), "objective": value, "best_objective": best}
+        result = {"kind": EPOCH, **metrics.as_dict(), "objective": value, "best_objective": best, **where}
         with kept.checkpoint() if kept else contextlib.nullcontext() as checkpoint:
             tune.report(result, checkpoint=checkpoint)
 
@@ -61,7 +61,8 @@ def run_trial(config: dict[str, Any]) -> None:
             best = value if math.isnan(best) else better(best, value)
             tune.report({"kind": EPOCH, **epoch, "objective": value, "best_objective": best, "replayed": True})
 
-    summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best, **placement()}
+    where = placement()  # with every result: a trial the pruner stops records where it ran too
+    summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best, **where}
     try:
         receive_data(config)
         if resume is not None:

@@ -86,6 +86,7 @@ def check_storage(url: str, flag: str = "--storage", must_exist: bool = False) -
     try:
         with get_engine(url).connect() as connection:
             connection.execute(sa.text("SELECT 1"))
+            found = _schema_version(connection)
     except NoSuchModuleError:
         raise BadInput(
             flag, None, "a database driver that is installed", f"{shown} (no driver for {parsed.drivername})"
@@ -95,6 +96,34 @@ def check_storage(url: str, flag: str = "--storage", must_exist: bool = False) -
     except (OperationalError, SQLAlchemyError) as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
         raise BadInput(flag, None, "a reachable database", f"{shown} ({reason})") from None
+    check_schema(found, flag, shown)
+
+
+def _schema_version(connection: sa.Connection) -> str | None:
+    """The Optuna table schema (alembic revision) a database holds, or None before Optuna made its tables."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+@functools.cache
+def optuna_schema() -> str:
+    """The table schema the installed Optuna writes (its RDB storage's head revision, by its public API)."""
+    storage = optuna.storages.RDBStorage("sqlite://", skip_compatibility_check=True)
+    return storage.get_head_version()
+
+
+def check_schema(found: str | None, flag: str, shown: str) -> None:
+    """Our queries read Optuna's tables with plain SQL: refuse a database another Optuna version laid out
+    (in one line, naming both), rather than misread it."""
+    if found is not None and found != optuna_schema():
+        raise BadInput(
+            flag,
+            None,
+            f"Optuna's table schema {optuna_schema()} (optuna {optuna.__version__}, installed)",
+            f"{shown} (schema {found})",
+            "written by another Optuna version: `optuna storage upgrade --storage URL` upgrades an older one",
+        )
 
 
 def optuna_storage(url: str, create_tables: bool = True) -> optuna.storages.RDBStorage:

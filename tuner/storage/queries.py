@@ -109,6 +109,8 @@ def studies_frame(url: str) -> pd.DataFrame:
         counts = dict(zip(group["state"], group["n"], strict=True))
         best = group["lowest"].min() if direction == "MINIMIZE" else group["highest"].max()
         started, last = pd.to_datetime(group["started"]).min(), pd.to_datetime(group["last"]).max()
+        if counts.get("RUNNING"):  # still running: its time runs until now (Optuna stamps local time)
+            last = max(last, pd.Timestamp.now())
         rows.append(
             {
                 "study": study,

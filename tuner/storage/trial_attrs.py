@@ -1,4 +1,5 @@
-"""Several user attributes of one running trial, written in one transaction; one system attribute removed.
+"""Raw SQL over Optuna's trial tables, in one place: several user attributes of one running trial
+written in one transaction, one system attribute removed, a trial's id looked up.
 
 Optuna's ``set_trial_user_attr`` commits once per key. A trial's start writes
 three and its end up to seven, and every commit is time the driver spends
@@ -41,3 +42,18 @@ def delete_system_attr(url: str, trial_id: int, key: str) -> None:
             sa.text("DELETE FROM trial_system_attributes WHERE trial_id = :trial_id AND key = :key"),
             {"trial_id": trial_id, "key": key},
         )
+
+
+def trial_id(url: str, study_name: str, number: int) -> int:
+    """Optuna's storage id of trial ``number`` of a study (Optuna's ``Trial`` keeps it private)."""
+    with get_engine(url).connect() as connection:
+        found = connection.execute(
+            sa.text(
+                "SELECT trials.trial_id FROM trials JOIN studies ON trials.study_id = studies.study_id "
+                "WHERE studies.study_name = :study AND trials.number = :number"
+            ),
+            {"study": study_name, "number": number},
+        ).scalar()
+    if found is None:
+        raise KeyError(f"study {study_name} has no trial {number}")
+    return int(found)
