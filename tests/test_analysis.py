@@ -82,3 +82,33 @@ def test_the_best_trial_is_measured_against_the_baseline_trial(tmp_path):
     assert baseline_summary(
         pd.DataFrame({"state": ["RUNNING"], "value": [None], "number": [0]}), (0, 2.0), True, "v"
     ) == ("baseline trial 0: v 2.0000")
+
+
+def _synthetic_trials(n: int, seed: int = 1):
+    """A study whose value depends strongly on x, a little on y, not at all on z."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x, y, z = rng.uniform(0, 1, n), rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    value = 3 * x + 1.0 * y + 0.1 * rng.normal(size=n)
+    return pd.DataFrame({"state": "COMPLETE", "value": value, "param_x": x, "param_y": y, "param_z": z})
+
+
+def test_bootstrap_intervals_hold_the_estimate_and_narrow_as_trials_are_added():
+    import optuna
+
+    from tuner.insight.importance import LIGHT_FOREST, bootstrap_importances
+
+    dists = {name: optuna.distributions.FloatDistribution(0, 1) for name in "xyz"}
+    widths = []
+    for n in (20, 80):
+        result = bootstrap_importances(_synthetic_trials(n), dists, "minimize", resamples=20, forest=LIGHT_FOREST)
+        table = result.values.set_index("parameter")
+        assert list(table.index) == ["x", "y", "z"] and result.resamples == 20
+        assert (table["low"] <= table["importance"] + 1e-9).all() and (
+            table["importance"] <= table["high"] + 1e-9
+        ).all()
+        assert not result.top_two_overlap()  # x matters far more than y: the order is settled
+        widths.append(table.loc["x", "high"] - table.loc["x", "low"])
+    assert widths[1] < widths[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import subprocess
 import sys
@@ -88,6 +89,7 @@ def test_a_baseline_value_for_a_parameter_that_is_not_searched_is_refused(tmp_pa
         ({"type": "qmc", "scramble": True}, optuna.samplers.QMCSampler, {"_scramble": True}),
         ({"type": "cmaes", "popsize": 6}, optuna.samplers.CmaEsSampler, {"_popsize": 6}),
         ({"type": "grid"}, optuna.samplers.GridSampler, {}),
+        ({"type": "gp", "n_startup_trials": 5}, optuna.samplers.GPSampler, {"_n_startup_trials": 5}),
     ],
 )
 def test_every_sampler_builds_as_that_optuna_class_with_the_options_given(tmp_path, sampler, expected, options):
@@ -253,3 +255,20 @@ def test_numbers_written_without_a_dot_such_as_1e_4_are_numbers(tmp_path):
     path.write_text(text)
     learning_rate = next(p for p in load_study(path).space.params if p.name == "learning_rate")
     assert learning_rate.low == 0.005
+
+
+def test_the_gp_sampler_models_a_short_study_over_the_conditional_rnn_space():
+    """Past its random start-up, GP proposes every trial of rnn.yaml (categorical knobs included); the
+    conditional ones (momentum, forget_bias) come from its random fallback, and the note says so once."""
+    space = rnn_space()
+    study = optuna.create_study(sampler=build_sampler({"type": "gp", "n_startup_trials": 3}, space, 0, "s.yaml"))
+
+    def objective(trial: optuna.Trial) -> float:
+        values = space.suggest(trial)
+        return abs(math.log10(values["learning_rate"]) + 2.5) + 0.1 * values["depth"]
+
+    study.optimize(objective, n_trials=8)
+    assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 8
+    assert {"learning_rate", "cell", "updater"} <= set(study.trials[-1].params)
+    note = independent_sampling_note({"type": "gp"}, space)
+    assert "draws momentum, forget_bias at random" in note or "draws forget_bias, momentum at random" in note

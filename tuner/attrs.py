@@ -21,7 +21,8 @@ class StopReason(StrEnum):
 
 # Trial user attrs
 HYPERPARAMETERS = "hyperparameters"  # every knob, searched or not: what export writes
-SEED = "seed"  # the torch seed the trial trained with
+SEED = "seed"
+WARM_START_FROM = "warm_start_from"  # "STUDY#N": the source trial a warm-started trial's configuration came from  # the torch seed the trial trained with
 DEVICE = "device"  # {"kind": "cuda" or "cpu", "precision": "fp32" or "bf16"}: what it trained on and in
 THREADS = "threads"  # torch threads it trained with: a retrain reproduces its value exactly only with as many
 STOP = "stop_reason"
@@ -43,6 +44,7 @@ BASELINE = "baseline"  # the study's baseline config (trial 0): never pruned, th
 # Study user attrs
 SETTINGS = "settings"  # task, metric, epochs, early stopping, seed: what a trial needs besides its knobs
 SPACE = "space"  # the search space's distributions, to refuse a changed space on resume
+SPACE_DOCUMENT = "space_document"  # the search space as its file spells it, conditions included (tuner narrow)
 MODELS = "models"  # {"folder": ..., "keep_best": K}: where the study keeps its best trials' model files
 TRIVIAL = "trivial"  # {"predictor": ..., "metrics": {...}}: what a predictor that learns nothing scores on validation
 TEST_RESULT = (

@@ -59,6 +59,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     ).summary
     counts = summary.outcomes.by_state
+    if summary.warm_start:
+        print(summary.warm_start)
     if summary.study_name != spec.name:
         print(f"study {spec.name} exists with another space or settings: this run is study {summary.study_name}")
     print(
@@ -279,7 +281,9 @@ def cmd_importance(args: argparse.Namespace) -> int:
     from tuner.insight.importance import RELIABLE_TRIALS
 
     storage = storage_with(args, args.study)
-    table = importance_table(storage, args.study)
+    if args.bootstrap < 0:
+        raise BadInput("--bootstrap", None, "an integer >= 0 (0: no interval)", args.bootstrap)
+    table = importance_table(storage, args.study, bootstrap=args.bootstrap)
     if table.values.empty:
         print(f"study {args.study}: importances need at least 2 COMPLETE trials that differ (it has {table.trials})")
         return 0
@@ -287,8 +291,27 @@ def cmd_importance(args: argparse.Namespace) -> int:
         f"hyperparameter importance in study {args.study}, from {table.trials} COMPLETE trials (shares of the objective's variance)"
     )
     print(table.values.to_string(float_format=lambda v: f"{v:.3f}"))
+    if table.resamples:
+        print(f"low, high: fANOVA's 90% interval over {table.resamples} bootstrap resamplings of the trials")
+    if table.top_two_overlap:
+        top = list(table.values.index[:2])
+        print(f"the intervals of {top[0]} and {top[1]} overlap: these trials do not settle which matters more")
     if table.trials < RELIABLE_TRIALS:
         print(f"warning: fewer than {RELIABLE_TRIALS} COMPLETE trials: treat these as a rough guide")
+    return 0
+
+
+def cmd_narrow(args: argparse.Namespace) -> int:
+    from tuner.insight.narrow import narrow
+
+    storage = storage_with(args, args.study)
+    out = output_file("--out", args.out) if args.out else None
+    text = narrow(storage, args.study, args.top)
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}; use it in a study file: space: {{path: {out}}}, then tuner compare the two studies")
     return 0
 
 
@@ -377,6 +400,7 @@ HANDLERS = {
     "export": cmd_export,
     "train": cmd_train,
     "importance": cmd_importance,
+    "narrow": cmd_narrow,
     "compare": cmd_compare,
     "report": cmd_report,
     "evaluate": cmd_evaluate,

@@ -21,6 +21,7 @@ _EXAMPLES = {
     "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --model best.pt\n  tuner export quickstart --trial 3 --format json --out trial3.json",
     "train": "example:\n  tuner train best.yaml --out model.pt",
     "importance": "example:\n  tuner importance shakespeare-char",
+    "narrow": "example:\n  tuner narrow quickstart --top 0.2 --out search_spaces/narrow.yaml",
     "compare": "example:\n  tuner compare shakespeare-char shakespeare-char-2\n  tuner compare old new --target 1.5",
     "report": "example:\n  tuner report shakespeare-char --out reports/",
     "evaluate": "example:\n  tuner evaluate model.pt --data test.csv\n  tuner evaluate model.pt --data test.csv --format json",
@@ -100,6 +101,17 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
 
     importance = command("importance", "Hyperparameter importances of a study (fANOVA and PED-ANOVA).")
     importance.add_argument("study", help="study name")
+    importance.add_argument(
+        "--bootstrap",
+        type=int,
+        default=30,
+        help="resamplings of the trials behind fANOVA's interval (default 30; 0: no interval)",
+    )
+
+    narrow = command("narrow", "A search-space file narrowed to the region of a finished study's best trials.")
+    narrow.add_argument("study", help="study name")
+    narrow.add_argument("--top", type=float, default=0.2, help="share of the COMPLETE trials to keep (default 0.2)")
+    narrow.add_argument("--out", help="the space file to write (default: print it)")
 
     compare = command("compare", "Two studies side by side: best values, trials to reach a target, importances.")
     compare.add_argument("study_a", help="study name")

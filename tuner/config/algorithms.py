@@ -24,6 +24,8 @@ SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
     "grid": optuna.samplers.GridSampler,
     "qmc": optuna.samplers.QMCSampler,
     "cmaes": optuna.samplers.CmaEsSampler,
+    # Gaussian-process Bayesian optimisation (Optuna's GPSampler; needs torch, which training has anyway)
+    "gp": optuna.samplers.GPSampler,
 }
 
 PRUNERS: dict[str, type[BasePruner]] = {
@@ -143,6 +145,7 @@ def build_sampler(
 _INDEPENDENT_REASONS = {
     "cmaes": "CMA-ES models only numeric parameters that every trial has",
     "qmc": "its sequence covers only the parameters of the first trial",
+    "gp": "its Gaussian process models only the parameters every trial has",
 }
 
 

@@ -74,6 +74,25 @@ class Param:
             return CategoricalDistribution(self.choices)
         return None
 
+    def to_document(self) -> Any:
+        """This parameter as a space file spells it (``parse_param`` reads it back the same)."""
+        if self.type is ParamType.FIXED and self.condition is None:
+            return self.value
+        document: dict[str, Any] = {"type": str(self.type)}
+        if self.type in (ParamType.FLOAT, ParamType.INT):
+            document.update(low=self.low, high=self.high)
+            if self.log:
+                document["log"] = True
+            if self.step is not None:
+                document["step"] = self.step
+        elif self.type is ParamType.CATEGORICAL:
+            document["choices"] = list(self.choices)
+        else:
+            document["value"] = self.value
+        if self.condition is not None:
+            document["condition"] = {self.condition.parent: list(self.condition.values)}
+        return document
+
     def finite_values(self) -> tuple[Scalar, ...] | None:
         """Every value this parameter can take, where that is a finite list (for grid search)."""
         if self.type is ParamType.CATEGORICAL:
@@ -126,6 +145,10 @@ class SearchSpace:
             else:
                 values[p.name] = p.value
         return values
+
+    def to_document(self) -> dict[str, Any]:
+        """The space as a space file spells it: ``{parameters: {...}}``."""
+        return {"parameters": {p.name: p.to_document() for p in self.params}}
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str, key_path: str) -> SearchSpace:
         """A copy with single parameters replaced or added (a study's per-study overrides)."""

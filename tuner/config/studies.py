@@ -36,6 +36,7 @@ _TOP_KEYS = {
     "baseline",
     "max_retries",
     "checkpoints",
+    "warm_start",
 }
 
 
@@ -68,6 +69,15 @@ class Checkpoints:
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """A finished study whose best configurations a new study runs first (``warm_start`` in a study file)."""
+
+    study: str
+    storage: str | None = None  # None: the new study's own storage
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
 class StudySpec:
     """One study, validated. ``source`` is the file it came from."""
 
@@ -90,6 +100,7 @@ class StudySpec:
     max_retries: int = 1  # re-runs of a trial whose worker process died (killed, out of memory)
     sampler_seed: int = 0  # ``sampler.seed``, else ``seed``
     checkpoints: Checkpoints = Checkpoints()
+    warm_start: tuple[WarmStart, ...] = ()
     # the data file's bytes, read when the study is read: trials get them through Ray (shared_data)
     data_bytes: bytes | None = field(default=None, repr=False, compare=False)
 
@@ -155,8 +166,27 @@ def load_study(path: str | Path) -> StudySpec:
         max_retries=int_at_least(raw, "max_retries", 1, where, minimum=0),
         sampler_seed=sampler_seed,
         checkpoints=_parse_checkpoints(raw.get("checkpoints", {}), where, path.parent),
+        warm_start=_parse_warm_start(raw.get("warm_start", []), where),
         data_bytes=_data_bytes(task),
     )
+
+
+def _parse_warm_start(raw: Any, where: str) -> tuple[WarmStart, ...]:
+    """``{study: NAME, storage: URL, top_k: 5}`` or a list of them."""
+    sources = raw if isinstance(raw, list) else [raw]
+    parsed = []
+    for index, source in enumerate(sources):
+        key = "warm_start" if not isinstance(raw, list) else f"warm_start[{index}]"
+        if not isinstance(source, dict):
+            raise BadInput(where, key, "a mapping with study, storage and top_k (or a list of them)", source)
+        check_keys(where, key, source, {"study", "storage", "top_k"})
+        study, storage = source.get("study"), source.get("storage")
+        if not isinstance(study, str) or not study:
+            raise BadInput(where, f"{key}.study", "the name of a finished study", study)
+        if storage is not None and (not isinstance(storage, str) or not storage):
+            raise BadInput(where, f"{key}.storage", "a storage URL", storage)
+        parsed.append(WarmStart(study, storage, int_at_least(source, "top_k", 5, where, f"{key}.top_k")))
+    return tuple(parsed)
 
 
 def _mapping(raw: dict, key: str, default: dict, where: str) -> dict[str, Any]:

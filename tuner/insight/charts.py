@@ -93,8 +93,17 @@ def best_so_far_figure(points: pd.DataFrame, metric: str, baseline: float | None
 
 
 def importance_figure(values: pd.DataFrame) -> go.Figure:
+    """Importances as bars; with ``low`` and ``high`` columns (a bootstrap interval), as error bars too."""
     ordered = values.sort_values("importance")
-    figure = go.Figure(go.Bar(x=ordered["importance"], y=ordered["parameter"], orientation="h"))
+    errors = None
+    if {"low", "high"} <= set(ordered.columns):
+        errors = {
+            "type": "data",
+            "symmetric": False,
+            "array": ordered["high"] - ordered["importance"],
+            "arrayminus": ordered["importance"] - ordered["low"],
+        }
+    figure = go.Figure(go.Bar(x=ordered["importance"], y=ordered["parameter"], orientation="h", error_x=errors))
     figure.update_layout(title="Hyperparameter importance", xaxis_title="share of objective variance", margin={"t": 50})
     return figure
 

@@ -13,7 +13,7 @@ import pandas as pd
 from tuner import attrs
 from tuner.errors import BadInput
 from tuner.insight.analysis import best_so_far
-from tuner.insight.importance import Evaluator, param_importances
+from tuner.insight.importance import Evaluator, bootstrap_importances, param_importances
 from tuner.insight.score_lines import score_lines, versus_trivial
 from tuner.storage import queries
 
@@ -22,13 +22,17 @@ from tuner.storage import queries
 class ImportanceTable:
     values: pd.DataFrame  # one column per evaluator, one row per parameter; empty when too few trials
     trials: int  # COMPLETE trials behind it
+    resamples: int = 0  # bootstrap resamplings behind the fANOVA interval (columns low and high), 0: none
+    top_two_overlap: bool = False  # the two most important knobs' intervals overlap: their order is noise
 
 
-def importance_table(url: str, study: str) -> ImportanceTable:
-    """fANOVA (Optuna's default forest) and PED-ANOVA importances, sorted by fANOVA."""
+def importance_table(url: str, study: str, bootstrap: int = 0) -> ImportanceTable:
+    """fANOVA (Optuna's default forest) and PED-ANOVA importances, sorted by fANOVA; with ``bootstrap``
+    resamplings of the trials, fANOVA's 90% interval too (columns ``low``, ``high``)."""
     direction = queries.study_direction(url, study)
     trials = queries.trials_frame(url, study)
     distributions = queries.distributions(url, study)
+    fanova = bootstrap_importances(trials, distributions, direction, bootstrap) if bootstrap else None
     columns, complete = {}, 0
     for evaluator in (Evaluator.FANOVA, Evaluator.PED_ANOVA):
         result = param_importances(trials, distributions, direction, evaluator)
@@ -36,8 +40,18 @@ def importance_table(url: str, study: str) -> ImportanceTable:
         complete = result.trials
     if not any(len(c) for c in columns.values()):
         return ImportanceTable(pd.DataFrame(), complete)
+    if fanova is not None and not fanova.values.empty:
+        intervals = fanova.values.set_index("parameter")
+        columns = {
+            Evaluator.FANOVA.value: columns[Evaluator.FANOVA.value],
+            "low": intervals["low"],
+            "high": intervals["high"],
+            Evaluator.PED_ANOVA.value: columns[Evaluator.PED_ANOVA.value],
+        }
     table = pd.DataFrame(columns).fillna(0.0).sort_values(Evaluator.FANOVA.value, ascending=False)
-    return ImportanceTable(table, complete)
+    if fanova is None or fanova.values.empty:
+        return ImportanceTable(table, complete)
+    return ImportanceTable(table, complete, fanova.resamples, fanova.top_two_overlap())
 
 
 def compare_table(url: str, study_a: str, study_b: str, target: float | None = None) -> pd.DataFrame:

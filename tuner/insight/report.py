@@ -22,7 +22,7 @@ from tuner.insight import charts
 from tuner.insight.analysis import best_so_far, read_curves, with_gap
 from tuner.insight.curves import baseline_summary, test_lines, trivial_summary
 from tuner.insight.export import export_text
-from tuner.insight.importance import RELIABLE_TRIALS, Evaluator, param_importances
+from tuner.insight.importance import BOOTSTRAP, RELIABLE_TRIALS, bootstrap_importances
 from tuner.storage import queries
 
 _STYLE = """
@@ -110,14 +110,17 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
             "<h2>Best value over trials</h2>",
             figure(charts.best_so_far_figure(best_so_far(trials, direction), metric, baseline_value)),
         ]
-        result = param_importances(trials, queries.distributions(url, study), direction, Evaluator.FANOVA)
+        result = bootstrap_importances(trials, queries.distributions(url, study), direction, BOOTSTRAP)
         parts.append("<h2>Hyperparameter importance (fANOVA)</h2>")
         if result.values.empty:
             parts.append(f"<p>Not enough COMPLETE trials that differ ({result.trials}).</p>")
         else:
+            overlap = result.top_two_overlap()
             parts += [
                 f"<p class='note'>from {result.trials} COMPLETE trials"
-                + ("" if result.reliable else f"; fewer than {RELIABLE_TRIALS}: a rough guide")
+                + ("" if result.trials >= RELIABLE_TRIALS else f"; fewer than {RELIABLE_TRIALS}: a rough guide")
+                + f"; bars: 90% intervals over {result.resamples} bootstrap resamplings of the trials"
+                + ("; the top two overlap: their order is not settled" if overlap else "")
                 + "</p>",
                 figure(charts.importance_figure(result.values)),
             ]

@@ -26,7 +26,7 @@ from tuner.config.algorithms import build_pruner, build_sampler
 from tuner.config.hyperparams import Hyperparameters
 from tuner.config.studies import StudySpec
 from tuner.errors import BadInput
-from tuner.orchestration import drivers, shared_data
+from tuner.orchestration import drivers, shared_data, warm_start
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
 from tuner.orchestration.final_test import score_on_test
@@ -53,6 +53,7 @@ class RunSummary:
     interrupted: int  # trials a previous driver left RUNNING, now FAIL and queued again
     test_result: dict[str, Any] | None = None  # the best trial scored on the test data (final_test)
     test_problem: str = ""  # why the test data could not be scored, if it could not
+    warm_start: str = ""  # what a new study took from its warm_start sources, in one line
 
 
 def _space_json(spec: StudySpec) -> str:
@@ -93,8 +94,9 @@ def choose_study(spec: StudySpec, storage_url: str, force: bool) -> StudySpec:
     raise BadInput(spec.source, "name", "a study name with a free version", spec.name)
 
 
-def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
-    """Create the study (storing its settings and space) or load it (``choose_study`` checked they match)."""
+def open_study(spec: StudySpec, storage_url: str, warm: list[warm_start.Mapped] | None = None) -> optuna.Study:
+    """Create the study (storing its settings and space, queueing its baseline and warm start) or load it
+    (``choose_study`` checked they match)."""
     use_wal(storage_url)
     storage = optuna_storage(storage_url)
     create_tables(get_engine(storage_url))
@@ -115,8 +117,11 @@ def open_study(spec: StudySpec, storage_url: str) -> optuna.Study:
     if not existing:
         study.set_user_attr(attrs.SETTINGS, spec.settings())
         study.set_user_attr(attrs.SPACE, _space_json(spec))
+        study.set_user_attr(attrs.SPACE_DOCUMENT, spec.space.to_document())
         if spec.baseline:
             study.enqueue_trial(spec.baseline, user_attrs={attrs.BASELINE: True})
+        if warm:
+            warm_start.enqueue(study, warm)
     return study
 
 
@@ -163,6 +168,9 @@ def run_study(
     if folder := _models_folder(spec, storage_url, trainable):  # before the study, Ray and any trial: one line
         check_folder(folder, spec.source)
     spec = choose_study(spec, storage_url, force)
+    # a new study's warm start is read before anything is written: a source that cannot be used is one line
+    new = spec.name not in queries.study_names(storage_url)
+    warm = warm_start.plan(spec, storage_url) if spec.warm_start and new else None
     # Counts only grow (reconcile re-queues, other drivers add), so a finished study starts no Ray.
     budget_left = _budget_left(storage_url, spec.name, trials)
     # Build the fused cells while Ray and its workers start; else a first trial builds them, the others waiting.
@@ -175,7 +183,9 @@ def run_study(
         try:
             if ray.is_initialized() and address is None:
                 check_trial_fits(spec.resources, spec.source)
-            return _run_rest(spec, storage_url, trials, workers, show_progress, trainable)
+            summary = _run_rest(spec, storage_url, trials, workers, show_progress, trainable, warm)
+            summary.warm_start = warm_start.summary_line(warm) if warm is not None else ""
+            return summary
         finally:
             if started_ray:
                 ray.shutdown()
@@ -214,9 +224,10 @@ def _run_rest(
     workers: int,
     show_progress: bool,
     trainable: Callable[[dict], None],
+    warm: list[warm_start.Mapped] | None = None,
 ) -> RunSummary:
     """Open the study, reconcile what a dead driver left, and run what is left of the budget (Ray is up)."""
-    study = open_study(spec, storage_url)
+    study = open_study(spec, storage_url, warm)
     driver_id = drivers.new_driver_id()
     drivers.beat(storage_url, driver_id, spec.name)
     interrupted = reconcile(study, storage_url)

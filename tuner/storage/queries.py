@@ -35,9 +35,20 @@ STUDY_COLUMNS = [
     "started",
     "elapsed_s",
 ]
-TRIAL_COLUMNS = ["number", "state", "value", "epochs", "stop_reason", "error", "warning", "started", "completed"]
+TRIAL_COLUMNS = [
+    "number",
+    "state",
+    "value",
+    "epochs",
+    "stop_reason",
+    "warm_start_from",  # "STUDY#N" for a trial a warm start queued, else ""
+    "error",
+    "warning",
+    "started",
+    "completed",
+]
 # user attrs shown in trial tables (the full hyperparameters stay in export)
-_SHOWN_ATTRS = (attrs.STOP, attrs.ERROR, attrs.EPOCHS_RUN, attrs.WARNING)
+_SHOWN_ATTRS = (attrs.STOP, attrs.ERROR, attrs.EPOCHS_RUN, attrs.WARNING, attrs.WARM_START_FROM)
 
 
 def has_optuna_tables(url: str) -> bool:
@@ -173,6 +184,7 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
     )
     frame["error"] = frame[attrs.ERROR].fillna("")
     frame["warning"] = frame[attrs.WARNING].fillna("")
+    frame["warm_start_from"] = frame[attrs.WARM_START_FROM].fillna("")
     stored = zip(params["param_value"], params["distribution_json"], strict=True)
     decoded = params.assign(value=[_external(v, d) for v, d in stored])
     params_wide = _pivot(decoded.assign(param_name="param_" + decoded["param_name"]), "param_name", "value")
@@ -182,10 +194,12 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
 
 
 def readable_trials(frame: pd.DataFrame) -> pd.DataFrame:
-    """A trials frame as a table for people: no ids, errors, warnings or times; parameters by their names."""
-    return frame.drop(columns=["trial_id", "error", "warning", "started", "completed"]).rename(
-        columns=lambda c: c.removeprefix("param_")
-    )
+    """A trials frame as a table for people: no ids, errors, warnings or times; parameters by their names;
+    the warm-start column only for a study that was warm-started."""
+    hidden = ["trial_id", "error", "warning", "started", "completed"]
+    if not (frame["warm_start_from"] != "").any():
+        hidden.append("warm_start_from")
+    return frame.drop(columns=hidden).rename(columns=lambda c: c.removeprefix("param_"))
 
 
 def _epoch_counts(url: str, study_name: str) -> dict[int, int]:
