@@ -51,11 +51,8 @@ def _active(param: Param, params: dict[str, Any]) -> bool:
 def _clipped(param: Param, value: float) -> float | int:
     inside = min(max(value, param.low), param.high)
     if param.step:
-        inside = param.low + round((inside - param.low) / param.step) * param.step
-        inside = min(inside, param.high)
-    if param.type is ParamType.INT:
-        return int(round(inside))
-    return round(inside, 12)
+        inside = round(min(param.low + round((inside - param.low) / param.step) * param.step, param.high), 12)
+    return int(round(inside)) if param.type is ParamType.INT else inside
 
 
 def map_config(source: str, values: dict[str, Any], searched: set[str], space: SearchSpace) -> Mapped:
