@@ -114,3 +114,8 @@ def test_a_warm_started_study_runs_the_sources_best_first_and_marks_them(small_s
         assert trial.params == source_trial.params  # the same space: nothing changed on the way
     assert main(["trials", "warmed", "--storage", url]) == 0
     assert "warm_start_from" in capsys.readouterr().out
+    # tuner compare says what the warm start did (the source has none of its own)
+    optuna.copy_study(from_study_name=source, from_storage=source_url, to_storage=url)
+    assert main(["compare", source, "warmed", "--storage", url]) == 0
+    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("warm-started trials"))
+    assert line.split()[2:4] == ["none", "2"]

@@ -78,12 +78,22 @@ def compare_table(url: str, study_a: str, study_b: str, target: float | None = N
             "trials": len(trials[name]),
             "COMPLETE": int((trials[name]["state"] == "COMPLETE").sum()) if len(trials[name]) else 0,
             reach: int(hit["number"].iloc[0]) + 1 if len(hit) else "never",
+            "warm-started trials": _warm_started(trials[name], minimize),
             "top importances (fANOVA)": ", ".join(
                 f"{p} {v:.2f}" for p, v in result.values.head(3).itertuples(index=False)
             )
             or "-",
         }
     return pd.DataFrame(rows)
+
+
+def _warm_started(trials: pd.DataFrame, minimize: bool) -> str:
+    """How many trials a warm start queued, and the best of them ("none" for a study without one)."""
+    warm = trials[(trials["warm_start_from"] != "") & (trials["state"] == "COMPLETE")] if len(trials) else trials
+    if warm.empty:
+        return "none"
+    best = warm["value"].min() if minimize else warm["value"].max()
+    return f"{len(warm)} (best {best:.4g})"
 
 
 def against_baseline(url: str, study: str, trials: pd.DataFrame | None = None) -> str | None:
