@@ -219,3 +219,24 @@ def test_a_study_whose_trials_are_still_running_counts_its_time_until_now(tmp_pa
         connection.execute(sa.text("UPDATE trials SET datetime_start = :t"), {"t": two_minutes_ago})
     row = studies_frame(url).iloc[0]
     assert row["running"] == 1 and 120 <= row["elapsed_s"] < 180
+
+
+def test_tuner_dashboard_serves_the_one_entry_file_read_only_without_the_deploy_button_with_a_fake_exec(
+    monkeypatch, tmp_path
+):
+    # os.execve replaced by a recorder: the Streamlit server itself is tested by the browser test
+    import os
+    import socket
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(study_name="s", storage=url)
+    started: list[tuple[list[str], dict]] = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: started.append((argv, env)))
+    with socket.socket() as probe:  # a port free now, so the check that it can listen passes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    main(["dashboard", "--storage", url, "--port", str(port)])
+    [(argv, env)] = started
+    assert argv[argv.index("run") + 1] == ENTRY  # the one entry file
+    assert argv[argv.index("--client.toolbarMode") + 1] == "viewer"  # no Deploy button, no developer menu
+    assert env["TUNER_STORAGE"] == url
