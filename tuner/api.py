@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuner.errors import BadInput
+from tuner.errors import BadInput, positive
 
 if TYPE_CHECKING:
     import optuna
@@ -33,11 +33,6 @@ if TYPE_CHECKING:
     from tuner.training import TrainResult
     from tuner.training.final import FinalScores
     from tuner.training.model_file import Model
-
-
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise BadInput(name, None, "an integer >= 1", value)
 
 
 def _storage(storage: str | None, *studies: str) -> str:
@@ -101,13 +96,12 @@ def run_spec(
     address: str | None = None,
     force: bool = False,
     progress: bool = True,
-    storage_name: str = "storage",
 ) -> StudyResult:
     """``run`` for a study file already read (the command line reads it first, to check its flags)."""
     from tuner.orchestration.runner import run_study
     from tuner.storage.engine import choose_storage
 
-    url = choose_storage(storage, storage_name, spec.storage, spec.source, must_exist=False)
+    url = choose_storage(storage, "storage", spec.storage, spec.source, must_exist=False)
     summary = run_study(spec, url, trials or spec.trials, workers, address, show_progress=progress, force=force)
     return StudyResult(summary.study_name, url, summary)
 
@@ -137,8 +131,8 @@ def run(
     from tuner.config.studies import load_study
 
     spec = load_study(study_file)
-    _positive("trials", trials)
-    _positive("workers", workers)
+    positive("trials", trials)
+    positive("workers", workers)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -236,7 +230,7 @@ def train(
     from tuner.training.model_file import load_model
 
     train_file = read_config(config)
-    _positive("threads", threads)
+    positive("threads", threads)
     if device not in ("cpu", "cuda"):
         raise BadInput("device", None, "cpu or cuda", device)
     result, scores = retrain(

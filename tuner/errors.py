@@ -67,6 +67,12 @@ def integer(raw: dict, key: str, default: int | None, where: str, key_path: str 
     return value
 
 
+def positive(name: str, value: object) -> None:
+    """A count given as a flag or an argument (``--trials``, ``workers=``): None, or an integer >= 1."""
+    if value is not None and (not is_integer(value) or value < 1):
+        raise BadInput(name, None, "an integer >= 1", value)
+
+
 def int_at_least(
     raw: dict, key: str, default: int | None, where: str, key_path: str | None = None, minimum: int = 1
 ) -> int:

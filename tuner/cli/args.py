@@ -83,11 +83,6 @@ def storage_with(args: argparse.Namespace, *studies: str) -> str:
     return storage
 
 
-def positive(flag: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise BadInput(flag, None, "an integer >= 1", value)
-
-
 def check_can_listen(host: str, port: int) -> None:
     """--host and --port must be bindable now: Streamlit would say so only after our "dashboard at" line."""
     import socket

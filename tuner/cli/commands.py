@@ -20,12 +20,11 @@ from tuner.cli.args import (
     make_folder,
     one_line_warnings,
     output_file,
-    positive,
     storage_url,
     storage_with,
 )
 from tuner.cli.parser import build_parser
-from tuner.errors import BadInput, TunerError
+from tuner.errors import BadInput, TunerError, positive
 from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
 from tuner.streams import discard_writes
 

@@ -40,17 +40,12 @@ def importance_table(url: str, study: str, bootstrap: int = 0) -> ImportanceTabl
         complete = result.trials
     if not any(len(c) for c in columns.values()):
         return ImportanceTable(pd.DataFrame(), complete)
-    if fanova is not None and not fanova.values.empty:
-        intervals = fanova.values.set_index("parameter")
-        columns = {
-            Evaluator.FANOVA.value: columns[Evaluator.FANOVA.value],
-            "low": intervals["low"],
-            "high": intervals["high"],
-            Evaluator.PED_ANOVA.value: columns[Evaluator.PED_ANOVA.value],
-        }
     table = pd.DataFrame(columns).fillna(0.0).sort_values(Evaluator.FANOVA.value, ascending=False)
     if fanova is None or fanova.values.empty:
         return ImportanceTable(table, complete)
+    intervals = fanova.values.set_index("parameter")
+    table.insert(1, "low", intervals["low"])  # fANOVA's interval beside its estimate
+    table.insert(2, "high", intervals["high"])
     return ImportanceTable(table, complete, fanova.resamples, fanova.top_two_overlap())
 
 
