@@ -44,8 +44,8 @@ def importance_table(url: str, study: str, bootstrap: int = 0) -> ImportanceTabl
     if fanova is None or fanova.values.empty:
         return ImportanceTable(table, complete)
     intervals = fanova.values.set_index("parameter")
-    table.insert(1, "low", intervals["low"])  # fANOVA's interval beside its estimate
-    table.insert(2, "high", intervals["high"])
+    for position, end in enumerate(("low", "high"), start=1):  # fANOVA's interval beside its estimate
+        table.insert(position, end, intervals[end].reindex(table.index, fill_value=0.0))
     return ImportanceTable(table, complete, fanova.resamples, fanova.top_two_overlap())
 
 
