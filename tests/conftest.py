@@ -83,6 +83,16 @@ def tuner_run(study_file, url: str, address: str, *extra: str, env: dict | None 
     )
 
 
+def wait_for(predicate, timeout: float = 180.0) -> None:  # noqa: ANN001
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
 def sqlite_dump(url: str) -> list[str]:
     """Every row of a SQLite database as SQL text: to show that something wrote nothing."""
     with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:

@@ -182,11 +182,12 @@ def test_a_failing_trial_is_stored_fail_with_its_error_and_the_study_goes_on(ray
         tiny_study(tmp_path, name="fails", trials=3, task={"name": "tests.broken_task:BrokenTask"}),
     )
     url = f"sqlite:///{tmp_path / 'f.db'}"
-    from tuner.config.studies import load_study
-    from tuner.orchestration.runner import run_study
-
-    summary = run_study(load_study(study_file), url, trials=3, workers=2, show_progress=False)
-    assert summary.outcomes.by_state["FAIL"] == 3
+    # a run whose every trial failed is no success: exit 1, the usual reason on its last line
+    assert main(["run", str(study_file), "--storage", url, "--workers", "2", "--quiet"]) == 1
+    out = capsys.readouterr().out.rstrip().splitlines()
+    assert "failed 3" in "\n".join(out)
+    assert out[-1].startswith("every trial of this run failed; the most common reason (3 of 3): ")
+    assert "the corpus behind this task is gone" in out[-1]
     trials = optuna.load_study(study_name="fails", storage=url).trials
     assert [t.state for t in trials] == [TrialState.FAIL] * 3
     assert all(
@@ -208,18 +209,25 @@ def test_run_names_the_last_failure_with_a_fake_runner_over_a_stored_study_of_fa
 
     url = f"sqlite:///{tmp_path / 'f.db'}"
     study = optuna.create_study(study_name="fails", storage=url)
-    for error in ("OSError: disk full", "RuntimeError: the data server is down"):
+    errors = ("MemoryError: an earlier run's", "OSError: disk full", "OSError: disk full", "RuntimeError: server down")
+    for error in errors:
         failed = {"error": f"Traceback (most recent call last):\n  ...\n{error}\n", "stop_reason": "failed"}
         study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL, user_attrs=failed))
-    outcomes = Outcomes(by_state=collections.Counter(FAIL=2))
+    outcomes = Outcomes(by_state=collections.Counter(FAIL=3))  # this run's: the newest three
     monkeypatch.setattr(
-        runner, "run_study", lambda spec, *args, **kw: runner.RunSummary("fails", url, 2, outcomes, None, 0)
+        runner, "run_study", lambda spec, *args, **kw: runner.RunSummary("fails", url, 3, outcomes, None, 0)
     )
     study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="fails"))
-    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
+    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 1  # nothing finished: not a success
     out = capsys.readouterr().out
-    assert "failed 2" in out and "the last failure: RuntimeError: the data server is down" in out
+    assert "failed 3" in out and "the last failure: RuntimeError: server down" in out
     assert "tuner trials fails --errors" in out and "tuner export" not in out  # nothing to export yet
+    assert out.rstrip().splitlines()[-1] == (
+        "every trial of this run failed; the most common reason (2 of 3): OSError: disk full"
+    )
+    # one trial of the run finished: the run did its job (its failures are listed, exit 0)
+    outcomes.by_state["COMPLETE"] = 1
+    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
 
 
 def test_running_again_continues_the_study_up_to_the_new_total(ray_session, tmp_path, capsys):

@@ -69,7 +69,7 @@ def test_a_models_folder_that_cannot_be_written_is_refused_before_anything_is_wr
     (tmp_path / "taken").write_text("a file, not a folder")
     study = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, checkpoints={"path": "taken/models"}))
     code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
-    assert_one_line_error(code, err, "s.yaml: checkpoints.path", "a folder that can be created")
+    assert_one_line_error(code, err, "s.yaml: checkpoints.path", "a location this machine can write", "Not a directory")
     assert not (tmp_path / "never.db").exists()
 
 

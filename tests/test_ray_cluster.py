@@ -27,9 +27,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def ray_cluster(*nodes: list[str]) -> Iterator[tuple[str, dict[str, str]]]:
+def ray_cluster(
+    *nodes: list[str], private_tmp: frozenset[int] | set[int] = frozenset()
+) -> Iterator[tuple[str, dict[str, str]]]:
     """A Ray cluster on 127.0.0.1, one `ray start` per node (the first is the head), in a temp folder of its own.
 
+    The nodes whose indexes are in ``private_tmp`` start in a mount namespace with a ``/tmp`` of their own
+    (Linux, as root): they share no temporary folder with the driver, as another machine would not.
     Yields its address and the environment its clients need.
     """
     folder = tempfile.mkdtemp(prefix="trc-", dir="/tmp")  # short: Ray's socket paths have a length limit
@@ -42,6 +46,9 @@ def ray_cluster(*nodes: list[str]) -> Iterator[tuple[str, dict[str, str]]]:
         for index, resources in enumerate(nodes):
             where = head if index == 0 else ["--address", f"127.0.0.1:{port}"]
             command = [*ray, *where, *resources, "--disable-usage-stats"]
+            if index in private_tmp:
+                own_tmp = 'mount -t tmpfs tmpfs /tmp && exec "$@"'
+                command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", own_tmp, "sh", *command]
             subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=env)
         yield f"127.0.0.1:{port}", env
     finally:

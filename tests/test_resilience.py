@@ -19,7 +19,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tests.arithmetic import arithmetic_trial, dying_trial
-from tests.conftest import tiny_study, tuner_run, write_yaml
+from tests.conftest import tiny_study, tuner_run, wait_for, write_yaml
 from tuner import attrs
 from tuner.config.pruners import GroupedPruner, OverfittingPruner
 from tuner.config.studies import load_study
@@ -278,13 +278,6 @@ def slow_study(tmp_path, name: str, trials: int):  # noqa: ANN001, ANN201
         task={"name": "char_lm", "data": "builtin:tinyshakespeare", "options": {"max_chars": 20000, "seq_length": 100}},
     )
     return write_yaml(tmp_path / f"{name}.yaml", document)
-
-
-def wait_for(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
 
 
 def states(url: str, name: str) -> list[TrialState]:

@@ -98,15 +98,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  tuner trials {summary.study_name}{flag}")
         print(f"  tuner export {summary.study_name} --out best.yaml{flag}")
     print(f"  tuner dashboard{flag}")
+    if counts["FAIL"] and not counts["COMPLETE"] and not counts["PRUNED"]:
+        # a run whose every trial failed is no success (exit 1; bad input is 2): say the usual why last
+        reason, times = _common_failure(storage, summary.study_name, counts["FAIL"])
+        print(f"every trial of this run failed; the most common reason ({times} of {counts['FAIL']}): {reason}")
+        return 1
     return 0
 
 
-def _last_error(storage: str, study: str) -> str:
-    """The last line of the newest stored error of a failed trial ('' if none), as ``tuner trials`` shows it."""
+def _failure_lines(storage: str, study: str) -> list[str]:
+    """For each failed trial, oldest first: the last line of its stored error, else its stop reason."""
     from tuner.storage.queries import trials_frame
 
-    failed = trials_frame(storage, study).query("state == 'FAIL' and error != ''")
-    return failed.sort_values("number")["error"].iloc[-1].rstrip().splitlines()[-1] if len(failed) else ""
+    failed = trials_frame(storage, study).query("state == 'FAIL'").sort_values("number")
+    return [
+        error.rstrip().splitlines()[-1]
+        if error.strip()
+        else (stop if isinstance(stop, str) and stop else "none recorded")
+        for error, stop in zip(failed["error"], failed["stop_reason"], strict=True)
+    ]
+
+
+def _last_error(storage: str, study: str) -> str:
+    """The last line of the newest failed trial's error ('' if none), as ``tuner trials`` shows it."""
+    lines = _failure_lines(storage, study)
+    return lines[-1] if lines else ""
+
+
+def _common_failure(storage: str, study: str, newest: int) -> tuple[str, int]:
+    """The most common failure line among the ``newest`` failed trials (this run's), and how often."""
+    import collections
+
+    return collections.Counter(_failure_lines(storage, study)[-newest:]).most_common(1)[0]
 
 
 def _short(value: object) -> str:

@@ -17,7 +17,7 @@ from tuner.config.spaces import SearchSpace, parse_space
 from tuner.config.task import BUILTIN_PREFIX, TaskSpec, parse_task
 from tuner.config.yaml_file import load_mapping
 from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
-from tuner.storage import DEFAULT_STORAGE
+from tuner.storage import DEFAULT_STORAGE, is_uri
 
 _TOP_KEYS = {
     "name",
@@ -54,18 +54,21 @@ class Resources:
 class Checkpoints:
     """Where a study keeps its trials' weights, and how many trials' models it keeps."""
 
-    path: str | None = None  # a folder (resolved against the study file's); None: beside the SQLite file
+    # a folder (resolved against the study file's) or a URI every Ray node can reach (s3://bucket/prefix,
+    # gs://..., any that pyarrow resolves); None: a folder beside the SQLite file
+    path: str | None = None
     keep_best: int = 3  # model files of the best K COMPLETE trials are kept; 0 keeps none
     resume: bool = True  # trials also checkpoint their last epoch, so an interrupted one goes on from there
 
-    def folder(self, storage_url: str, study_name: str) -> Path:
-        """The folder: the study file's, or ``<database>-models`` beside a SQLite file, else ``tuner-models`` here."""
+    def location(self, storage_url: str) -> str:
+        """Where: the study file's path or URI, or ``<database>-models`` beside a SQLite file, else
+        ``tuner-models`` in the working folder (an absolute path, or a URI)."""
         if self.path is not None:
-            return Path(self.path)
+            return self.path
         if storage_url.startswith("sqlite:///") and storage_url.removeprefix("sqlite:///") not in ("", ":memory:"):
             database = Path(storage_url.removeprefix("sqlite:///"))
-            return database.with_name(f"{database.stem}-models")
-        return Path("tuner-models")
+            return str(database.with_name(f"{database.stem}-models").resolve())
+        return str(Path("tuner-models").resolve())
 
 
 @dataclass(frozen=True)
@@ -253,8 +256,10 @@ def _parse_checkpoints(raw: Any, where: str, base_dir: Path) -> Checkpoints:
         raise BadInput(where, "checkpoints.resume", "true or false", resume)
     path = raw.get("path")
     if path is not None and (not isinstance(path, str) or not path.strip()):
-        raise BadInput(where, "checkpoints.path", "a folder path", path)
-    return Checkpoints(str((base_dir / path).resolve()) if path else None, keep_best, resume)
+        raise BadInput(where, "checkpoints.path", "a folder path or a URI such as s3://bucket/prefix", path)
+    if path and not is_uri(path):
+        path = str((base_dir / path).resolve())
+    return Checkpoints(path or None, keep_best, resume)
 
 
 def _parse_resources(raw: Any, where: str) -> Resources:

@@ -91,7 +91,7 @@ def export_model(storage_url: str, study_name: str, number: int | None, out: Pat
         partial = Path(tempfile.mkdtemp(dir=out.parent)) / out.name
         try:
             download_artifact(
-                artifact_store=artifact_store(Path(kept["folder"])), file_path=str(partial), artifact_id=artifact_id
+                artifact_store=artifact_store(kept["folder"]), file_path=str(partial), artifact_id=artifact_id
             )
             partial.replace(out)
             return trial.number

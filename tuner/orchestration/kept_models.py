@@ -1,20 +1,22 @@
 """The driver keeps the model files of a study's best trials, registered as Optuna artifacts of those trials.
 
 Workers hand Tune a model file (``tuner train``'s format) whenever a trial reaches its best epoch so
-far (``trainable.KeptWeights``). Tune persists it in its temporary experiment folder; ``CheckpointCopier``
-copies it at once into the study's models folder as ``trial-N.pt`` (one file per running trial, replaced
-at each new best epoch). When a trial ends COMPLETE among the best ``keep_best`` so far, its file is
-uploaded as an artifact of that trial (``optuna.artifacts``, a file-system store in the same folder), so
-Optuna's API and optuna-dashboard list it; a trial that later falls out of the best K loses its artifact
-(file and record). So a finished study holds at most K models, plus one per running trial while it runs.
-The study's ``models`` user attr says where they are and which trial holds which artifact.
+far (``trainable.KeptWeights``). Tune persists it where every node can write (``tune_storage``);
+``CheckpointCopier`` copies it at once into a working folder of the driver's as ``trial-N.pt`` (one file
+per running trial, replaced at each new best epoch). When a trial ends COMPLETE among the best
+``keep_best`` so far, its file is uploaded as an artifact of that trial (``optuna.artifacts``, a store in
+the study's models location: a folder or a bucket, ``storage.locations``), so Optuna's API and
+optuna-dashboard list it; a trial that later falls out of the best K loses its artifact (file and
+record). Resume states (``trial-N-resume.pt``) live in the models location too, so a driver on another
+machine resumes them. The study's ``models`` user attr says where they are and which trial holds which
+artifact.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,10 @@ from optuna.trial import TrialState
 from ray.tune import Callback
 
 from tuner import attrs
-from tuner.errors import BadInput
 from tuner.orchestration import shared_data
+from tuner.orchestration.served_files import local_folder
 from tuner.storage.artifacts import artifact_store
+from tuner.storage.locations import Location
 from tuner.storage.trial_attrs import delete_system_attr, set_user_attrs
 from tuner.storage.trial_attrs import trial_id as trial_id_of
 
@@ -35,59 +38,52 @@ MODEL_FILE = "model.pt"  # the files a worker's checkpoint holds (trainable.Kept
 STATE_FILE = "resume.pt"
 
 
-def check_folder(folder: Path, where: str) -> None:
-    """The models folder exists (made now) and can be written: else one line, before any trial starts."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise BadInput(
-            where, "checkpoints.path", "a folder that can be created", str(folder), error.strerror or ""
-        ) from None
-    if not os.access(folder, os.W_OK):
-        raise BadInput(where, "checkpoints.path", "a folder this process can write", str(folder), "permission denied")
-
-
 class KeptModels:
     """Which trials' model files a study keeps; driver only."""
 
-    def __init__(self, study: optuna.Study, storage_url: str, folder: Path, keep_best: int, resumable: bool = True):
+    def __init__(self, study: optuna.Study, storage_url: str, location: str, keep_best: int, resumable: bool = True):
         self.study = study
         self.storage_url = storage_url
-        self.folder = folder
+        self.location = Location(location)  # a folder or a bucket URI: artifacts and resume states
         self.keep_best = keep_best
         self.resumable = resumable  # workers also hand in their state after every epoch
         self._holders: dict[int, Any] = {}  # trial number -> the actor holding the state it resumes from
-        self.store = artifact_store(folder)
+        self.store = artifact_store(location)
+        # running trials' best models so far: worth nothing once this driver is gone, so on its own disk
+        self.working = Path(tempfile.mkdtemp(prefix="tuner-models-"))
         record = study.user_attrs.get(attrs.MODELS) or {}
         self.kept: dict[int, str] = {int(n): a for n, a in record.get("kept", {}).items()}  # trial -> artifact id
         self._save()
-        running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        for copy in folder.glob("trial-*.pt"):  # working copies a dead driver left (its states stay: they resume)
-            if not copy.stem.endswith("-resume") and int(copy.stem.removeprefix("trial-")) not in running:
-                copy.unlink()
+
+    def close(self) -> None:
+        """After the run: the working copies go (the kept ones are artifacts by now)."""
+        shutil.rmtree(self.working, ignore_errors=True)
 
     def path(self, number: int) -> Path:
-        return self.folder / f"trial-{number}.pt"
+        return self.working / f"trial-{number}.pt"
 
-    def state_path(self, number: int) -> Path:
-        return self.folder / f"trial-{number}-resume.pt"
+    @staticmethod
+    def state_name(number: int) -> str:
+        return f"trial-{number}-resume.pt"
 
     def take(self, number: int, checkpoint_dir: str) -> None:
         """A running trial's new best model file and latest state, from the checkpoint Tune persisted."""
-        for name, target in ((MODEL_FILE, self.path(number)), (STATE_FILE, self.state_path(number))):
-            if (Path(checkpoint_dir) / name).exists():
-                partial = target.with_suffix(".partial")  # renamed when whole: never half a file
-                shutil.copyfile(Path(checkpoint_dir) / name, partial)
-                os.replace(partial, target)
+        model, state = Path(checkpoint_dir) / MODEL_FILE, Path(checkpoint_dir) / STATE_FILE
+        if model.exists():
+            partial = self.path(number).with_suffix(".partial")  # renamed when whole: never half a file
+            shutil.copyfile(model, partial)
+            partial.replace(self.path(number))
+        if state.exists():
+            self.location.write_bytes(self.state_name(number), state.read_bytes())
 
     def resume_from(self, trial: optuna.Trial) -> str | None:
         """For a trial queued again after an interruption: an actor holding the state its first run left."""
         earlier = trial.user_attrs.get(attrs.RETRY_OF)
-        state = self.state_path(earlier) if earlier is not None else None
-        if state is None or not state.exists():
+        state = self.location.read_bytes(self.state_name(earlier)) if earlier is not None else None
+        if state is None:
             return None
-        name, self._holders[trial.number] = shared_data.hold(state.read_bytes())
-        state.unlink()  # the new trial writes its own from here on
+        name, self._holders[trial.number] = shared_data.hold(state)
+        self.location.delete(self.state_name(earlier))  # the new trial writes its own from here on
         return name
 
     def trial_ended(self, trial: optuna.Trial, value: float | None, queued_again: bool = False) -> dict[str, Any]:
@@ -98,7 +94,7 @@ class KeptModels:
         if (holder := self._holders.pop(trial.number, None)) is not None:
             shared_data.release(holder)
         if not queued_again:
-            self.state_path(trial.number).unlink(missing_ok=True)
+            self.location.delete(self.state_name(trial.number))
         path, ended = self.path(trial.number), {}
         if value is not None and path.exists() and self._ranks(value):
             artifact_id = upload_artifact(artifact_store=self.store, file_path=str(path), study_or_trial=trial)
@@ -138,7 +134,7 @@ class KeptModels:
         self._save()
 
     def _save(self) -> None:
-        record = {"folder": str(self.folder.resolve()), "keep_best": self.keep_best, "kept": self.kept}
+        record = {"folder": self.location.uri, "keep_best": self.keep_best, "kept": self.kept}
         self.study.set_user_attr(attrs.MODELS, record)
 
 
@@ -154,9 +150,13 @@ class CheckpointCopier(Callback):
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         ids = self.bridge.optuna_trial_id(trial.trial_id)
-        if ids is not None:
-            with checkpoint.as_directory() as directory:
-                self.kept.take(ids[1], directory)
+        if ids is None:
+            return
+        if (own := local_folder(checkpoint.filesystem, checkpoint.path)) is not None:
+            self.kept.take(ids[1], str(own))  # the driver serves Tune's folder: the files are on its disk
+            return
+        with checkpoint.as_directory() as directory:  # a bucket or shared folder: fetched (or read) from there
+            self.kept.take(ids[1], directory)
 
 
 def best_numbers(study: optuna.Study, keep_best: int) -> list[int]:

@@ -7,11 +7,8 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -26,11 +23,11 @@ from tuner.config.algorithms import build_pruner, build_sampler
 from tuner.config.hyperparams import Hyperparameters
 from tuner.config.studies import StudySpec
 from tuner.errors import BadInput
-from tuner.orchestration import drivers, shared_data, warm_start
+from tuner.orchestration import drivers, shared_data, tune_storage, warm_start
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
 from tuner.orchestration.final_test import score_on_test
-from tuner.orchestration.kept_models import CheckpointCopier, KeptModels, check_folder
+from tuner.orchestration.kept_models import CheckpointCopier, KeptModels
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
 from tuner.orchestration.trainable import run_trial
@@ -165,8 +162,8 @@ def run_study(
     """
     if address:
         check_address(address)
-    if folder := _models_folder(spec, storage_url, trainable):  # before the study, Ray and any trial: one line
-        check_folder(folder, spec.source)
+    if models := _models_location(spec, storage_url, trainable):  # before the study, Ray and any trial: one line
+        tune_storage.check_location(models, spec.source)
     spec = choose_study(spec, storage_url, force)
     # a new study's warm start is read before anything is written: a source that cannot be used is one line
     new = spec.name not in queries.study_names(storage_url)
@@ -183,7 +180,15 @@ def run_study(
         try:
             if ray.is_initialized() and address is None:
                 check_trial_fits(spec.resources, spec.source)
-            summary = _run_rest(spec, storage_url, trials, workers, show_progress, trainable, warm)
+            # where Tune persists; every node's reach checked before the study is written
+            place = None
+            if ray.is_initialized():
+                place = tune_storage.choose(spec.checkpoints.location(storage_url), spec.source)
+            if show_progress and place and place.kind == "served":
+                print(
+                    "the cluster's nodes share no disk with this driver: trials hand their checkpoints to it through Ray"
+                )
+            summary = _run_rest(spec, storage_url, trials, workers, show_progress, trainable, warm, place)
             summary.warm_start = warm_start.summary_line(warm) if warm is not None else ""
             return summary
         finally:
@@ -191,11 +196,11 @@ def run_study(
                 ray.shutdown()
 
 
-def _models_folder(spec: StudySpec, storage_url: str, trainable: Callable[[dict], None]) -> Path | None:
+def _models_location(spec: StudySpec, storage_url: str, trainable: Callable[[dict], None]) -> str | None:
     """Where the study keeps its best trials' models; None when it keeps none (or its trials train nothing)."""
     if spec.checkpoints.keep_best == 0 or trainable is not run_trial:
         return None
-    return spec.checkpoints.folder(storage_url, spec.name)
+    return spec.checkpoints.location(storage_url)
 
 
 def _may_train_fused_layers(spec: StudySpec) -> bool:
@@ -225,8 +230,10 @@ def _run_rest(
     show_progress: bool,
     trainable: Callable[[dict], None],
     warm: list[warm_start.Mapped] | None = None,
+    place: tune_storage.TunePlace | None = None,
 ) -> RunSummary:
-    """Open the study, reconcile what a dead driver left, and run what is left of the budget (Ray is up)."""
+    """Open the study, reconcile what a dead driver left, and run what is left of the budget (Ray is up;
+    ``place`` is where Tune persists, None for a study with nothing left to run)."""
     study = open_study(spec, storage_url, warm)
     driver_id = drivers.new_driver_id()
     drivers.beat(storage_url, driver_id, spec.name)
@@ -243,20 +250,24 @@ def _run_rest(
         max_retries=spec.max_retries,
         driver_id=driver_id,
     )
-    if folder := _models_folder(spec, storage_url, trainable):
-        bridge.models = KeptModels(study, storage_url, folder, spec.checkpoints.keep_best, spec.checkpoints.resume)
+    if models := _models_location(spec, storage_url, trainable):
+        bridge.models = KeptModels(study, storage_url, models, spec.checkpoints.keep_best, spec.checkpoints.resume)
     summary = RunSummary(spec.name, storage_url, remaining, bridge.outcomes, None, interrupted)
     # trials (and the final test) get the data file through Ray: no node needs the file
-    with shared_data.shared(spec.data_bytes if ray.is_initialized() else None) as bridge.data_actor:
+    with (
+        shared_data.shared(spec.data_bytes if ray.is_initialized() else None) as bridge.data_actor,
+        contextlib.closing(bridge.models) if bridge.models else contextlib.nullcontext(),
+    ):
         if remaining:
-            results_dir = tempfile.mkdtemp(prefix="tuner-ray-")
             try:
-                _fit(bridge, spec, storage_url, remaining, workers, results_dir, show_progress, trainable)
+                owner = tune_storage.RunOwner(
+                    storage_url, spec.name, driver_id, lambda other: drivers.is_gone(storage_url, other)
+                )
+                with tune_storage.storage_for_run(place or tune_storage.TunePlace("local"), owner) as tune_place:
+                    _fit(bridge, spec, storage_url, remaining, workers, tune_place, show_progress, trainable)
             except BaseException:  # Ctrl-C, or an error in the driver itself: nothing may stay RUNNING
                 bridge.interrupt()
                 raise
-            finally:
-                shutil.rmtree(results_dir, ignore_errors=True)
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         summary.best = study.best_trial if complete else None
         if summary.best is not None and trainable is run_trial:  # trainables that train nothing have nothing to test
@@ -274,7 +285,7 @@ def _fit(
     storage_url: str,
     remaining: int,
     workers: int,
-    results_dir: str,
+    storage: tuple[str, Any],  # Tune's (storage_path, storage_filesystem): tune_storage.storage_for_run
     show_progress: bool,
     trainable: Callable[[dict], None],
 ) -> None:
@@ -303,7 +314,8 @@ def _fit(
         # Tune's own folder, deleted after the run; not the study's name, which may hold "/" or ".."
         run_config=tune.RunConfig(
             name="trials",
-            storage_path=results_dir,
+            storage_path=storage[0],
+            storage_filesystem=storage[1],
             verbose=0,
             callbacks=callbacks,
             # the driver copies each checkpoint out at once: Tune's folder needs only the latest

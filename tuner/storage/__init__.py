@@ -8,3 +8,8 @@ orchestration, insight, the CLI or the dashboard.
 DEFAULT_STORAGE = "sqlite:///tuner.db"
 # The environment variable that names the storage when --storage does not (the dashboard reads only this).
 STORAGE_ENV = "TUNER_STORAGE"
+
+
+def is_uri(text: str) -> bool:
+    """A URI with a scheme (``s3://bucket/prefix``), not a path of this machine (``storage.locations``)."""
+    return "://" in text

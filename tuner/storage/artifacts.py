@@ -1,18 +1,17 @@
-"""Where a study's kept model files live: an Optuna file-system artifact store in its models folder.
+"""Where a study's kept model files live: an Optuna artifact store in its models location.
 
-Written by the driver (``orchestration.kept_models``), read by ``tuner export --model``; so
-optuna-dashboard (``--artifact-dir``) and ``optuna.artifacts`` see the same files.
+Written by the driver (``orchestration.kept_models``), read by ``tuner export --model`` and the
+dashboard's export page; so optuna-dashboard (``--artifact-dir`` on a local folder) and
+``optuna.artifacts`` see the same files. The location is a folder or a bucket URI (``locations``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from tuner.storage.locations import ArtifactStoreAt, Location
 
-from optuna.artifacts import FileSystemArtifactStore
-
-ARTIFACTS = "artifacts"  # the artifact store, inside a study's models folder
+ARTIFACTS = "artifacts"  # the artifact store, inside a study's models location
 
 
-def artifact_store(folder: Path) -> FileSystemArtifactStore:
-    (folder / ARTIFACTS).mkdir(parents=True, exist_ok=True)
-    return FileSystemArtifactStore(str(folder / ARTIFACTS))
+def artifact_store(models: str) -> ArtifactStoreAt:
+    """The artifact store inside the models location ``models`` (a folder path or a URI)."""
+    return ArtifactStoreAt(Location(models).child(ARTIFACTS))
