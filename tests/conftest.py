@@ -83,6 +83,27 @@ def tuner_run(study_file, url: str, address: str, *extra: str, env: dict | None 
     )
 
 
+@pytest.fixture()
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Streamlit AppTest's in-memory media storages, recorded so that downloaded bytes can be read back."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    storages: list[MemoryMediaFileStorage] = []
+
+    class RecordingStorage(MemoryMediaFileStorage):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            storages.append(self)
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
+    return storages
+
+
+def downloaded(storages: list, button: object) -> bytes:
+    """The bytes a dashboard download button serves (``storages``: the ``downloads`` fixture)."""
+    return storages[-1].get_file(button.proto.url.rsplit("/", 1)[1]).content
+
+
 def wait_for(predicate, timeout: float = 180.0) -> None:  # noqa: ANN001
     """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
     import time

@@ -20,7 +20,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, tiny_study, tuner_run, wait_for, write_yaml
+from tests.conftest import REPO, downloaded, tiny_study, tuner_run, wait_for, write_yaml
+from tests.test_dashboard import open_page
 from tests.test_ray_cluster import free_port, ray_cluster
 from tuner.cli import main
 
@@ -130,7 +131,7 @@ def trials_of(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
 
 @pytest.mark.parametrize("where", ["served by the driver", "bucket"])
 def test_a_study_on_a_cluster_without_a_shared_disk_trains_resumes_and_exports_on_the_worker_node(
-    cluster_without_shared_disk, s3_server, tmp_path, capsys, where
+    cluster_without_shared_disk, s3_server, tmp_path, capsys, monkeypatch, downloads, where
 ):
     from tuner.storage.queries import epochs_frame
 
@@ -176,6 +177,9 @@ def test_a_study_on_a_cluster_without_a_shared_disk_trains_resumes_and_exports_o
     assert "loss" in capsys.readouterr().out
     if where == "bucket":  # the kept models are artifacts in the bucket, and nothing of Tune's is left there
         import boto3
+
+        page = open_page(monkeypatch, url, "export")  # the dashboard reads the kept model from the bucket too
+        assert downloaded(downloads, page.get("download_button")[1]) == model.read_bytes()
 
         keys = [  # not the folder markers pyarrow leaves ("prefix/artifacts/")
             o["Key"]

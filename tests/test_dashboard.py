@@ -7,10 +7,9 @@ import sqlite3
 
 import optuna
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO, sqlite_dump
+from tests.conftest import REPO, downloaded, sqlite_dump
 from tuner.cli import main
 
 ENTRY = str(REPO / "tuner/dashboard/entry.py")
@@ -80,24 +79,25 @@ def test_overfitting_chart_has_one_trace_per_selected_trial_and_split(monkeypatc
 
 
 @pytest.mark.parametrize("file_format", ["yaml", "json"])
-def test_export_download_is_byte_for_byte_what_tuner_export_writes(monkeypatch, small_study, tmp_path, file_format):
-    # Record AppTest's in-memory media storage so the downloaded bytes can be read back.
-    storages: list[MemoryMediaFileStorage] = []
-
-    class RecordingStorage(MemoryMediaFileStorage):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)
-            storages.append(self)
-
-    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
+def test_export_download_is_byte_for_byte_what_tuner_export_writes(
+    monkeypatch, downloads, small_study, tmp_path, file_format
+):
     url, study = small_study
     app = open_page(monkeypatch, url, "export")
     app.radio[0].set_value(file_format).run()
-    download = app.get("download_button")[0].proto
-    downloaded = storages[-1].get_file(download.url.rsplit("/", 1)[1]).content
     out = tmp_path / f"best.{file_format}"
     assert main(["export", study, "--format", file_format, "--out", str(out), "--storage", url]) == 0
-    assert downloaded == out.read_bytes()
+    assert downloaded(downloads, app.get("download_button")[0]) == out.read_bytes()
+
+
+def test_export_page_downloads_the_kept_model_tuner_export_model_writes(monkeypatch, downloads, small_study, tmp_path):
+    url, study = small_study
+    app = open_page(monkeypatch, url, "export")  # the best trial: its model is kept
+    config, model = app.get("download_button")
+    assert model.proto.label.endswith("kept model")
+    out = tmp_path / "best.pt"
+    assert main(["export", study, "--model", str(out), "--storage", url]) == 0
+    assert downloaded(downloads, model) == out.read_bytes()
 
 
 def test_studies_page_lists_the_study_with_its_counts(monkeypatch, small_study):

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import optuna
-from optuna.artifacts import download_artifact
-from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
 from tuner import attrs
 from tuner.config.export_file import FileFormat, render, train_document
 from tuner.errors import BadInput
-from tuner.storage.artifacts import artifact_store
+from tuner.storage.artifacts import kept_model
 from tuner.storage.engine import optuna_storage
 from tuner.storage.queries import check_study
 
@@ -77,6 +73,12 @@ def _test_result_of(study: optuna.Study, number: int) -> dict | None:
     return result if result and result.get("trial") == number else None
 
 
+def kept_model_of(storage_url: str, study_name: str, number: int) -> bytes | None:
+    """Trial ``number``'s kept model file (from the study's models folder or bucket), or None."""
+    study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url, create_tables=False))
+    return kept_model(study.user_attrs.get(attrs.MODELS), number)
+
+
 def export_model(storage_url: str, study_name: str, number: int | None, out: Path) -> int:
     """Write the kept model file of the best (or ``number``) trial to ``out``; returns the trial's number.
 
@@ -85,20 +87,12 @@ def export_model(storage_url: str, study_name: str, number: int | None, out: Pat
     check_study(storage_url, study_name)
     study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url, create_tables=False))
     trial = pick_trial(study, number)
+    if (model := kept_model(study.user_attrs.get(attrs.MODELS), trial.number)) is not None:
+        partial = out.with_name(f".{out.name}.partial")  # renamed when whole: never half a file
+        partial.write_bytes(model)
+        partial.replace(out)
+        return trial.number
     kept = study.user_attrs.get(attrs.MODELS) or {}
-    artifact_id = kept.get("kept", {}).get(str(trial.number))
-    if artifact_id:
-        partial = Path(tempfile.mkdtemp(dir=out.parent)) / out.name
-        try:
-            download_artifact(
-                artifact_store=artifact_store(kept["folder"]), file_path=str(partial), artifact_id=artifact_id
-            )
-            partial.replace(out)
-            return trial.number
-        except ArtifactNotFound:
-            pass
-        finally:
-            shutil.rmtree(partial.parent, ignore_errors=True)
     having = sorted(int(n) for n in kept.get("kept", {}))
     raise BadInput(
         "--trial" if number is not None else "STUDY",

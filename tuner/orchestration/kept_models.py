@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pyarrow.fs as pafs
 from optuna.artifacts import upload_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
@@ -29,7 +30,7 @@ from ray.tune import Callback
 from tuner import attrs
 from tuner.orchestration import shared_data
 from tuner.orchestration.served_files import local_folder
-from tuner.storage.artifacts import artifact_store
+from tuner.storage.artifacts import artifact_store, kept_model
 from tuner.storage.locations import Location
 from tuner.storage.trial_attrs import delete_system_attr, set_user_attrs
 from tuner.storage.trial_attrs import trial_id as trial_id_of
@@ -66,15 +67,17 @@ class KeptModels:
     def state_name(number: int) -> str:
         return f"trial-{number}-resume.pt"
 
-    def take(self, number: int, checkpoint_dir: str) -> None:
-        """A running trial's new best model file and latest state, from the checkpoint Tune persisted."""
-        model, state = Path(checkpoint_dir) / MODEL_FILE, Path(checkpoint_dir) / STATE_FILE
-        if model.exists():
+    def take(self, number: int, filesystem: pafs.FileSystem, folder: str) -> None:
+        """A running trial's new best model file and latest state, from the checkpoint Tune persisted in
+        ``folder`` of ``filesystem`` (the driver's disk, a shared mount or a bucket)."""
+        model, state = f"{folder}/{MODEL_FILE}", f"{folder}/{STATE_FILE}"
+        if filesystem.get_file_info(model).type == pafs.FileType.File:
             partial = self.path(number).with_suffix(".partial")  # renamed when whole: never half a file
-            shutil.copyfile(model, partial)
+            with filesystem.open_input_stream(model) as stream:
+                partial.write_bytes(stream.read())
             partial.replace(self.path(number))
-        if state.exists():
-            self.location.write_bytes(self.state_name(number), state.read_bytes())
+        if filesystem.get_file_info(state).type == pafs.FileType.File:
+            self.location.copy_from(filesystem, state, self.state_name(number))  # in a bucket: copied there
 
     def resume_from(self, trial: optuna.Trial) -> str | None:
         """For a trial queued again after an interruption: an actor holding the state its first run left."""
@@ -112,14 +115,7 @@ class KeptModels:
 
     def model_bytes(self, number: int) -> bytes | None:
         """The kept model file of trial ``number``, read from the artifact store, if it has one."""
-        artifact_id = self.kept.get(number)
-        if artifact_id is None:
-            return None
-        try:
-            with self.store.open_reader(artifact_id) as reader:
-                return reader.read()
-        except ArtifactNotFound:
-            return None
+        return kept_model({"folder": self.location.uri, "kept": {str(n): a for n, a in self.kept.items()}}, number)
 
     def trim(self) -> None:
         """Drop the artifacts of trials no longer among the best K (after a trial is told)."""
@@ -153,10 +149,9 @@ class CheckpointCopier(Callback):
         if ids is None:
             return
         if (own := local_folder(checkpoint.filesystem, checkpoint.path)) is not None:
-            self.kept.take(ids[1], str(own))  # the driver serves Tune's folder: the files are on its disk
+            self.kept.take(ids[1], pafs.LocalFileSystem(), str(own))  # the driver serves Tune's folder: its disk
             return
-        with checkpoint.as_directory() as directory:  # a bucket or shared folder: fetched (or read) from there
-            self.kept.take(ids[1], directory)
+        self.kept.take(ids[1], checkpoint.filesystem, checkpoint.path)
 
 
 def best_numbers(study: optuna.Study, keep_best: int) -> list[int]:

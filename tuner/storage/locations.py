@@ -13,10 +13,12 @@ reads it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -58,11 +60,26 @@ class Location:
     def write_bytes(self, name: str, data: bytes) -> None:
         """Write a whole file: a reader never sees half of it (locally written aside, then renamed;
         an object store makes an object visible only once it is whole)."""
+        with self._whole(name) as partial, self.filesystem.open_output_stream(partial) as stream:
+            stream.write(data)
+
+    def copy_from(self, filesystem: pafs.FileSystem, path: str, name: str) -> None:
+        """Copy ``path`` of ``filesystem`` here as ``name``: inside one bucket the store copies it
+        (no bytes through this process), elsewhere it is read and written."""
+        if not filesystem.equals(self.filesystem):
+            with filesystem.open_input_stream(path) as stream:
+                self.write_bytes(name, stream.read())
+            return
+        with self._whole(name) as partial:
+            self.filesystem.copy_file(path, partial)
+
+    @contextlib.contextmanager
+    def _whole(self, name: str) -> Iterator[str]:
+        """The path to write ``name`` at so that it appears whole (see ``write_bytes``)."""
         self.filesystem.create_dir(self.path, recursive=True)
         target = self._at(name)
         partial = f"{target}.{uuid.uuid4().hex}.partial" if self.local else target
-        with self.filesystem.open_output_stream(partial) as stream:
-            stream.write(data)
+        yield partial
         if partial != target:
             self.filesystem.move(partial, target)
 

@@ -5,7 +5,7 @@ import streamlit as st
 from tuner.config.export_file import FileFormat
 from tuner.dashboard.common import load_trials, page_context, selected_trials
 from tuner.errors import BadInput
-from tuner.insight.export import export_text
+from tuner.insight.export import export_text, kept_model_of
 
 context = page_context()
 st.header(f"Export: {context.study}")
@@ -36,6 +36,17 @@ st.download_button(
     file_name=f"{context.study}-trial{number}.{file_format.value}",
     mime="text/plain",
 )
+model = kept_model_of(context.storage, context.study, number)  # from its models folder or bucket
+if model is not None:
+    st.download_button(
+        f"download trial {number}'s kept model",
+        data=model,
+        file_name=f"{context.study}-trial{number}.pt",
+        mime="application/octet-stream",
+    )
+    st.caption(f"the file tuner export {context.study} --trial {number} --model FILE writes: no retraining")
+else:
+    st.caption(f"trial {number} has no kept model (only the study's best keep_best are kept): retrain its config")
 st.code(text, language=file_format.value)
 st.caption(
     f"the same bytes as: tuner export {context.study}{'' if number == best else f' --trial {number}'} --format {file_format.value}"
