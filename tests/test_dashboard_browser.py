@@ -1,4 +1,5 @@
-"""One test in a real browser: Debian's headless Chromium against `tuner dashboard` served on 127.0.0.1."""
+"""One test in a real browser: Debian's headless Chromium against the dashboard served on 127.0.0.1, by
+`tuner dashboard` (an installed package) and by `streamlit run dashboard/app.py` (a checkout)."""
 
 from __future__ import annotations
 
@@ -26,16 +27,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture()
-def served_dashboard(small_study, tmp_path):
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["tuner dashboard", "streamlit run dashboard/app.py"])
+def served_dashboard(request, small_study, tmp_path):
     url, study = small_study
     port = free_port()
     log = (tmp_path / "dashboard.log").open("w")
+    if request.param == "tuner dashboard":
+        command = [sys.executable, "-m", "tuner.cli", "dashboard", "--storage", url, "--port", str(port)]
+    else:  # as a Streamlit user runs an app from its repository
+        command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port)]
+        command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "tuner.cli", "dashboard", "--storage", url, "--port", str(port)],
+        command,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "HOME": str(tmp_path)},
+        env={**os.environ, "HOME": str(tmp_path), "TUNER_STORAGE": url},
+        cwd=REPO,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
