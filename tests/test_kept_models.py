@@ -12,18 +12,26 @@ from optuna.artifacts import get_all_artifact_meta
 from tests.conftest import tiny_study, write_yaml
 from tests.test_bad_input import assert_one_line_error, run_cli
 from tuner.cli import main
-from tuner.orchestration.kept_models import best_numbers
+from tuner.storage.engine import optuna_storage
 from tuner.training.model_file import load_model
+
+
+def lowest_three(study: optuna.Study) -> set[int]:
+    """The three COMPLETE trials of lowest validation loss: the default keep_best of a minimised study."""
+    complete = [t for t in study.trials if t.state is optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 4  # the small study: none pruned, so one model is dropped
+    return {t.number for t in sorted(complete, key=lambda t: t.value)[:3]}
 
 
 def test_a_study_keeps_exactly_its_best_k_models_as_artifacts_optuna_lists(small_study):
     url, name = small_study
     study = optuna.load_study(study_name=name, storage=url)
     folder = Path(url.removeprefix("sqlite:///")).with_name("small-models")
-    with_artifacts = {t.number for t in study.trials if get_all_artifact_meta(t, storage=study._storage)}
-    assert with_artifacts == set(best_numbers(study, 3))  # the default keep_best
+    storage = optuna_storage(url, create_tables=False)
+    with_artifacts = {t.number for t in study.trials if get_all_artifact_meta(t, storage=storage)}
+    assert with_artifacts == lowest_three(study)
     assert len(list((folder / "artifacts").iterdir())) == 3  # dropped trials' files are gone
-    assert not list(folder.glob("trial-*.pt"))  # no working copies once the trials ended
+    assert not list(folder.glob("trial-*.pt"))  # no working copies nor resume states once the trials ended
 
 
 def test_export_model_is_the_network_tuner_train_gets_from_the_exported_config(small_study, tmp_path, capsys):
@@ -56,11 +64,11 @@ def test_export_model_is_the_network_tuner_train_gets_from_the_exported_config(s
 def test_a_trial_whose_model_was_not_kept_is_one_line_naming_those_that_were(small_study, tmp_path, capsys):
     url, name = small_study
     study = optuna.load_study(study_name=name, storage=url)
-    dropped = next(t.number for t in study.trials if t.number not in best_numbers(study, 3))
+    dropped = next(t.number for t in study.trials if t.number not in lowest_three(study))
     code, err = run_cli(
         capsys, "export", name, "--storage", url, "--trial", str(dropped), "--model", str(tmp_path / "m.pt")
     )
-    kept = ", ".join(map(str, sorted(best_numbers(study, 3))))
+    kept = ", ".join(map(str, sorted(lowest_three(study))))
     assert_one_line_error(code, err, "--trial", f"trials with one: {kept}", f"trial {dropped}")
     assert not (tmp_path / "m.pt").exists()
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from tuner import attrs
 from tuner.errors import BadInput
-from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV, queries
+from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV, queries, ranking
 from tuner.storage.engine import check_storage, mask_url
 
 REFRESH_SECONDS = 5
@@ -121,5 +121,4 @@ def selected_trials(trials: pd.DataFrame, direction: str, default_count: int = 3
     numbers = set(trials["number"])
     if chosen:
         return [n for n in chosen if n in numbers]
-    ranked = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize")
-    return list(ranked["number"].head(default_count))
+    return list(ranking.ranked_rows(trials, direction)["number"].head(default_count))

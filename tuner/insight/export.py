@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 from tuner import attrs
 from tuner.config.export_file import FileFormat, render, train_document
 from tuner.errors import BadInput
+from tuner.storage import ranking
 from tuner.storage.artifacts import kept_model
 from tuner.storage.engine import optuna_storage
 from tuner.storage.queries import check_study
@@ -18,12 +19,9 @@ from tuner.storage.queries import check_study
 def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial:
     """The best COMPLETE trial, or trial ``number`` (COMPLETE or PRUNED)."""
     if number is None:
-        try:
-            best = study.best_trial
-        except ValueError:
-            raise BadInput(
-                study.study_name, None, "a study with at least one COMPLETE trial", "none complete yet"
-            ) from None
+        best = ranking.best_trial(study)
+        if best is None:
+            raise BadInput(study.study_name, None, "a study with at least one COMPLETE trial", "none complete yet")
         if attrs.HYPERPARAMETERS not in best.user_attrs:
             raise BadInput(study.study_name, None, "a best trial run by tuner run", f"trial {best.number}")
         return best

@@ -16,11 +16,11 @@ from typing import Any
 
 import optuna
 import yaml
-from optuna.trial import TrialState
 
 from tuner import attrs
 from tuner.config.spaces import Condition, Param, ParamType, SearchSpace, parse_space
 from tuner.errors import BadInput
+from tuner.storage import ranking
 from tuner.storage.engine import mask_url, optuna_storage
 from tuner.storage.queries import check_study
 
@@ -78,10 +78,9 @@ def narrow(storage_url: str, study_name: str, top: float) -> str:
             study_name,
             "older studies kept only their distributions, not the space's conditions",
         )
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    complete = ranking.ranked(study.get_trials(deepcopy=False), ranking.maximizes(study))
     if len(complete) < 2:
         raise BadInput("STUDY", None, "a study with at least 2 COMPLETE trials", f"{study_name} has {len(complete)}")
-    complete.sort(key=lambda t: t.value, reverse=study.direction is optuna.study.StudyDirection.MAXIMIZE)
     best = complete[: max(2, math.ceil(top * len(complete)))]
     space = narrow_space(parse_space(document, f"study {study_name}"), [t.params for t in best])
     numbers = ", ".join(str(t.number) for t in best)

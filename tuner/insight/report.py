@@ -23,7 +23,7 @@ from tuner.insight.analysis import best_so_far, read_curves, with_gap
 from tuner.insight.curves import baseline_summary, test_lines, trivial_summary
 from tuner.insight.export import export_text
 from tuner.insight.importance import BOOTSTRAP, RELIABLE_TRIALS, bootstrap_importances
-from tuner.storage import queries
+from tuner.storage import queries, ranking
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -57,7 +57,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
     settings |= queries.study_user_attr(url, study, attrs.SEARCH) or {}  # the sampler and pruner, where stored
     metric = queries.study_metric(url, study)
     trials = queries.trials_frame(url, study)
-    complete = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=direction == "minimize")
+    complete = ranking.ranked_rows(trials, direction)
     plotly_inlined = False
 
     def figure(fig) -> str:  # noqa: ANN001 (a plotly Figure)

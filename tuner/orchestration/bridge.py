@@ -241,6 +241,8 @@ class StudyBridge:
             self._end(trial, TrialState.FAIL, {**ended, attrs.ERROR: summary["error"]})
             return
         ended[attrs.BEST_EPOCH] = summary["best_epoch"]
+        if "best_val_loss" in summary:  # (trainables that train nothing have none)
+            ended[attrs.BEST_VAL_LOSS] = float(summary["best_val_loss"])
         ended[attrs.PARAMETER_COUNT] = summary["parameter_count"]
         ended[attrs.TRAINING_EXAMPLES] = summary["training_examples"]
         warnings = [
@@ -281,7 +283,8 @@ class StudyBridge:
         """Store how the trial ended (one transaction), then tell Optuna its state; keep its model if it ranks."""
         if self.models is not None:  # registered while the trial still runs: Optuna adds nothing to a finished one
             queued_again = ended.get(attrs.STOP) in (StopReason.INTERRUPTED, StopReason.WORKER_DIED)
-            kept = self.models.trial_ended(trial, value if state is TrialState.COMPLETE else None, queued_again)
+            finished = value if state is TrialState.COMPLETE else None
+            kept = self.models.trial_ended(trial, finished, queued_again, ended.get(attrs.BEST_VAL_LOSS))
             ended = {**ended, **kept}
         set_user_attrs(self.storage_url, self._trial_id(trial), ended)
         self._tell(trial, state, value)

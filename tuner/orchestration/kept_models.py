@@ -30,6 +30,7 @@ from ray.tune import Callback
 from tuner import attrs
 from tuner.orchestration import shared_data
 from tuner.orchestration.served_files import local_folder
+from tuner.storage import ranking
 from tuner.storage.artifacts import artifact_store, kept_model
 from tuner.storage.locations import Location
 from tuner.storage.trial_attrs import delete_system_attr, set_user_attrs
@@ -89,7 +90,9 @@ class KeptModels:
         self.location.delete(self.state_name(earlier))  # the new trial writes its own from here on
         return name
 
-    def trial_ended(self, trial: optuna.Trial, value: float | None, queued_again: bool = False) -> dict[str, Any]:
+    def trial_ended(
+        self, trial: optuna.Trial, value: float | None, queued_again: bool = False, tie_loss: float | None = None
+    ) -> dict[str, Any]:
         """Before the trial is told: register its model if it ranks among the best K; user attrs to store.
 
         A trial queued to run again keeps its last state, which the new run resumes from.
@@ -99,18 +102,21 @@ class KeptModels:
         if not queued_again:
             self.location.delete(self.state_name(trial.number))
         path, ended = self.path(trial.number), {}
-        if value is not None and path.exists() and self._ranks(value):
+        if value is not None and path.exists() and self._ranks(value, tie_loss):
             artifact_id = upload_artifact(artifact_store=self.store, file_path=str(path), study_or_trial=trial)
             self.kept[trial.number] = artifact_id
             ended[attrs.MODEL] = artifact_id
         path.unlink(missing_ok=True)  # the artifact store holds the kept copy; the rest is not kept
         return ended
 
-    def _ranks(self, value: float) -> bool:
-        """Whether ``value`` would be among the best K of the study's COMPLETE trials."""
-        values = [t.value for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
-        better = sum(1 for v in values if (v > value if maximize else v < value))
+    def _ranks(self, value: float, tie_loss: float | None) -> bool:
+        """Whether a trial ending with ``value`` would be among the best K of the study's COMPLETE trials."""
+        maximize = ranking.maximizes(self.study)
+        own = ranking.rank_key(value, tie_loss, maximize)
+        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        better = sum(
+            1 for t in complete if ranking.rank_key(t.value, t.user_attrs.get(attrs.BEST_VAL_LOSS), maximize) < own
+        )
         return better < self.keep_best
 
     def model_bytes(self, number: int) -> bytes | None:
@@ -119,7 +125,7 @@ class KeptModels:
 
     def trim(self) -> None:
         """Drop the artifacts of trials no longer among the best K (after a trial is told)."""
-        best = set(best_numbers(self.study, self.keep_best))
+        best = set(ranking.best_numbers(self.study, self.keep_best))
         for number in [n for n in self.kept if n not in best]:
             artifact_id = self.kept.pop(number)
             with contextlib.suppress(ArtifactNotFound):  # already gone: nothing to free
@@ -152,10 +158,3 @@ class CheckpointCopier(Callback):
             self.kept.take(ids[1], pafs.LocalFileSystem(), str(own))  # the driver serves Tune's folder: its disk
             return
         self.kept.take(ids[1], checkpoint.filesystem, checkpoint.path)
-
-
-def best_numbers(study: optuna.Study, keep_best: int) -> list[int]:
-    """Numbers of the best ``keep_best`` COMPLETE trials, best first, by the study's direction."""
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    ranked = sorted(complete, key=lambda t: t.value, reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)
-    return [t.number for t in ranked[:keep_best]]

@@ -31,7 +31,7 @@ from tuner.orchestration.kept_models import CheckpointCopier, KeptModels
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
 from tuner.orchestration.trainable import run_trial
-from tuner.storage import queries
+from tuner.storage import queries, ranking
 from tuner.storage.engine import get_engine, optuna_storage, use_wal
 from tuner.storage.tables import create_tables
 from tuner.storage.trial_attrs import set_user_attrs, trial_id
@@ -268,8 +268,7 @@ def _run_rest(
             except BaseException:  # Ctrl-C, or an error in the driver itself: nothing may stay RUNNING
                 bridge.interrupt()
                 raise
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        summary.best = study.best_trial if complete else None
+        summary.best = ranking.best_trial(study)
         if summary.best is not None and trainable is run_trial:  # trainables that train nothing have nothing to test
             try:
                 model = bridge.models.model_bytes(summary.best.number) if bridge.models is not None else None

@@ -85,6 +85,7 @@ def run_trial(config: dict[str, Any]) -> None:
         summary.update(
             stop_reason=str(result.stop_reason),
             best_epoch=result.best_epoch,
+            best_val_loss=result.best_val_loss,
             epochs_run=len(result.epochs),
             parameter_count=result.parameter_count,
             training_examples=result.data.training_examples(),

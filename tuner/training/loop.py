@@ -168,7 +168,8 @@ def train(
             steps_per_sec=data.train.steps / train_seconds,
         )
         score = sign * epoch_metrics.value(settings.monitor)
-        improved = score < best_score - settings.min_delta
+        best_loss = history[best_epoch - 1].val_loss if best_epoch else math.inf
+        improved = improves(score, val_loss, best_score, best_loss, settings.min_delta)
         if improved:
             best_score, best_epoch, waited = score, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
@@ -210,6 +211,14 @@ def train(
         data=host_data,
         parameter_count=sum(p.numel() for p in model.parameters()),
     )
+
+
+def improves(score: float, val_loss: float, best_score: float, best_loss: float, min_delta: float) -> bool:
+    """Whether an epoch beats the best so far: its monitored score (lower is better) by more than
+    ``min_delta``, or the same score with a lower validation loss. Accuracy saturates at 1.000 on a
+    small validation split while the loss still falls: among tied epochs the lower loss wins (as
+    ``storage.ranking`` ranks tied trials), never simply the first to tie."""
+    return score < best_score - min_delta or (score == best_score and val_loss < best_loss)
 
 
 def on_device(data: TaskData, device: torch.device) -> TaskData:

@@ -6,6 +6,7 @@ from tuner.config.export_file import FileFormat
 from tuner.dashboard.common import load_trials, page_context, selected_trials
 from tuner.errors import BadInput
 from tuner.insight.export import export_text, kept_model_of
+from tuner.storage import ranking
 
 context = page_context()
 st.header(f"Export: {context.study}")
@@ -15,7 +16,7 @@ complete = exportable[exportable["state"] == "COMPLETE"]
 if complete.empty:
     st.info(f"Study {context.study} has no COMPLETE trial yet: nothing to export.")
     st.stop()
-best = int(complete.sort_values("value", ascending=context.direction == "minimize").iloc[0]["number"])
+best = int(ranking.ranked_rows(trials, context.direction).iloc[0]["number"])
 choices = list(exportable["number"])
 preferred = [n for n in selected_trials(trials, context.direction) if n in choices]
 number = st.selectbox(
