@@ -18,7 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 # Tests that start real components (a Ray instance, a PostgreSQL server, Chromium, a `tuner` process)
 # are marked slow, so `pytest -m "not slow"` is the fast inner loop.
 _SLOW_FIXTURES = {"ray_session", "small_study", "quickstart", "postgres_url", "maximize_study", "browser"}
-_SLOW_MODULES = {"test_dashboard_browser", "test_ray_cluster", "test_resilience", "test_postgres"}
+_SLOW_MODULES = {
+    "test_dashboard_browser",
+    "test_ray_cluster",
+    "test_cluster_storage",
+    "test_resilience",
+    "test_postgres",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -112,6 +112,13 @@ def test_zero_trials_or_workers(tmp_path, capsys, flag):
     assert not db.exists()
 
 
+@pytest.mark.parametrize("command", [["evaluate"], ["predict", "--out", "p.csv"]])
+def test_zero_scoring_threads_are_one_line_before_the_model_is_read(tmp_path, capsys, command):
+    name, *rest = command
+    code, err = run_cli(capsys, name, str(tmp_path / "none.pt"), "--data", "x.csv", *rest, "--threads", "0")
+    assert_one_line_error(code, err, "--threads", "an integer >= 1", "0")
+
+
 def test_report_needs_at_least_one_top_trial(tmp_path, capsys):
     code, err = run_cli(capsys, "report", "any", "--top", "-3", "--out", str(tmp_path / "out"))
     assert_one_line_error(code, err, "--top", "an integer >= 1", "-3")

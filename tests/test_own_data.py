@@ -97,6 +97,38 @@ def test_evaluate_agrees_with_the_accuracy_of_predicts_file(trained, capsys):
     ).mean()
     assert metrics["accuracy"] == pytest.approx(accuracy)
     assert metrics["accuracy"] > 0.6  # the trend is easy: the network learned it
+    # the per-class view is predict's labels against the truth, counted
+    actual = truth.loc[predictions["sequence_id"]].astype(str).to_numpy()
+    predicted = predictions["predicted"].astype(str).to_numpy()
+    labels = metrics["confusion"]["labels"]
+    expected = [[int(((actual == t) & (predicted == p)).sum()) for p in labels] for t in labels]
+    assert metrics["confusion"]["matrix"] == expected
+    recalls = [metrics["per_class"][t]["recall"] for t in labels if (actual == t).any()]
+    assert metrics["balanced_accuracy"] == pytest.approx(sum(recalls) / len(recalls))
+    for label in labels:
+        said = (predicted == label).sum()
+        precision = ((predicted == label) & (actual == label)).sum() / said if said else 0.0
+        assert metrics["per_class"][label]["precision"] == pytest.approx(precision)
+
+
+def test_evaluate_prints_each_class_and_the_confusion_matrix_on_the_given_thread_count(trained, capsys):
+    import torch
+
+    folder = trained["folder"]
+    assert main(["evaluate", str(trained["model"]), "--data", str(folder / "test.csv"), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert torch.get_num_threads() == 1
+    assert "balanced_accuracy" in out and "macro_f1" in out and "per class:" in out
+    assert "confusion (rows: true label, columns: predicted):" in out and "precision" in out and "recall" in out
+
+
+def test_scoring_threads_leave_the_busy_cores_alone_with_a_faked_load_average(monkeypatch):
+    from tuner.training.inference import idle_cores
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    for load, threads in ((0.0, 4), (1.4, 3), (3.6, 1), (9.0, 1)):
+        monkeypatch.setattr("os.getloadavg", lambda load=load: (load, load, load))
+        assert idle_cores() == threads
 
 
 def test_text_labels_survive_the_round_trip_and_probabilities_sum_to_one(trained):

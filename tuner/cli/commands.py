@@ -272,23 +272,47 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    positive("--threads", args.threads)
+    from tuner.training.inference import use_threads
     from tuner.training.model_file import load_model
 
+    use_threads(args.threads)
     metrics = load_model(args.model).evaluate(args.data)
     if args.format == "json":
         print(json.dumps(metrics))
         return 0
+    per_class, matrix = metrics.pop("per_class", None), metrics.pop("confusion", None)
     for name, value in metrics.items():
         print(f"{name:<10} {value:.4f}" if isinstance(value, float) else f"{name:<10} {value}")
+    if per_class is not None:
+        print(per_class_text(per_class, matrix))
     return 0
 
 
+def per_class_text(per_class: dict, matrix: dict) -> str:
+    """A classifier's per-class table and confusion matrix (rows: true label, columns: predicted)."""
+    import pandas as pd
+
+    table = pd.DataFrame(per_class).T.astype({"support": int})
+    counts = pd.DataFrame(matrix["matrix"], index=matrix["labels"], columns=matrix["labels"])
+    counts.index.name, counts.columns.name = "true", "predicted"
+    return (
+        "per class:\n"
+        + table.to_string(float_format=lambda v: f"{v:.3f}")
+        + "\nconfusion (rows: true label, columns: predicted):\n"
+        + counts.to_string()
+    )
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    positive("--threads", args.threads)
     out = output_file("--out", args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise BadInput("--out", None, "a .csv or .parquet file", args.out)
+    from tuner.training.inference import use_threads
     from tuner.training.model_file import load_model
 
+    use_threads(args.threads)
     predictions = load_model(args.model).predict(args.data)
     if out.suffix.lower() == ".parquet":
         predictions.to_parquet(out, index=False)

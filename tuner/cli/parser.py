@@ -136,6 +136,10 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     predict.add_argument("model", help="a model file written by tuner train --out")
     predict.add_argument("--data", required=True, help="a file in the task's format (no label column needed)")
     predict.add_argument("--out", required=True, help="predictions to write: FILE.csv or FILE.parquet")
+    for scorer in (evaluate, predict):
+        scorer.add_argument(
+            "--threads", type=int, help="torch threads (default: the cores not already busy, at least 1)"
+        )
 
     sample = command("sample", "Generate text from a character model trained by tuner train.", reads_storage=False)
     sample.add_argument("model", help="a checkpoint written by tuner train --out")

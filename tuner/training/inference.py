@@ -8,6 +8,7 @@ across TBPTT windows), sorted by length so little padding is computed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import torch
@@ -16,6 +17,23 @@ from torch import Tensor
 from tuner.training.models import RecurrentNet
 from tuner.training.tasks.base import SequenceData, Target
 from tuner.training.terms import Totals, encode, whole_terms
+
+
+def idle_cores() -> int:
+    """Threads for scoring that cannot oversubscribe this machine: the cores this process may use, less
+    the load already on them (the last minute's average), at least one. On a busy 2-core machine torch's
+    default of one thread per core made the same ``tuner evaluate`` take 3 s in some runs and 27 s in
+    others (2.3 s with one thread)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, cores - round(os.getloadavg()[0])))
+
+
+def use_threads(threads: int | None) -> int:
+    """Set torch's thread count for scoring (``None``: ``idle_cores()``); returns the count set."""
+    count = threads if threads is not None else idle_cores()
+    torch.set_num_threads(count)
+    return count
+
 
 BATCH_SIZE = 1024  # sequences per forward pass, at most
 STEPS_PER_BATCH = 2**17  # and at most this many time steps (long texts go in fewer sequences at once)

@@ -18,6 +18,7 @@ from tuner.errors import BadInput
 from tuner.training.checkpoint import load_checkpoint
 from tuner.training.inference import evaluate_split, last_step_outputs
 from tuner.training.models import RecurrentNet
+from tuner.training.per_class import class_report, confusion
 from tuner.training.tasks import Prepared, Target, Task, task_for
 
 Data = str | Path | pd.DataFrame
@@ -59,14 +60,20 @@ class Model:
             )
         return prepared
 
-    def evaluate(self, data: Data) -> dict[str, float]:
-        """The task's metrics on labelled ``data`` (``loss``, ``accuracy``, ``mae`` ...) and ``sequences``."""
+    def evaluate(self, data: Data) -> dict[str, Any]:
+        """The task's metrics on labelled ``data`` (``loss``, ``accuracy``, ``mae`` ...) and ``sequences``;
+        a classifier's also per class: ``balanced_accuracy``, ``macro_f1``, ``per_class`` (precision,
+        recall, f1 and support of each label) and ``confusion`` (labels, and counts: row = true label)."""
         prepared = self._prepare(data, labelled=True)
         with torch.inference_mode():
             metrics = evaluate_split(self.net, self.target, prepared.data, self.input_size, self.target_scale)
-        return {name.removeprefix("val_"): value for name, value in metrics.items()} | {
-            "sequences": prepared.data.sequences
-        }
+        scores: dict[str, Any] = {name.removeprefix("val_"): value for name, value in metrics.items()}
+        scores["sequences"] = prepared.data.sequences
+        if self.target is Target.CLASS:
+            predicted = last_step_outputs(self.net, prepared.data, self.input_size).argmax(dim=-1).numpy()
+            matrix = confusion(prepared.data.targets.numpy(), predicted, len(self.classes))
+            scores |= class_report(matrix, self.classes)
+        return scores
 
     def predict(self, data: Data) -> pd.DataFrame:
         """Predictions for ``data``: per sequence (classification) or per forecast point (regression)."""
