@@ -355,3 +355,76 @@ def test_early_stopping_and_the_kept_weights_follow_the_studys_metric_then_the_l
     assert all(m.metrics["val_accuracy"] < best for m in result.epochs if m.val_loss < result.best_val_loss)
     kept = evaluate(result.model, data, hp, torch.device("cpu"), settings)["val_accuracy"]
     assert kept == pytest.approx(best)  # the weights kept are the best epoch's
+
+
+def test_per_sequence_normalisation_is_each_sequences_own_z_score_over_its_real_steps(tmp_path):
+    frame = long_frame(lengths=(5, 3, 4, 6))
+    frame["x"] = frame["x"] * (frame["sequence_id"] + 1) + 10 * frame["sequence_id"]  # levels and scales differ
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    options = SequenceClassificationOptions(normalize="per_sequence", val_fraction=0.5)
+    data = task_for("sequence_classification").load(str(tmp_path / "data.csv"), options)
+    for split in (data.train, data.val):
+        for inputs, length in zip(split.inputs, split.lengths, strict=True):
+            n = int(length)
+            # the hand computation: x = (i+1) t + 10 i over t = 0..n-1 standardises to (t - mean t) / std t
+            t = np.arange(n, dtype=np.float64)
+            expected = (t - t.mean()) / t.std()
+            np.testing.assert_allclose(inputs[:n, 0].numpy(), expected, rtol=1e-5, atol=1e-5)
+            assert (inputs[n:] == 0).all()  # padding stays zero
+
+
+def test_balanced_class_weights_follow_the_training_splits_counts_and_weigh_the_training_loss(tmp_path):
+    frame = long_frame(lengths=(4,) * 12)
+    frame["label"] = frame["sequence_id"].map(lambda i: 1 if i % 4 == 0 else 0)  # 9 of class 0, 3 of class 1
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    options = SequenceClassificationOptions(class_weight="balanced", val_fraction=0.25)
+    data = task_for("sequence_classification").load(str(tmp_path / "data.csv"), options)
+    counts = np.bincount(data.train.targets.numpy(), minlength=2)
+    expected = len(data.train.targets) / (2 * counts)
+    np.testing.assert_allclose(data.class_weights.numpy(), expected, rtol=1e-6)
+    assert data.class_weights[1] > data.class_weights[0]  # the rarer class weighs more
+    plain = task_for("sequence_classification").load(str(tmp_path / "data.csv"), SequenceClassificationOptions())
+    assert plain.class_weights is None
+    # the weights change what training minimises: the same seed ends with other weights
+    weighted, unweighted = (train(small(), d, TrainSettings(max_epochs=1)) for d in (data, plain))
+    assert not torch.equal(weighted.model.head.weight, unweighted.model.head.weight)
+
+
+def test_balanced_accuracy_and_macro_f1_are_validation_metrics_a_study_may_optimise(tmp_path):
+    from tuner.training.terms import Totals, whole_terms
+
+    # 4 of class 0 (3 right), 2 of class 1 (1 right): accuracy 4/6, balanced accuracy (3/4 + 1/2) / 2
+    outputs = torch.tensor([[9.0, 0], [9, 0], [9, 0], [0, 9], [0, 9], [9, 0]])[:, None, :]
+    targets = torch.tensor([0, 0, 0, 0, 1, 1])
+    totals = Totals()
+    totals.add(whole_terms(Target.CLASS, outputs, targets, torch.ones(6, dtype=torch.long)))
+    metrics = totals.metrics(Target.CLASS)
+    assert metrics["val_accuracy"] == pytest.approx(4 / 6)
+    assert metrics["val_balanced_accuracy"] == pytest.approx((3 / 4 + 1 / 2) / 2)
+    f1_0, f1_1 = 2 * (3 / 4 * 3 / 4) / (3 / 4 + 3 / 4), 2 * (1 / 2 * 1 / 2) / (1 / 2 + 1 / 2)
+    assert metrics["val_macro_f1"] == pytest.approx((f1_0 + f1_1) / 2)
+    study = load_study(csv_study(tmp_path, long_frame(), class_weight="balanced"))
+    for metric in ("val_balanced_accuracy", "val_macro_f1"):
+        document = tiny_study(tmp_path, task=study.task.to_dict(), objective={"metric": metric})
+        assert load_study(write_yaml(tmp_path / "m.yaml", document)).direction == "maximize"
+
+
+@pytest.mark.parametrize(
+    ("options", "needles"),
+    [
+        ({"normalize": "zscore"}, ["task.options.normalize", "global", "per_sequence", "'zscore'"]),
+        ({"class_weight": "auto"}, ["task.options.class_weight", "balanced", "'auto'"]),
+    ],
+)
+def test_bad_normalise_or_class_weight_is_one_line(tmp_path, options, needles):
+    with pytest.raises(BadInput) as error:
+        load_study(csv_study(tmp_path, long_frame(), **options))
+    assert all(n in str(error.value) for n in needles), str(error.value)
+
+
+def test_class_weights_on_a_regression_task_are_refused(tmp_path):
+    pd.DataFrame({"value": np.arange(200.0)}).to_csv(tmp_path / "series.csv", index=False)
+    task = {"name": "regression", "data": "series.csv", "options": {"window": 5, "class_weight": "balanced"}}
+    with pytest.raises(BadInput) as error:
+        load_study(write_yaml(tmp_path / "r.yaml", tiny_study(tmp_path, task=task)))
+    assert "task.options.class_weight" in str(error.value)

@@ -47,7 +47,12 @@ TASKS: dict[str, TaskInfo] = {
     "char_lm": TaskInfo(CharLMOptions, {"val_loss": MINIMIZE, "val_bpc": MINIMIZE}, "text", "builtin:tinyshakespeare"),
     "sequence_classification": TaskInfo(
         SequenceClassificationOptions,
-        {"val_loss": MINIMIZE, "val_accuracy": MAXIMIZE},
+        {
+            "val_loss": MINIMIZE,
+            "val_accuracy": MAXIMIZE,
+            "val_balanced_accuracy": MAXIMIZE,  # the mean of the classes' recalls: imbalanced classes
+            "val_macro_f1": MAXIMIZE,
+        },
         "table",
         "builtin:control_charts",
     ),

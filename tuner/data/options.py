@@ -36,6 +36,13 @@ class SequenceClassificationOptions:
     val_fraction: float = 0.2  # share of sequences held out, chosen with split_seed
     split_seed: int = 0
     test_fraction: float | None = None  # share of sequences held out from the search (drawn first)
+    # global: each feature minus the training split's mean, over its spread; per_sequence: each
+    # sequence's feature minus its own mean, over its own spread (the UCR archive's convention: shape,
+    # not level); none: the values as they are
+    normalize: Literal["global", "per_sequence", "none"] = "global"
+    # balanced: each class's loss weighted by n / (classes * its count in the training split), as
+    # scikit-learn's class_weight="balanced"; None: every sequence counts the same
+    class_weight: Literal["balanced"] | None = None
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,8 @@ def on_device(data: TaskData, device: torch.device) -> TaskData:
     def moved(split: SequenceData) -> SequenceData:
         return replace(split, inputs=split.inputs.to(device), targets=split.targets.to(device))
 
-    return replace(data, train=moved(data.train), val=moved(data.val))
+    weights = data.class_weights.to(device) if data.class_weights is not None else None
+    return replace(data, train=moved(data.train), val=moved(data.val), class_weights=weights)
 
 
 def _batches(data: SequenceData, order: Tensor, batch_size: int) -> Iterator[tuple[Tensor, Tensor, np.ndarray]]:
@@ -290,7 +291,7 @@ def _train_epoch(
                 with torch.no_grad():  # no target here: carry the state forward only
                     forward()
                 continue
-            loss_sum, window_count, _, _ = window_terms(data.target, forward(), targets, selection)
+            loss_sum, window_count, *_ = window_terms(data.target, forward(), targets, selection, data.class_weights)
             loss = loss_sum / window_count
             objective = loss + hp.l1 * sum(w.abs().sum() for w in model.weights()) if hp.l1 > 0 else loss
             optimizer.zero_grad(set_to_none=True)

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from tuner.training.per_class import balanced_accuracy_and_macro_f1
 from tuner.training.tasks.base import Target
 
 
@@ -27,23 +28,35 @@ class Totals:
     """Sums over targets, kept on the device (float64) and read once, when turned into metrics."""
 
     count: int = 0  # known on the host
-    sums: Tensor | None = None  # (loss, correct, absolute error)
+    sums: Tensor | None = None  # (loss, correct, absolute error, then a classifier's confusion counts, C x C)
 
     def add(self, terms: Terms | None) -> None:
         if terms is not None:
-            loss_sum, count, correct, abs_error = terms
-            window = torch.stack([loss_sum.double(), correct.double(), abs_error.double()])
+            loss_sum, count, correct, abs_error, confusion = terms
+            parts = [torch.stack([loss_sum.double(), correct.double(), abs_error.double()])]
+            if confusion is not None:  # in the same tensor: still one read per pass
+                parts.append(confusion.double().flatten())
+            window = torch.cat(parts)
             self.sums = window if self.sums is None else self.sums + window
             self.count += count
 
     def metrics(self, target: Target, target_scale: float = 1.0) -> dict[str, float]:
         """The task's validation metrics (``val_loss`` first), errors of values on the data's own scale."""
-        loss_sum, correct, abs_error = self.sums.tolist() if self.sums is not None else (0.0, 0.0, 0.0)
+        read = self.sums.tolist() if self.sums is not None else [0.0, 0.0, 0.0]
+        loss_sum, correct, abs_error = read[:3]
         loss = loss_sum / self.count if self.count else math.nan
         if target is Target.NEXT_TOKEN:
             return {"val_loss": loss, "val_bpc": loss / math.log(2)}
         if target is Target.CLASS:
-            return {"val_loss": loss, "val_accuracy": correct / self.count}
+            classes = math.isqrt(len(read) - 3)
+            counts = np.asarray(read[3:], dtype=np.int64).reshape(classes, classes)
+            balanced, macro_f1 = balanced_accuracy_and_macro_f1(counts)
+            return {
+                "val_loss": loss,
+                "val_accuracy": correct / self.count if self.count else math.nan,
+                "val_balanced_accuracy": balanced,
+                "val_macro_f1": macro_f1,
+            }
         return {
             "val_loss": loss,
             "val_mse": loss * target_scale**2,
@@ -51,8 +64,9 @@ class Totals:
         }
 
 
-# (summed loss, target count, correct predictions, summed absolute error); the tensors are 0-dim on the device
-Terms = tuple[Tensor, int, Tensor, Tensor]
+# (summed loss, target count, correct predictions, summed absolute error, a classifier's confusion counts
+# (C, C) or None); the tensors are on the device
+Terms = tuple[Tensor, int, Tensor, Tensor, Tensor | None]
 
 
 def encode(x: Tensor, input_size: int) -> Tensor:
@@ -114,8 +128,13 @@ def selections(
     return result
 
 
-def window_terms(target: Target, outputs: Tensor, targets: Tensor, selection: Selection) -> Terms | None:
-    """The loss terms of one window's ``outputs`` (B, steps, O), or None when no target falls in it."""
+def window_terms(
+    target: Target, outputs: Tensor, targets: Tensor, selection: Selection, class_weights: Tensor | None = None
+) -> Terms | None:
+    """The loss terms of one window's ``outputs`` (B, steps, O), or None when no target falls in it.
+
+    ``class_weights`` (C,) weigh each target's loss by its class (training on imbalanced classes).
+    """
     if selection.count == 0:
         return None
     start, steps = selection.start, selection.steps
@@ -126,11 +145,15 @@ def window_terms(target: Target, outputs: Tensor, targets: Tensor, selection: Se
         predicted = outputs[selection.rows, selection.cols]
         wanted = targets[selection.rows, start + selection.cols] if target.every_step else targets[selection.rows]
     if target.classification:
-        loss = F.cross_entropy(predicted.float(), wanted, reduction="sum")
-        correct = (predicted.argmax(dim=-1) == wanted).sum()
-        return loss, wanted.numel(), correct, predicted.new_zeros(())
+        loss = F.cross_entropy(predicted.float(), wanted, weight=class_weights, reduction="sum")
+        said = predicted.argmax(dim=-1)
+        classes = predicted.shape[-1]
+        confusion = None
+        if target is Target.CLASS:  # per-class metrics (balanced accuracy, macro F1) need the counts
+            confusion = torch.bincount(wanted * classes + said, minlength=classes * classes)
+        return loss, wanted.numel(), (said == wanted).sum(), predicted.new_zeros(()), confusion
     error = predicted.float() - wanted
-    return (error**2).sum(), error.numel(), predicted.new_zeros((), dtype=torch.long), error.abs().sum()
+    return (error**2).sum(), error.numel(), predicted.new_zeros((), dtype=torch.long), error.abs().sum(), None
 
 
 def whole_terms(target: Target, outputs: Tensor, targets: Tensor, lengths: Tensor) -> Terms | None:

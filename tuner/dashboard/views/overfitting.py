@@ -28,7 +28,8 @@ def body() -> None:
         st.info("Pick trials to compare (or select rows on the Trials page).")
         return
     epochs = load_epochs(context.storage, context.study, tuple(chosen))
-    curves = {n: with_gap(group) for n, group in epochs.groupby("trial_number")}
+    groups = dict(tuple(epochs.groupby("trial_number")))
+    curves = {n: with_gap(groups[n]) for n in chosen if n in groups}  # in the order chosen: the best first
     missing = [n for n in chosen if n not in curves]
     if missing:
         st.info(f"No epochs recorded yet for trial(s) {', '.join(map(str, missing))}.")

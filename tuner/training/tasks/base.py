@@ -81,6 +81,8 @@ class TaskData:
     # series tasks: input steps back from the end whose value is a naive forecast of every target
     # (1: the last value repeated; a season's length: the value one season back)
     naive_lags: tuple[int, ...] = ()
+    # classification: each class's weight in the training loss (class_weight: balanced), None: all 1
+    class_weights: Tensor | None = None
 
     def training_examples(self) -> int:
         """Targets the model learns from: every step for per-step tasks, one per sequence otherwise."""

@@ -2,8 +2,10 @@
 
 Sequences may differ in length: they are padded at the end and the class is
 read at each one's last real step. Features are standardised with the mean
-and spread of the training split only; class labels may be integers or text
-and come back as they are in the file.
+and spread of the training split only (``normalize: global``), or each
+sequence by its own (``per_sequence``), or not at all; class labels may be
+integers or text and come back as they are in the file. ``class_weight:
+balanced`` weighs the training loss by the training split's class counts.
 """
 
 from __future__ import annotations
@@ -38,15 +40,18 @@ class SequenceClassification(Task):
             "mean": train_steps.mean(axis=0).tolist(),
             "std": (train_steps.std(axis=0) + 1e-8).tolist(),
             "classes": [tabular.plain(c) for c in np.unique(table.labels)],
+            "normalize": options.normalize,
         }
         targets = class_indices(table.labels, preparation, str(data))
+        classes = len(preparation["classes"])
         return TaskData(
             target=Target.CLASS,
             train=sequences(table, preparation, targets, split.train),
             val=sequences(table, preparation, targets, split.val),
             input_size=len(table.feature_names),
-            output_size=len(preparation["classes"]),
+            output_size=classes,
             preparation=preparation,
+            class_weights=balanced_weights(targets[split.train], classes) if options.class_weight else None,
         )
 
     def held_out_test(
@@ -102,15 +107,40 @@ def class_indices(labels: np.ndarray, preparation: dict, where: str) -> np.ndarr
     return np.array([lookup[tabular.plain(label)] for label in labels], dtype=np.int64)
 
 
+def balanced_weights(train_targets: np.ndarray, classes: int) -> torch.Tensor:
+    """scikit-learn's "balanced" class weights: n / (classes * count of the class); a class absent from
+    the training split weighs 0 (it has no loss to weigh)."""
+    counts = np.bincount(train_targets, minlength=classes).astype(np.float64)
+    weights = np.divide(len(train_targets), classes * counts, out=np.zeros_like(counts), where=counts > 0)
+    return torch.from_numpy(weights.astype(np.float32))
+
+
 def sequences(table: tabular.LongSequences, preparation: dict, targets: np.ndarray, rows: np.ndarray) -> SequenceData:
-    """Sequences ``rows``, standardised with the training split's mean and spread, padded with zeros to the longest."""
+    """Sequences ``rows``, normalised as ``preparation`` says (``normalized``), padded with zeros to the longest."""
     lengths = table.lengths[rows]
     longest = int(lengths.max()) if len(rows) else 1
-    mean, std = np.asarray(preparation["mean"], np.float32), np.asarray(preparation["std"], np.float32)
-    inputs = (table.values[rows, :longest] - mean) / std
-    inputs[np.arange(longest)[None, :] >= lengths[:, None]] = 0.0  # padding stays zero
+    valid = np.arange(longest)[None, :] < lengths[:, None]  # (N, L)
+    inputs = normalized(table.values[rows, :longest].astype(np.float32), valid, preparation)
+    inputs[~valid] = 0.0  # padding stays zero
     return SequenceData(
         torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)),
         torch.from_numpy(targets[rows]).long(),
         torch.from_numpy(lengths).long(),
     )
+
+
+def normalized(values: np.ndarray, valid: np.ndarray, preparation: dict) -> np.ndarray:
+    """values (N, L, F), ``valid`` (N, L) marking real steps: ``global`` standardises each feature by the
+    training split's mean and spread, ``per_sequence`` by each sequence's own over its real steps (a
+    constant sequence becomes zeros), ``none`` leaves them. Model files from before the option: global."""
+    how = preparation.get("normalize", "global")
+    if how == "none":
+        return values.copy()
+    if how == "global":
+        mean, std = np.asarray(preparation["mean"], np.float32), np.asarray(preparation["std"], np.float32)
+        return (values - mean) / std
+    steps = np.maximum(valid.sum(axis=1), 1)[:, None]  # (N, 1)
+    mask = valid[:, :, None]
+    mean = np.where(mask, values, 0.0).sum(axis=1) / steps  # (N, F)
+    spread = np.sqrt(np.where(mask, (values - mean[:, None, :]) ** 2, 0.0).sum(axis=1) / steps)
+    return ((values - mean[:, None, :]) / (spread[:, None, :] + 1e-8)).astype(np.float32)
