@@ -48,6 +48,16 @@ class WeightInit(StrEnum):
     ORTHOGONAL = "orthogonal"
 
 
+class Readout(StrEnum):
+    """How a many-to-one network (a classifier, a one-step forecaster) reads its recurrent outputs:
+    ``training/readout.py``. Tasks with a target at every step read every step (``last``)."""
+
+    LAST = "last"
+    MEAN = "mean"
+    MAX = "max"
+    ATTENTION = "attention"
+
+
 @dataclass(frozen=True)
 class Hyperparameters:
     """Every knob of one training run. Defaults are the Deeplearning4j char-LSTM example."""
@@ -67,6 +77,7 @@ class Hyperparameters:
     grad_clip: float = 0.0  # max global gradient norm; 0 turns clipping off
     batch_size: int = 32  # sequences per minibatch
     weight_init: WeightInit = WeightInit.XAVIER
+    readout: Readout = Readout.LAST  # many-to-one tasks: the last step, or a mean, max or attention pool
 
     def __post_init__(self) -> None:
         # Accept plain strings (from YAML, JSON or Optuna) and keep enums inside.
@@ -94,6 +105,7 @@ _ENUMS: dict[str, type[StrEnum]] = {
     "activation": Activation,
     "updater": Updater,
     "weight_init": WeightInit,
+    "readout": Readout,
 }
 
 # name -> (rule in words, predicate); every numeric knob has one.

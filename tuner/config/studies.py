@@ -13,7 +13,7 @@ from typing import Any
 from tuner.config.algorithms import build_pruner, build_sampler
 from tuner.config.early_stopping import EarlyStopping, parse_early_stopping
 from tuner.config.hyperparams import Hyperparameters, Precision
-from tuner.config.spaces import SearchSpace, parse_space
+from tuner.config.spaces import ParamType, SearchSpace, parse_space
 from tuner.config.task import BUILTIN_PREFIX, TaskSpec, parse_task
 from tuner.config.yaml_file import load_mapping
 from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
@@ -129,7 +129,7 @@ def load_study(path: str | Path) -> StudySpec:
     if not isinstance(name, str) or not name.strip():
         raise BadInput(where, "name", "a non-empty study name", name)
     task = parse_task(raw.get("task", {}), where, path.parent)
-    space = _parse_space_entry(raw.get("space"), where, path.parent)
+    space = _readout_for(task, _parse_space_entry(raw.get("space"), where, path.parent), where)
     metric, direction = _parse_objective(raw.get("objective", {}), task, where)
     max_epochs = int_at_least(raw, "max_epochs", 10, where)
     sampler = _mapping(raw, "sampler", {"type": "tpe"}, where)
@@ -221,6 +221,24 @@ def _parse_space_entry(raw: Any, where: str, base_dir: Path) -> SearchSpace:
     if not isinstance(overrides, dict):
         raise BadInput(where, "space.overrides", "a mapping of parameter name to spec", overrides)
     return space.with_overrides(overrides, where, "space.overrides") if overrides else space
+
+
+def _readout_for(task: TaskSpec, space: SearchSpace, where: str) -> SearchSpace:
+    """A task with a target at every step reads every step: a searched ``readout`` (as in rnn.yaml) is
+    fixed at ``last`` there, and a readout fixed at another value is refused."""
+    readout = next((p for p in space.params if p.name == "readout"), None)
+    if readout is None or not task.targets_every_step():
+        return space
+    if readout.type is ParamType.FIXED:
+        if readout.value != "last":
+            raise BadInput(
+                where,
+                "space.readout",
+                f"readout last: a {task.name} network predicts at every step (readouts pool many-to-one tasks)",
+                readout.value,
+            )
+        return space
+    return space.with_overrides({"readout": "last"}, where, "space")
 
 
 def _parse_objective(raw: Any, task: TaskSpec, where: str) -> tuple[str, str]:

@@ -94,6 +94,11 @@ class TaskSpec:
     def metrics(self) -> dict[str, str]:
         return self.info().metrics
 
+    def targets_every_step(self) -> bool:
+        """Whether the task has a target at every step (char_lm, many-to-many forecasts): then its
+        networks read each step's own output and have no readout to choose."""
+        return self.name == "char_lm" or (self.name == "regression" and self.options.get("mode") == "many_to_many")
+
     def parsed_options(self) -> Any:
         return self.info().options(**self.options)
 

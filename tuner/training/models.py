@@ -11,9 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from tuner.config.hyperparams import Activation, Cell, Hyperparameters, WeightInit
+from tuner.config.hyperparams import Activation, Cell, Hyperparameters, Readout, WeightInit
 from tuner.training.cells import ActivationRecurrentLayer, State, TanhGRU, TanhRNN
 from tuner.training.precision import run_layer
+from tuner.training.readout import RunningReadout
 
 _TANH_LAYERS = {Cell.LSTM: nn.LSTM, Cell.GRU: TanhGRU, Cell.RNN: TanhRNN}
 
@@ -33,6 +34,7 @@ class RecurrentNet(nn.Module):
         sizes = [input_size] + [hp.hidden_size] * hp.depth
         self.layers = nn.ModuleList(make_layer(hp.cell, sizes[k], sizes[k + 1], hp.activation) for k in range(hp.depth))
         self.dropout = nn.Dropout(hp.dropout)
+        self.readout = RunningReadout(hp.readout, hp.hidden_size)
         self.head = nn.Linear(hp.hidden_size, output_size)
         self.reset_parameters()
 
@@ -56,9 +58,10 @@ class RecurrentNet(nn.Module):
     def forward(
         self, x: Tensor, states: list[State] | None = None, dtype: torch.dtype = torch.float32
     ) -> tuple[Tensor, list[State]]:
-        """x: (B, T, I) -> float32 logits (B, T, O) and the new (float32) state of every layer.
+        """x: (B, T, I) -> float32 logits (B, T, O) and the new (float32) state of every layer (then, for a
+        pooling readout, its running pool).
 
-        ``dtype``: what the recurrent layers compute in (``precision.py``); the output layer is float32.
+        ``dtype``: what the recurrent layers compute in (``precision.py``); readout and output layer float32.
         """
         new_states: list[State] = []
         for k, layer in enumerate(self.layers):
@@ -66,7 +69,11 @@ class RecurrentNet(nn.Module):
                 x = self.dropout(x)
             x, state = run_layer(layer, x, None if states is None else states[k], dtype)
             new_states.append(state)
-        return self.head(self.dropout(x).float()), new_states
+        pooling = self.hp.readout is not Readout.LAST
+        read, pool = self.readout(x, states[-1] if pooling and states is not None else None)  # (B, T, H)
+        if pooling:
+            new_states.append(pool)
+        return self.head(self.dropout(read)), new_states
 
     def runs_fused_code(self) -> bool:
         """Whether a layer runs the fused CPU recurrence (built on first use) when on the CPU."""
