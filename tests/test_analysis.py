@@ -112,3 +112,22 @@ def test_bootstrap_intervals_hold_the_estimate_and_narrow_as_trials_are_added():
         assert not result.top_two_overlap()  # x matters far more than y: the order is settled
         widths.append(table.loc["x", "high"] - table.loc["x", "low"])
     assert widths[1] < widths[0]
+
+
+@pytest.mark.parametrize(
+    ("metric", "minimize", "validation", "test", "optimism"),
+    [
+        ("val_mae", True, 696.22, 318.68, -377.54),  # the test error is lower: validation did not flatter
+        ("val_mae", True, 300.0, 350.0, +50.0),  # the test error is higher: it did
+        ("val_accuracy", False, 0.95, 0.90, +0.05),
+        ("val_accuracy", False, 0.90, 0.95, -0.05),
+    ],
+)
+def test_selection_optimism_is_positive_exactly_when_validation_flatters(metric, minimize, validation, test, optimism):
+    from tuner.insight.score_lines import score_lines
+
+    trivial = {"predictor": "t", "metrics": {metric: 0.5 if not minimize else 900.0}}
+    scores = {"metric": metric, "validation": {metric: validation}, "test": {metric: test}}
+    scores["trivial"] = {"validation": trivial, "test": trivial}
+    (_, line, *_) = score_lines(scores, minimize=minimize)
+    assert f"selection optimism {optimism:+.4f}" in line

@@ -16,7 +16,7 @@ import yaml
 
 from tuner.config.early_stopping import parse_early_stopping
 from tuner.config.hyperparams import Hyperparameters, Precision
-from tuner.config.task import parse_task
+from tuner.config.task import parse_task, selection_optimism
 from tuner.config.yaml_file import load_mapping
 from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
 
@@ -75,7 +75,11 @@ def train_document(
             "test": {
                 "value": test_result["test"][metric],
                 "validation": test_result["validation"][metric],
-                "selection_optimism": test_result["validation"][metric] - test_result["test"][metric],
+                "selection_optimism": selection_optimism(
+                    test_result["validation"][metric],
+                    test_result["test"][metric],
+                    maximize=settings.get("direction") == "maximize",
+                ),
                 "trivial": test_result["trivial"]["test"]["metrics"][metric],
             }
         }

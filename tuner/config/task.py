@@ -240,3 +240,10 @@ def _check_data(name: str, data: str, options: Any) -> None:
             )
     elif name == "regression":
         tabular.read_series(data_path(data), options)
+
+
+def selection_optimism(validation: float, test: float, maximize: bool) -> float:
+    """How much better the chosen network looks on validation than on test, in the metric's units:
+    positive when choosing on validation flattered it, for a minimised metric (a loss, an error) and a
+    maximised one (an accuracy) alike."""
+    return validation - test if maximize else test - validation

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuner.config.task import selection_optimism
 from tuner.insight.analysis import TRIVIAL_MARGIN
 
 
@@ -48,10 +49,11 @@ def score_lines(scores: dict[str, Any], minimize: bool) -> list[str]:
             "the validation value chose this network among the trials, so it flatters it"
         )
         return lines
-    optimism = scores["validation"][metric] - test[metric]
+    optimism = selection_optimism(scores["validation"][metric], test[metric], maximize=not minimize)
     lines.append(
         f"test       {name} {test[metric]:.4f}   trivial {trivial['test']['metrics'][metric]:.4f}   "
-        f"selection optimism {optimism:+.4f} (validation minus test: how much choosing on validation flatters it)"
+        f"selection optimism {optimism:+.4f} (how much better validation makes it look than test: "
+        "positive when choosing on validation flattered it)"
     )
     if not clearly_better(test[metric], trivial["test"]["metrics"][metric], minimize):
         lines.append(f"warning: on test data the network is no better than the trivial predictor ({name})")

@@ -27,10 +27,6 @@ class FinalScores:
     trivial_validation: Trivial
     trivial_test: Trivial | None
 
-    def optimism(self) -> float | None:
-        """Validation minus test value of the study's metric (how much selection flattered it)."""
-        return None if self.test is None else self.validation[self.metric] - self.test[self.metric]
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
