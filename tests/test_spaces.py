@@ -155,3 +155,18 @@ def test_finite_values_enumerate_grids():
     assert by_name["hidden_size"].finite_values() == (8, 16, 24)
     assert by_name["learning_rate"].finite_values() is None
     assert by_name["dropout"].type is ParamType.FLOAT
+
+
+def test_a_study_outside_the_repository_reaches_the_shipped_space_by_name(tmp_path):
+    from tests.conftest import tiny_study, write_yaml
+    from tuner.config.studies import load_study
+
+    elsewhere = tmp_path / "my-project"
+    elsewhere.mkdir()
+    document = tiny_study(elsewhere, space={"path": "builtin:rnn", "overrides": {"depth": 1}})
+    spec = load_study(write_yaml(elsewhere / "study.yaml", document))
+    assert "learning_rate" in spec.space.distributions() and "updater" in spec.space.distributions()
+    document["space"]["path"] = "builtin:rn"
+    with pytest.raises(BadInput) as error:
+        load_study(write_yaml(elsewhere / "study.yaml", document))
+    assert "space.path" in str(error.value) and "builtin:rnn" in str(error.value) and "did you mean" in str(error.value)

@@ -7,6 +7,7 @@ opened, so bad input never leaves half a study behind.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from tuner.config.hyperparams import Hyperparameters, Precision
 from tuner.config.spaces import ParamType, SearchSpace, parse_space
 from tuner.config.task import BUILTIN_PREFIX, TaskSpec, parse_task
 from tuner.config.yaml_file import load_mapping
-from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
+from tuner.errors import BadInput, check_keys, did_you_mean, int_at_least, integer, is_number
 from tuner.storage import DEFAULT_STORAGE, is_uri
 
 _TOP_KEYS = {
@@ -211,9 +212,7 @@ def _parse_space_entry(raw: Any, where: str, base_dir: Path) -> SearchSpace:
     if "path" in raw:
         if "parameters" in raw:
             raise BadInput(where, "space", "either path or parameters, not both", sorted(raw))
-        space_file = (base_dir / str(raw["path"])).resolve()
-        if not space_file.is_file():
-            raise BadInput(where, "space.path", "an existing search-space file", str(space_file))
+        space_file = _space_file(str(raw["path"]), base_dir, where)
         space = parse_space(load_mapping(space_file), str(space_file))
     else:
         space = parse_space({"parameters": raw.get("parameters")}, where, "space")
@@ -239,6 +238,29 @@ def _readout_for(task: TaskSpec, space: SearchSpace, where: str) -> SearchSpace:
             )
         return space
     return space.with_overrides({"readout": "last"}, where, "space")
+
+
+def builtin_spaces() -> list[str]:
+    """The names of the search spaces that ship with the package (``search_spaces/*.yaml``)."""
+    return sorted(
+        p.name.removesuffix(".yaml")
+        for p in resources.files("tuner.search_spaces").iterdir()
+        if p.name.endswith(".yaml")
+    )
+
+
+def _space_file(path: str, base_dir: Path, where: str) -> Path:
+    """A space file: ``builtin:NAME`` (shipped with the package), or a path relative to the study file."""
+    if path.startswith(BUILTIN_PREFIX):
+        name, shipped = path.removeprefix(BUILTIN_PREFIX), builtin_spaces()
+        if name not in shipped:
+            expected = "a built-in search space (" + ", ".join(f"builtin:{n}" for n in shipped) + ")"
+            raise BadInput(where, "space.path", expected, path, did_you_mean(name, shipped))
+        return Path(str(resources.files("tuner.search_spaces") / f"{name}.yaml"))
+    space_file = (base_dir / path).resolve()
+    if not space_file.is_file():
+        raise BadInput(where, "space.path", "an existing search-space file", str(space_file))
+    return space_file
 
 
 def _parse_objective(raw: Any, task: TaskSpec, where: str) -> tuple[str, str]:
