@@ -273,3 +273,20 @@ def test_the_gp_sampler_models_a_short_study_over_the_conditional_rnn_space():
     assert {"learning_rate", "cell", "updater"} <= set(study.trials[-1].params)
     note = independent_sampling_note({"type": "gp"}, space)
     assert "draws momentum, forget_bias at random" in note or "draws forget_bias, momentum at random" in note
+
+
+def test_a_continued_study_counts_progress_against_its_whole_budget_with_a_fake_bridge():
+    import collections
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from tuner.orchestration.bridge import Outcomes
+    from tuner.orchestration.progress import ProgressBar
+
+    # --trials 8 on a study that had 2: the first trial of this run is the study's third of eight
+    bridge = SimpleNamespace(outcomes=Outcomes(by_state=collections.Counter(COMPLETE=1)))
+    out = io.StringIO()
+    ProgressBar(bridge, 8, Console(file=out, force_terminal=False), before=2).on_trial_complete(0, [], None)
+    assert out.getvalue().startswith("trials 3/8 ")

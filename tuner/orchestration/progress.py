@@ -29,9 +29,12 @@ class LinesMayStopConsole(Console):
 class ProgressBar(Callback):
     """Redrawn as each trial ends; a context manager around ``Tuner.fit``."""
 
-    def __init__(self, bridge: StudyBridge, total: int, console: Console | None = None):
+    def __init__(self, bridge: StudyBridge, total: int, console: Console | None = None, before: int = 0):
+        """``total``: the study's budget; ``before``: its trials that count already (a continued study
+        shows 3/8, not 1/6)."""
         self.bridge = bridge
         self.total = total
+        self.before = before
         self.console = console or LinesMayStopConsole(stderr=True)
         self.progress: Progress | None = None
         if self.console.is_terminal:
@@ -43,7 +46,7 @@ class ProgressBar(Callback):
                 TimeElapsedColumn(),
                 console=self.console,
             )
-            self.task = self.progress.add_task(self._describe(), total=total)
+            self.task = self.progress.add_task(self._describe(), total=total, completed=before)
 
     def __getstate__(self) -> dict:
         return {}  # Tune pickles callbacks; a live display stays in the driver
@@ -64,7 +67,7 @@ class ProgressBar(Callback):
         return f"complete {counts['COMPLETE']}  pruned {counts['PRUNED']}  failed {counts['FAIL']}  best {best_text}"
 
     def _update(self) -> None:
-        done = sum(self.bridge.outcomes.by_state.values())
+        done = self.before + sum(self.bridge.outcomes.by_state.values())
         if self.progress:
             self.progress.update(self.task, completed=done, description=self._describe())
         else:

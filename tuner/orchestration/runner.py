@@ -296,7 +296,10 @@ def _fit(
     ]
     if bridge.models is not None:
         callbacks.append(CheckpointCopier(bridge, bridge.models))
-    progress = ProgressBar(bridge, remaining) if show_progress else None
+    # the study's whole budget, and what earlier runs already counted of it
+    progress = (
+        ProgressBar(bridge, bridge.total_trials, before=bridge.total_trials - remaining) if show_progress else None
+    )
     if progress:
         callbacks.append(progress)
     tuner = tune.Tuner(
