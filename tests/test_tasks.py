@@ -428,3 +428,30 @@ def test_class_weights_on_a_regression_task_are_refused(tmp_path):
     with pytest.raises(BadInput) as error:
         load_study(write_yaml(tmp_path / "r.yaml", tiny_study(tmp_path, task=task)))
     assert "task.options.class_weight" in str(error.value)
+
+
+def test_text_with_characters_the_model_never_saw_is_scored_on_the_rest_and_refused_under_strict(tmp_path, capsys):
+    import json
+
+    from tests.test_own_data import export_file
+    from tuner.cli import main
+
+    (tmp_path / "train.txt").write_text("abcab cabca bcabc " * 40)
+    task = {"name": "char_lm", "data": "train.txt", "options": {"seq_length": 30}}
+    hp = {"hidden_size": 8, "depth": 1, "batch_size": 4, "tbptt_length": 15}
+    config = export_file(tmp_path, tiny_study(tmp_path, task=task, max_epochs=1), hp)
+    assert main(["train", str(config), "--out", str(tmp_path / "m.pt")]) == 0
+    (tmp_path / "other.txt").write_text("abcZab cab Qca" * 5)  # 10 unseen of 70
+    (tmp_path / "known.txt").write_text("abcab cab ca" * 5)  # the same text without them
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m.pt"), "--data", str(tmp_path / "other.txt"), "--format", "json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["left_out"] == 10 and scored["left_out_share"] == pytest.approx(10 / 70)
+    assert scored["left_out_characters"] == "QZ"
+    assert main(["evaluate", str(tmp_path / "m.pt"), "--data", str(tmp_path / "known.txt"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == pytest.approx(scored["loss"])  # the rest, as it is
+    assert main(["evaluate", str(tmp_path / "m.pt"), "--data", str(tmp_path / "other.txt")]) == 0
+    assert "left out 10 characters the model never saw (14.29% of the text: 'QZ')" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "m.pt"), "--data", str(tmp_path / "other.txt"), "--strict"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "only characters the model was trained on (--strict)" in err[0] and "'QZ'" in err[0]

@@ -277,11 +277,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tuner.training.model_file import load_model
 
     use_threads(args.threads)
-    metrics = load_model(args.model).evaluate(args.data)
+    metrics = load_model(args.model).evaluate(args.data, strict=args.strict)
     if args.format == "json":
         print(json.dumps(metrics))
         return 0
     per_class, matrix = metrics.pop("per_class", None), metrics.pop("confusion", None)
+    if unseen := metrics.pop("left_out_characters", ""):
+        share, count = metrics.pop("left_out_share"), metrics.pop("left_out")
+        print(
+            f"left out {count:,} characters the model never saw ({share:.2%} of the text: {unseen[:20]!r}); scored the rest"
+        )
     for name, value in metrics.items():
         print(f"{name:<10} {value:.4f}" if isinstance(value, float) else f"{name:<10} {value}")
     if per_class is not None:

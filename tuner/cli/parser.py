@@ -131,6 +131,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     evaluate.add_argument(
         "--format", choices=["table", "json"], default="table", help="table (default) or one JSON object"
     )
+    evaluate.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse text with characters the model never saw (default: score the others, report those left out)",
+    )
 
     predict = command("predict", "Apply a model file to a data file and write its predictions.", reads_storage=False)
     predict.add_argument("model", help="a model file written by tuner train --out")

@@ -60,15 +60,28 @@ class Model:
             )
         return prepared
 
-    def evaluate(self, data: Data) -> dict[str, Any]:
+    def evaluate(self, data: Data, strict: bool = False) -> dict[str, Any]:
         """The task's metrics on labelled ``data`` (``loss``, ``accuracy``, ``mae`` ...) and ``sequences``;
         a classifier's also per class: ``balanced_accuracy``, ``macro_f1``, ``per_class`` (precision,
-        recall, f1 and support of each label) and ``confusion`` (labels, and counts: row = true label)."""
+        recall, f1 and support of each label) and ``confusion`` (labels, and counts: row = true label).
+
+        Text with characters the model never saw is scored on the others (``left_out``: how many were
+        left out, ``left_out_share`` of all, ``left_out_characters``); ``strict`` refuses it instead.
+        """
         prepared = self._prepare(data, labelled=True)
+        if prepared.left_out and strict:
+            where = str(data) if not isinstance(data, pd.DataFrame) else "data frame"
+            raise BadInput(where, None, "only characters the model was trained on (--strict)", prepared.left_out[:20])
         with torch.inference_mode():
             metrics = evaluate_split(self.net, self.target, prepared.data, self.input_size, self.target_scale)
         scores: dict[str, Any] = {name.removeprefix("val_"): value for name, value in metrics.items()}
         scores["sequences"] = prepared.data.sequences
+        if prepared.left_out:
+            scores |= {
+                "left_out": prepared.left_out_count,
+                "left_out_share": prepared.left_out_share,
+                "left_out_characters": prepared.left_out,
+            }
         if self.target is Target.CLASS:
             predicted = last_step_outputs(self.net, prepared.data, self.input_size).argmax(dim=-1).numpy()
             matrix = confusion(prepared.data.targets.numpy(), predicted, len(self.classes))

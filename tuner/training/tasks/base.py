@@ -135,3 +135,8 @@ class Prepared:
 
     data: SequenceData  # targets are empty when the data was unlabelled
     keys: pd.DataFrame  # one row per sequence: its id, or the position of its window
+    # text: the characters the model never saw, which were left out (scored as language-model toolkits
+    # score out-of-vocabulary tokens: not at all), and how many there were
+    left_out: str = ""
+    left_out_count: int = 0
+    left_out_share: float = 0.0

@@ -47,11 +47,16 @@ class CharLM(Task):
     def prepare(self, source: str | Path | pd.DataFrame, preparation: dict, labelled: bool) -> Prepared:
         if isinstance(source, pd.DataFrame):
             raise BadInput("data", None, "a text file (a char_lm model reads text)", "a data frame")
-        encoded = encode(read_plain_text(Path(source)), preparation["vocab"], str(source))
+        text = read_plain_text(Path(source))
+        unseen = sorted(set(text) - set(preparation["vocab"]))
+        known = "".join(ch for ch in text if ch not in unseen) if unseen else text  # left out, as SRILM's -ppl does
+        encoded = encode(known, preparation["vocab"], str(source))
         if len(encoded) < 2:
             raise BadInput(str(source), None, "at least 2 characters (an input and its next character)", len(encoded))
         data = cut_sequences(encoded, preparation["seq_length"])
-        return Prepared(data, pd.DataFrame({"start": torch.arange(data.sequences).numpy() * data.inputs.shape[1]}))
+        keys = pd.DataFrame({"start": torch.arange(data.sequences).numpy() * data.inputs.shape[1]})
+        left_out = len(text) - len(known)
+        return Prepared(data, keys, "".join(unseen), left_out, left_out / len(text) if text else 0.0)
 
 
 def _path(data: str | None) -> Path:
