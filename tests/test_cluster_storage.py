@@ -148,7 +148,13 @@ def test_a_study_on_a_cluster_without_a_shared_disk_trains_resumes_and_exports_o
         return bool(running) and (rows["trial_number"].isin(running)).sum() >= 2
 
     driver = tuner_run(path, url, address, "--workers", "2", env=env)
-    wait_for(epochs_of_running)
+
+    def trained_two_epochs() -> bool:
+        if driver.poll() is not None:  # it ended before the kill: say why
+            raise AssertionError(f"the driver exited with {driver.returncode}: {driver.communicate()[1]}")
+        return epochs_of_running()
+
+    wait_for(trained_two_epochs)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver dies: the same command must resume its trials
     driver.wait()
     again = tuner_run(path, url, address, "--workers", "2", env=env)

@@ -5,18 +5,21 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import optuna
 import psutil
 import pytest
 from optuna.trial import TrialState
 
+import tuner
 from tests.conftest import tiny_study, write_yaml
 
 
@@ -24,6 +27,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def own_tmp(folder: str) -> str:
+    """A shell line, run in a new mount namespace, that gives it an empty /tmp of its own and then runs its
+    arguments. The installed package stays visible (every node of a cluster has it installed): when it
+    lives under /tmp (a checkout there, installed with pip -e), it is bound back at the same path."""
+    package = str(Path(tuner.__file__).resolve().parents[1])
+    if not package.startswith("/tmp/"):
+        return 'mount -t tmpfs tmpfs /tmp && exec "$@"'
+    keep = tempfile.mkdtemp(prefix="tuner-node-", dir="/var/tmp")  # a mount point outside /tmp
+    return (
+        f"mount --bind {shlex.quote(package)} {keep} && mount -t tmpfs tmpfs /tmp && "
+        f'mkdir -p {shlex.quote(package)} && mount --bind {keep} {shlex.quote(package)} && exec "$@"'
+    )
 
 
 @contextlib.contextmanager
@@ -47,8 +64,17 @@ def ray_cluster(
             where = head if index == 0 else ["--address", f"127.0.0.1:{port}"]
             command = [*ray, *where, *resources, "--disable-usage-stats"]
             if index in private_tmp:
-                own_tmp = 'mount -t tmpfs tmpfs /tmp && exec "$@"'
-                command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", own_tmp, "sh", *command]
+                command = [
+                    "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    own_tmp(folder),
+                    "sh",
+                    *command,
+                ]
             subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=env)
         yield f"127.0.0.1:{port}", env
     finally:
