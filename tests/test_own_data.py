@@ -431,3 +431,16 @@ def test_bad_series_options_are_one_line(tmp_path, capsys, options, needles):
     code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
     assert_one_line_error(code, err, *needles)
     assert not (tmp_path / "never.db").exists()
+
+
+def test_a_test_file_with_a_label_the_training_file_lacks_is_one_line_before_the_study_is_written(tmp_path, capsys):
+    from tests.test_bad_input import assert_one_line_error, run_cli
+
+    document = classification_study(tmp_path, test_data="test.csv")
+    test = pd.read_csv(tmp_path / "test.csv")
+    test.loc[test["sequence_id"] == test["sequence_id"].iloc[0], "label"] = "wobbling"  # a class never trained
+    test.to_csv(tmp_path / "test.csv", index=False)
+    study = write_yaml(tmp_path / "study.yaml", document)
+    code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
+    assert_one_line_error(code, err, "task.test_data", "labels the training file has", "wobbling", "calm")
+    assert not (tmp_path / "never.db").exists()

@@ -163,6 +163,7 @@ def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task") -> 
         _check_data(name, data, info.options(**options))
         if test_data is not None:
             _check_test_data(info, data, test_data, where, f"{key_path}.test_data")
+            _check_test_rows(name, data, test_data, info.options(**options), where, f"{key_path}.test_data")
     return TaskSpec(name, data, options, test_data)
 
 
@@ -193,6 +194,27 @@ def _check_test_data(info: TaskInfo, data: str, test_data: str, where: str, key_
         raise BadInput(
             where, key_path, "a file with the training file's columns (" + ", ".join(trained) + ")", ", ".join(tested)
         )
+
+
+def _check_test_rows(name: str, data: str, test_data: str, options: Any, where: str, key_path: str) -> None:
+    """The test file reads as the task reads its data, and a classifier's test labels are labels its
+    training file has: else every trial would run, and only then would the test part fail to score."""
+    from tuner.data import tabular
+
+    if name == "sequence_classification":
+        tested = tabular.read_long_sequences(data_path(test_data), options, where=test_data, min_classes=1)
+        trained = tabular.read_long_sequences(data_path(data), options)
+        known = {tabular.plain(label) for label in trained.labels}
+        if unknown := sorted({tabular.plain(label) for label in tested.labels} - known, key=str):
+            raise BadInput(
+                where,
+                key_path,
+                f"labels the training file has ({', '.join(map(str, sorted(known, key=str)[:10]))})",
+                ", ".join(map(str, unknown[:5])),
+                f"{test_data} has labels the network could never predict",
+            )
+    elif name == "regression":
+        tabular.read_series(data_path(test_data), options)
 
 
 def _check_no_key_column_is_a_feature(options: SequenceClassificationOptions, where: str, key_path: str) -> None:
