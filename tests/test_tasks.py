@@ -455,3 +455,28 @@ def test_text_with_characters_the_model_never_saw_is_scored_on_the_rest_and_refu
     assert main(["evaluate", str(tmp_path / "m.pt"), "--data", str(tmp_path / "other.txt"), "--strict"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "only characters the model was trained on (--strict)" in err[0] and "'QZ'" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("write", "needles"),
+    [
+        (lambda f, p: f.to_json(p, orient="records"), ["expected a CSV or Parquet table", "'JSON'"]),
+        (lambda f, p: f.to_csv(p, sep="\t", index=False), ["column 'sequence_id'", "tab-separated?"]),
+        (lambda f, p: f.iloc[:0].to_csv(p, index=False), ["at least one row", "only a header"]),
+    ],
+)
+def test_a_file_that_is_not_a_csv_table_is_one_short_line_naming_the_likely_cause(tmp_path, capsys, write, needles):
+    from tests.test_bad_input import assert_one_line_error, run_cli
+
+    frame = pd.DataFrame(
+        [{"sequence_id": i, "step": t, "x0": t * 1.0, "label": i % 2} for i in range(300) for t in range(40)]
+    )
+    write(frame, tmp_path / "data.csv")
+    code, err = run_cli(capsys, "run", str(csv_study_file(tmp_path)), "--storage", f"sqlite:///{tmp_path / 'n.db'}")
+    assert_one_line_error(code, err, *needles)
+    assert len(err.strip()) - len(str(tmp_path)) < 200  # whatever the file holds
+
+
+def csv_study_file(tmp_path):  # noqa: ANN001, ANN201
+    task = {"name": "sequence_classification", "data": "data.csv"}
+    return write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task, objective={"metric": "val_accuracy"}))

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """A CSV (any suffix but .parquet) or Parquet file as a frame."""
     path = Path(path)
     with _reading(path):
-        return pd.read_parquet(path) if _is_parquet(path) else pd.read_csv(path)
+        if not _is_parquet(path):
+            with path.open("rb") as file:
+                start = file.read(64).lstrip()
+            if start.startswith((b"{", b"[")):
+                raise BadInput(str(path), None, "a CSV or Parquet table", "JSON")
+        frame = pd.read_parquet(path) if _is_parquet(path) else pd.read_csv(path)
+    if frame.empty and len(frame.columns):
+        raise BadInput(str(path), None, "a table with at least one row", "only a header (" + _few(frame.columns) + ")")
+    return frame
 
 
 def table_columns(path: str | Path) -> list[str]:
@@ -73,9 +82,28 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> Non
             raise BadInput(
                 where,
                 f"column {column!r}",
-                "a column of the file (it has: " + ", ".join(map(str, frame.columns)) + ")",
+                f"one of its columns ({_few(frame.columns)})",
                 "no such column",
+                _likely_cause(frame),
             )
+
+
+def _few(names: Any, most: int = 4, width: int = 24) -> str:
+    """A few of ``names``, each cut short: an error line stays one short line whatever the file holds."""
+    shown = [str(n) if len(str(n)) <= width else str(n)[: width - 3] + "..." for n in list(names)[:most]]
+    more = len(names) - most
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _likely_cause(frame: pd.DataFrame) -> str:
+    """Why a table may lack its columns: read as CSV, another format's one column says which."""
+    if len(frame.columns) != 1:
+        return ""
+    header = str(frame.columns[0])
+    for mark, name in (("\t", "tab"), (";", "semicolon"), ("|", "pipe")):
+        if mark in header:
+            return f"{name}-separated? CSV columns are separated by commas"
+    return ""
 
 
 def _require_numeric(frame: pd.DataFrame, column: str, where: str, what: str = "numbers") -> None:
