@@ -123,6 +123,10 @@ def build_sampler(
         # Optuna warns once per parameter per trial, lines over the progress bar; `tuner run` says it once
         # (independent_sampling_note), and the study file can ask for Optuna's own warnings back.
         kwargs.setdefault("warn_independent_sampling", False)
+    if kind == "tpe":
+        # what the docs promise, whatever the installed Optuna's defaults are (they changed in Optuna 5)
+        kwargs.setdefault("multivariate", True)
+        kwargs.setdefault("constant_liar", True)
     if kind == "grid":
         grid: dict[str, list[Any]] = {}
         for param in space.params:
