@@ -32,7 +32,27 @@ def test_levelled_off_curve_is_a_good_fit():
 
 def test_a_small_wobble_is_not_called_overfitting():
     reading = read_curve(curve([2.0, 1.6, 1.55, 1.54], [2.0, 1.7, 1.69, 1.70]))
-    assert reading.onset_epoch == 3 and reading.fit is Fit.GOOD  # rose 0.6%, under the 2% threshold
+    assert reading.onset_epoch is None and reading.fit is Fit.GOOD  # rose 0.6%, under the 2% threshold
+
+
+def test_a_noisy_but_improving_curve_has_no_onset_and_its_label_agrees():
+    # one noisy validation epoch (as 54 validation sequences give) in a curve that improves to the end
+    val = [1.0, 0.8, 0.85, 0.7, 0.74, 0.6, 0.62, 0.5, 0.45, 0.4]
+    train = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3]
+    reading = read_curve(curve(train, val))
+    assert reading.onset_epoch is None and reading.fit is Fit.UNDERFIT and reading.best_epoch == 10
+
+
+def test_the_onset_is_where_validation_loss_last_was_lowest_before_a_sustained_rise():
+    val = [1.0, 0.8, 0.85, 0.7, 0.72, 0.75, 0.8, 0.9]  # a noisy rise at 3, then lowest at 4, then up for good
+    train = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]
+    reading = read_curve(curve(train, val))
+    assert reading.onset_epoch == 4 and reading.fit is Fit.OVERFIT
+
+
+def test_tied_epochs_of_the_metric_go_to_the_lower_validation_loss():
+    epochs = curve([1.0, 0.8, 0.6, 0.5], [0.9, 0.5, 0.3, 0.35]).assign(val_accuracy=[0.8, 1.0, 1.0, 1.0])
+    assert read_curve(epochs, "val_accuracy", maximize=True).best_epoch == 3
 
 
 def test_single_epoch_is_underfit_and_no_epochs_is_an_error():

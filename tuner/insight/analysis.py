@@ -4,19 +4,22 @@ Pure pandas, shared by the dashboard and reports. The rule, also in the README:
 
 - **best epoch**: the epoch where the study's metric was best in its direction
   (lowest validation loss by default; highest accuracy for a study that
-  maximises ``val_accuracy``), the first on ties: the epoch whose weights
+  maximises ``val_accuracy``); among tied epochs the one with the lowest
+  validation loss (as the training loop keeps): the epoch whose weights
   ``tuner train`` keeps.
-- **overfitting onset**: the first epoch after which validation loss rises
-  while training loss keeps falling (epoch e with val[e+1] > val[e] and
-  train[e+1] < train[e]).
+- **overfitting onset**: a sustained rise, not one noisy epoch: the epoch of
+  the lowest validation loss, when validation loss never came back below it
+  and ended more than ``OVERFIT_RISE`` (2%) above it while training loss
+  kept falling (its last value below its value there). A curve whose lowest
+  validation loss is at its last epoch, or that ends within 2% of it, has
+  no onset.
 - **gap**: validation loss minus training loss, per epoch.
 - **label**:
   - *no better than trivial*: the best validation loss is not at least
     ``TRIVIAL_MARGIN`` (2%) below the validation loss of the study's trivial
     predictor (class or character frequencies, the last value repeated), so
     the network has learned nothing worth its cost, whatever its curve;
-  - *overfit*: there is an onset and the last validation loss is more than
-    ``OVERFIT_RISE`` (2%) above the best one;
+  - *overfit*: there is an onset (so onset and label never disagree);
   - *underfit*: otherwise, when validation loss was still falling at the last
     epoch by more than ``STILL_LEARNING`` (1%) or the trial ran a single
     epoch: more epochs or capacity would still pay;
@@ -63,11 +66,15 @@ def read_curve(
     train = epochs["train_loss"].to_numpy()
     val = epochs["val_loss"].to_numpy()
     monitored = epochs[metric].to_numpy() if metric in epochs else val
-    best = int(monitored.argmax() if maximize else monitored.argmin())
-    onset = next((int(epoch[i]) for i in range(len(val) - 1) if val[i + 1] > val[i] and train[i + 1] < train[i]), None)
+    top = monitored.max() if maximize else monitored.min()
+    tied = [i for i in range(len(val)) if monitored[i] == top]
+    best = min(tied, key=lambda i: (val[i], i))  # ties: the lower validation loss, as the loop keeps
+    lowest = int(val.argmin())
+    sustained = lowest < len(val) - 1 and val[-1] > val[lowest] * (1 + OVERFIT_RISE) and train[-1] < train[lowest]
+    onset = int(epoch[lowest]) if sustained else None
     if trivial_val_loss is not None and not val.min() < trivial_val_loss * (1 - TRIVIAL_MARGIN):
         fit = Fit.TRIVIAL
-    elif onset is not None and val[-1] > val.min() * (1 + OVERFIT_RISE):
+    elif onset is not None:
         fit = Fit.OVERFIT
     elif len(val) < 2 or (val[-2] - val[-1]) / val[-2] > STILL_LEARNING:
         fit = Fit.UNDERFIT
