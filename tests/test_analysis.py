@@ -151,3 +151,28 @@ def test_selection_optimism_is_positive_exactly_when_validation_flatters(metric,
     scores["trivial"] = {"validation": trivial, "test": trivial}
     (_, line, *_) = score_lines(scores, minimize=minimize)
     assert f"selection optimism {optimism:+.4f}" in line
+
+
+def test_a_knob_fanova_did_not_rank_says_so_instead_of_a_zero(tmp_path, capsys):
+    """A conditional knob (in half the trials) is outside fANOVA's search space: not ranked, not 0.000."""
+    import random
+
+    from optuna.distributions import FloatDistribution
+
+    from tuner import attrs
+    from tuner.cli import main
+
+    url = f"sqlite:///{tmp_path / 'i.db'}"
+    study = optuna.create_study(study_name="i", storage=url)
+    study.set_user_attr(attrs.SETTINGS, {"metric": "val_loss", "direction": "minimize"})
+    draw = random.Random(0)
+    for i in range(30):
+        params = {"x": draw.random(), **({"y": draw.random()} if i % 2 else {})}
+        dists = {name: FloatDistribution(0, 1) for name in params}
+        value = params["x"] + 5 * params.get("y", 0.0)
+        study.add_trial(optuna.trial.create_trial(value=value, params=params, distributions=dists))
+    assert main(["importance", "i", "--storage", url, "--bootstrap", "5"]) == 0
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if line.startswith("y ")]
+    assert row.split()[1:4] == ["not", "ranked", "not"]  # fANOVA and its interval: not ranked
+    assert "0.000  0.000  0.000" not in row

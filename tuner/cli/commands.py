@@ -341,7 +341,7 @@ def cmd_importance(args: argparse.Namespace) -> int:
     print(
         f"hyperparameter importance in study {args.study}, from {table.trials} COMPLETE trials (shares of the objective's variance)"
     )
-    print(table.values.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(table.values.to_string(float_format=lambda v: f"{v:.3f}", na_rep="not ranked"))
     if table.resamples:
         print(f"low, high: fANOVA's 90% interval over {table.resamples} bootstrap resamplings of the trials")
     if table.top_two_overlap:

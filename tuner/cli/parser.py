@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 
 from tuner import __version__
 from tuner.cli.args import Parser
+from tuner.insight import BOOTSTRAP
 from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
 
 Handler = Callable[[argparse.Namespace], int]
@@ -104,8 +105,8 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     importance.add_argument(
         "--bootstrap",
         type=int,
-        default=30,
-        help="resamplings of the trials behind fANOVA's interval (default 30; 0: no interval)",
+        default=BOOTSTRAP,
+        help=f"resamplings of the trials behind fANOVA's interval (default {BOOTSTRAP}, as the report and dashboard; 0: no interval)",
     )
 
     narrow = command("narrow", "A search-space file narrowed to the region of a finished study's best trials.")

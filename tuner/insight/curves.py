@@ -40,12 +40,13 @@ def importance_table(url: str, study: str, bootstrap: int = 0) -> ImportanceTabl
         complete = result.trials
     if not any(len(c) for c in columns.values()):
         return ImportanceTable(pd.DataFrame(), complete)
-    table = pd.DataFrame(columns).fillna(0.0).sort_values(Evaluator.FANOVA.value, ascending=False)
+    # a knob a method did not rank stays empty (NaN: "not ranked"), never a 0 beside another's first place
+    table = pd.DataFrame(columns).sort_values(Evaluator.FANOVA.value, ascending=False)
     if fanova is None or fanova.values.empty:
         return ImportanceTable(table, complete)
     intervals = fanova.values.set_index("parameter")
     for position, end in enumerate(("low", "high"), start=1):  # fANOVA's interval beside its estimate
-        table.insert(position, end, intervals[end].reindex(table.index, fill_value=0.0))
+        table.insert(position, end, intervals[end].reindex(table.index))
     return ImportanceTable(table, complete, fanova.resamples, fanova.top_two_overlap())
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from tuner.insight import BOOTSTRAP
+
 # Below this many COMPLETE trials an importance estimate is mostly noise.
 RELIABLE_TRIALS = 20
 
@@ -79,9 +81,6 @@ def param_importances(
         return Importances(empty, len(frozen))
     values = pd.DataFrame({"parameter": list(scores), "importance": list(scores.values())})
     return Importances(values, len(frozen))
-
-
-BOOTSTRAP = 50  # resamples behind an interval: enough for a 90% interval's ends to settle to about 0.02
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ import yaml
 from tuner import attrs
 from tuner.config.export_file import FileFormat
 from tuner.errors import BadInput
-from tuner.insight import charts
+from tuner.insight import BOOTSTRAP, charts
 from tuner.insight.analysis import best_so_far, read_curves, with_gap
 from tuner.insight.curves import baseline_summary, test_lines, trivial_summary
 from tuner.insight.export import export_text
-from tuner.insight.importance import BOOTSTRAP, RELIABLE_TRIALS, bootstrap_importances
+from tuner.insight.importance import RELIABLE_TRIALS, bootstrap_importances
 from tuner.storage import queries, ranking
 
 _STYLE = """
