@@ -480,3 +480,22 @@ def test_a_file_that_is_not_a_csv_table_is_one_short_line_naming_the_likely_caus
 def csv_study_file(tmp_path):  # noqa: ANN001, ANN201
     task = {"name": "sequence_classification", "data": "data.csv"}
     return write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task, objective={"metric": "val_accuracy"}))
+
+
+def test_early_stopping_can_follow_the_validation_loss_and_a_bad_monitor_is_one_line(tmp_path):
+    from tuner.training.trial_run import train_settings
+
+    document = tiny_study(tmp_path, early_stopping={"patience": 2, "monitor": "val_loss"})
+    document["task"] = {"name": "sequence_classification", "data": "builtin:control_charts"}
+    document["objective"] = {"metric": "val_accuracy"}
+    spec = load_study(write_yaml(tmp_path / "s.yaml", document))
+    settings = train_settings(spec.settings(), 0, 1)
+    assert settings.monitor == "val_loss" and not settings.maximize  # the loss, lower is better
+    default = tiny_study(tmp_path, task=document["task"], objective={"metric": "val_accuracy"})
+    plain = train_settings(load_study(write_yaml(tmp_path / "d.yaml", default)).settings(), 0, 1)
+    assert plain.monitor == "val_accuracy" and plain.maximize
+    assert "monitor" not in load_study(tmp_path / "d.yaml").settings()["early_stopping"]  # older studies match
+    document["early_stopping"] = {"monitor": "accuracy"}
+    with pytest.raises(BadInput) as error:
+        load_study(write_yaml(tmp_path / "s.yaml", document))
+    assert "early_stopping.monitor" in str(error.value) and "val_loss" in str(error.value)

@@ -150,7 +150,7 @@ def read_train_file(path: str | Path) -> TrainFile:
         "metric": metric,
         "direction": direction,
         "max_epochs": max_epochs,
-        "early_stopping": {"patience": early.patience, "min_delta": early.min_delta},
+        "early_stopping": early.as_settings(),
         "seed": seed,
     }
     expected = float(value) if value is not None else None

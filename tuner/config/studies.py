@@ -115,7 +115,7 @@ class StudySpec:
             "metric": self.metric,
             "direction": self.direction,
             "max_epochs": self.max_epochs,
-            "early_stopping": {"patience": self.early_stopping.patience, "min_delta": self.early_stopping.min_delta},
+            "early_stopping": self.early_stopping.as_settings(),
             "seed": self.seed,
         }
 

@@ -68,8 +68,9 @@ def train_settings(
         max_epochs=settings["max_epochs"],
         patience=early["patience"],
         min_delta=early["min_delta"],
-        monitor=settings["metric"],
-        maximize=settings["direction"] == "maximize",
+        # early stopping and the kept weights follow the objective, or the validation loss when asked
+        monitor="val_loss" if early.get("monitor") == "val_loss" else settings["metric"],
+        maximize=settings["direction"] == "maximize" and early.get("monitor") != "val_loss",
         seed=seed,
         num_threads=torch_threads(cpus),
         device="cuda" if use_gpu else "cpu",
