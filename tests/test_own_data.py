@@ -159,6 +159,17 @@ def test_test_fraction_holds_sequences_out_of_training_and_validation(tmp_path):
     spec = load_study(write_yaml(tmp_path / "s.yaml", classification_study(tmp_path, options={"test_fraction": 0.2})))
     data = task_data(spec.task.to_dict())
     assert data.train.sequences + data.val.sequences == 150 - 30
+    from tuner.training.tasks import task_for
+
+    test = task_for(spec.task.name).load_test(spec.task.data, None, spec.task.parsed_options(), data.preparation)
+
+    def seen(split) -> set[bytes]:  # noqa: ANN001 - each sequence's real steps, as bytes
+        return {x[: int(n)].numpy().tobytes() for x, n in zip(split.inputs, split.lengths, strict=True)}
+
+    assert test.sequences == 30
+    held_out, searched = seen(test), seen(data.train) | seen(data.val)
+    assert len(held_out) == 30 and not held_out & searched  # no held-out sequence is trained or validated on
+    assert not seen(data.train) & seen(data.val)
 
 
 def test_regression_forecasts_come_back_in_the_datas_units(tmp_path):

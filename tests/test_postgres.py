@@ -35,8 +35,9 @@ def test_a_study_runs_on_postgresql_with_our_tables(pg_study):
 def test_export_status_and_dashboard_on_postgresql(pg_study, capsys, monkeypatch):
     url, folder = pg_study
     assert main(["status", "--storage", url]) == 0
-    assert "on-postgres" in capsys.readouterr().out
-    assert "s3cret" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "on-postgres" in out and "postgresql+psycopg://tuner:***@" in out  # the URL shown, its password masked
+    assert "s3cret" not in out
     assert main(["export", "on-postgres", "--out", str(folder / "best.yaml"), "--storage", url]) == 0
     assert "on-postgres" in (folder / "best.yaml").read_text()
     monkeypatch.setenv("TUNER_STORAGE", url)

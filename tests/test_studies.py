@@ -271,6 +271,12 @@ def test_the_gp_sampler_models_a_short_study_over_the_conditional_rnn_space():
     study.optimize(objective, n_trials=8)
     assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 8
     assert {"learning_rate", "cell", "updater"} <= set(study.trials[-1].params)
+    assert type(study.sampler) is optuna.samplers.GPSampler
+    # past the start-up, the proposals are the GP's own, not what a random sampler of the same seed draws
+    randomly = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    randomly.optimize(objective, n_trials=8)
+    drawn = [t.params["learning_rate"] for t in randomly.trials[3:]]
+    assert [t.params["learning_rate"] for t in study.trials[3:]] != drawn
     note = independent_sampling_note({"type": "gp"}, space)
     assert "draws momentum, forget_bias at random" in note or "draws forget_bias, momentum at random" in note
 

@@ -277,9 +277,20 @@ def test_an_adding_problem_shorter_than_its_two_marked_steps_is_refused(tmp_path
         load_study(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task)))
 
 
-def test_a_window_longer_than_the_shortest_sequence_is_accepted(tmp_path):
-    path = csv_study(tmp_path, long_frame(lengths=(30, 7, 30, 30)))  # the tiny space fixes tbptt_length at 25
-    assert load_study(path).task.name == "sequence_classification"
+def test_a_window_longer_than_the_shortest_sequence_is_accepted_and_trains(tmp_path):
+    path = csv_study(tmp_path, long_frame(lengths=(30, 7, 30, 30, 9, 30)))  # the tiny space: tbptt_length 25
+    spec = load_study(path)
+    data = task_for(spec.task.name).load(spec.task.data, SequenceClassificationOptions(val_fraction=0.5))
+    assert sorted(int(n) for n in torch.cat([data.train.lengths, data.val.lengths])) == [7, 9, 30, 30, 30, 30]
+    result = train(small(tbptt_length=25), data, TrainSettings(max_epochs=1))
+    assert math.isfinite(result.epochs[0].train_loss) and math.isfinite(result.epochs[0].val_loss)
+    # every sequence's class is read, the short ones' too (inside the first window)
+    from tuner.training.terms import Totals, whole_terms
+
+    totals = Totals()
+    outputs, _ = result.model(data.train.inputs)
+    totals.add(whole_terms(Target.CLASS, outputs.detach(), data.train.targets, data.train.lengths))
+    assert totals.count == data.train.sequences
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
