@@ -363,6 +363,14 @@ def test_the_best_trial_is_scored_on_test_data_and_export_and_report_show_it(max
     assert numbers[0] == best.number and values == sorted(values, reverse=True)  # highest accuracy first
     assert f"best trial {best.number} (kept model), scored on the test data" in page
     assert "selection optimism" in page
+    # the best trial's confusion matrices: on validation (its 30 sequences) and on the 60 test sequences
+    confusions = page.split("<h2>Confusion matrices of the best trial</h2>")[1].split("<h2>")[0]
+    assert f"trial {best.number} on validation" in confusions and f"trial {best.number} on test" in confusions
+    stored = trials[best.number].user_attrs["confusion"]
+    assert stored["labels"] == sorted(CLASSES) and sum(map(sum, stored["matrix"])) == 30
+    assert sum(map(sum, result["confusion"]["test"])) == 60
+    accuracy_from_counts = sum(stored["matrix"][k][k] for k in range(3)) / 30
+    assert accuracy_from_counts == pytest.approx(best.value)  # the kept weights' validation accuracy
 
 
 @pytest.mark.slow
@@ -395,6 +403,11 @@ def test_the_dashboard_opens_a_maximize_study_on_its_best_trials(maximize_study,
     assert set(labels["fit"]) <= {"underfit", "good fit", "overfit", "no better than trivial"}
     export = open_page(monkeypatch, url, "export")
     assert export.selectbox[0].value == best_three[0]  # the best trial by accuracy, highest first
+    studies = open_page(monkeypatch, url)  # the Studies page: the best trial's confusion matrices
+    titles = [m.value for m in studies.markdown if m.value.startswith("**Confusion matrix")]
+    assert titles[0].startswith(f"**Confusion matrix, trial {best_three[0]} on validation**")
+    shown = studies.dataframe[1].value  # after the studies table
+    assert list(shown.index) == sorted(CLASSES) and int(shown.to_numpy().sum()) == 30
     studies = open_page(monkeypatch, url)
     captions = [caption.value for caption in studies.caption]
     assert any("scored on the test data" in c for c in captions) and any(c.startswith("test ") for c in captions)

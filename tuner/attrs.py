@@ -29,6 +29,7 @@ STOP = "stop_reason"
 ERROR = "error"  # traceback or message of a failed trial
 EPOCHS_RUN = "epochs_run"
 BEST_EPOCH = "best_epoch"
+CONFUSION = "confusion"  # a classifier's {labels, matrix} on validation with its kept weights (row: true label)
 BEST_VAL_LOSS = "best_val_loss"  # validation loss at the best epoch: breaks ties between trials (storage.ranking)
 PARAMETER_COUNT = "parameter_count"
 TRAINING_EXAMPLES = "training_examples"  # targets the model learned from; fewer than parameters invites overfitting

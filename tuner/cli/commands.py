@@ -298,9 +298,10 @@ def per_class_text(per_class: dict, matrix: dict) -> str:
     """A classifier's per-class table and confusion matrix (rows: true label, columns: predicted)."""
     import pandas as pd
 
+    from tuner.insight.confusion import confusion_frame
+
     table = pd.DataFrame(per_class).T.astype({"support": int})
-    counts = pd.DataFrame(matrix["matrix"], index=matrix["labels"], columns=matrix["labels"])
-    counts.index.name, counts.columns.name = "true", "predicted"
+    counts = confusion_frame(matrix["labels"], matrix["matrix"])
     return (
         "per class:\n"
         + table.to_string(float_format=lambda v: f"{v:.3f}")

@@ -59,10 +59,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
                 start = file.read(64).lstrip()
             if start.startswith((b"{", b"[")):
                 raise BadInput(str(path), None, "a CSV or Parquet table", "JSON")
-        frame = pd.read_parquet(path) if _is_parquet(path) else pd.read_csv(path)
-    if frame.empty and len(frame.columns):
-        raise BadInput(str(path), None, "a table with at least one row", "only a header (" + _few(frame.columns) + ")")
-    return frame
+        return pd.read_parquet(path) if _is_parquet(path) else pd.read_csv(path)
 
 
 def table_columns(path: str | Path) -> list[str]:
@@ -77,6 +74,7 @@ def table_columns(path: str | Path) -> list[str]:
 
 
 def _require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    """The columns are there (else: which is missing, a few the file has, the likely cause), and rows too."""
     for column in columns:
         if column not in frame.columns:
             raise BadInput(
@@ -86,6 +84,8 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> Non
                 "no such column",
                 _likely_cause(frame),
             )
+    if frame.empty:
+        raise BadInput(where, None, "a table with at least one row", "only a header (" + _few(frame.columns) + ")")
 
 
 def _few(names: Any, most: int = 4, width: int = 24) -> str:

@@ -20,6 +20,7 @@ from tuner.config.export_file import FileFormat
 from tuner.errors import BadInput
 from tuner.insight import BOOTSTRAP, charts
 from tuner.insight.analysis import best_so_far, read_curves, with_gap
+from tuner.insight.confusion import best_trial_confusions
 from tuner.insight.curves import baseline_summary, test_lines, trivial_summary
 from tuner.insight.export import export_text
 from tuner.insight.importance import RELIABLE_TRIALS, bootstrap_importances
@@ -124,6 +125,12 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
                 + "</p>",
                 figure(charts.importance_figure(result.values)),
             ]
+    if confusions := best_trial_confusions(trials, direction, queries.study_user_attr(url, study, attrs.TEST_RESULT)):
+        parts.append(
+            "<h2>Confusion matrices of the best trial</h2><p class='note'>rows: the true label, columns: the predicted one</p>"
+        )
+        for title, frame in confusions.items():
+            parts += [f"<h3>{html.escape(title)}</h3>", frame.to_html()]
     failed = trials[trials["error"] != ""]
     parts.append("<h2>Failures</h2>")
     if failed.empty:

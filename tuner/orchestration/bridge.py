@@ -241,6 +241,8 @@ class StudyBridge:
             self._end(trial, TrialState.FAIL, {**ended, attrs.ERROR: summary["error"]})
             return
         ended[attrs.BEST_EPOCH] = summary["best_epoch"]
+        if "confusion" in summary:
+            ended[attrs.CONFUSION] = json.loads(summary["confusion"])
         if "best_val_loss" in summary:  # (trainables that train nothing have none)
             ended[attrs.BEST_VAL_LOSS] = float(summary["best_val_loss"])
         ended[attrs.PARAMETER_COUNT] = summary["parameter_count"]

@@ -35,7 +35,7 @@ def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable; ``config`` comes from the searcher (see bridge)."""
     # imported here, not at the top: the trainables in arithmetic.py share this module's
     # constants and must not make every worker import torch (about 2 s each)
-    from tuner.training.trial_run import run_training, trivial_on_validation
+    from tuner.training.trial_run import run_training, trivial_on_validation, validation_confusion
 
     settings = config["settings"]
     metric = settings["metric"]
@@ -91,6 +91,7 @@ def run_trial(config: dict[str, Any]) -> None:
             training_examples=result.data.training_examples(),
             best_objective=best,
             device=json.dumps(device_used(config)),
+            **({"confusion": json.dumps(matrix)} if (matrix := validation_confusion(result)) else {}),
             **({"warning": resume_warning} if resume_warning else {}),
         )
     except Diverged as error:

@@ -42,6 +42,7 @@ TRIAL_COLUMNS = [
     "epochs",
     "stop_reason",
     attrs.BEST_VAL_LOSS,  # breaks ties between equal values (storage.ranking)
+    attrs.CONFUSION,  # a classifier's {labels, matrix} on validation, else None
     "warm_start_from",  # "STUDY#N" for a trial a warm start queued, else ""
     "error",
     "warning",
@@ -49,7 +50,15 @@ TRIAL_COLUMNS = [
     "completed",
 ]
 # user attrs shown in trial tables (the full hyperparameters stay in export)
-_SHOWN_ATTRS = (attrs.STOP, attrs.ERROR, attrs.EPOCHS_RUN, attrs.WARNING, attrs.WARM_START_FROM, attrs.BEST_VAL_LOSS)
+_SHOWN_ATTRS = (
+    attrs.STOP,
+    attrs.ERROR,
+    attrs.EPOCHS_RUN,
+    attrs.WARNING,
+    attrs.WARM_START_FROM,
+    attrs.BEST_VAL_LOSS,
+    attrs.CONFUSION,
+)
 
 
 def has_optuna_tables(url: str) -> bool:
@@ -197,7 +206,7 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
 def readable_trials(frame: pd.DataFrame) -> pd.DataFrame:
     """A trials frame as a table for people: no ids, errors, warnings or times; parameters by their names;
     the warm-start column only for a study that was warm-started."""
-    hidden = ["trial_id", "error", "warning", "started", "completed", attrs.BEST_VAL_LOSS]
+    hidden = ["trial_id", "error", "warning", "started", "completed", attrs.BEST_VAL_LOSS, attrs.CONFUSION]
     if not (frame["warm_start_from"] != "").any():
         hidden.append("warm_start_from")
     return frame.drop(columns=hidden).rename(columns=lambda c: c.removeprefix("param_"))

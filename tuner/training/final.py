@@ -12,10 +12,10 @@ from typing import Any
 
 from tuner.config.task import TaskSpec
 from tuner.training.checkpoint import load_checkpoint
-from tuner.training.inference import evaluate_split
+from tuner.training.inference import confusion_on, evaluate_split
 from tuner.training.loop import TrainResult
 from tuner.training.models import RecurrentNet
-from tuner.training.tasks import TaskData, task_for
+from tuner.training.tasks import Target, TaskData, task_for
 from tuner.training.trivial import Trivial, trivial_baseline
 
 
@@ -26,6 +26,7 @@ class FinalScores:
     test: dict[str, float] | None  # None: the study names no test data
     trivial_validation: Trivial
     trivial_test: Trivial | None
+    confusion: dict[str, Any] | None = None  # a classifier's {labels, validation, test} counts (row: true label)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +37,7 @@ class FinalScores:
                 "validation": self.trivial_validation.as_dict(),
                 "test": None if self.trivial_test is None else self.trivial_test.as_dict(),
             },
+            **({"confusion": self.confusion} if self.confusion else {}),
         }
 
 
@@ -58,10 +60,17 @@ def _scores(
     spec = TaskSpec(**task)
     test = task_for(spec.name).load_test(spec.data, spec.test_data, spec.parsed_options(), data.preparation)
     trivial = trivial_baseline(data)
+    matrices = None
+    if data.target is Target.CLASS:
+        labels = [str(label) for label in data.preparation.get("classes", range(data.output_size))]
+        matrices = {"labels": labels, "validation": confusion_on(net, data.val, data.input_size, data.output_size)}
+        if test is not None:
+            matrices["test"] = confusion_on(net, test, data.input_size, data.output_size)
     return FinalScores(
         metric=metric,
         validation=validation,
         test=None if test is None else evaluate_split(net, data.target, test, data.input_size, data.target_scale),
         trivial_validation=trivial,
         trivial_test=None if test is None else trivial_baseline(data, test, trivial.predictor),
+        confusion=matrices,
     )

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from tuner.training.models import RecurrentNet
+from tuner.training.per_class import confusion
 from tuner.training.tasks.base import SequenceData, Target
 from tuner.training.terms import Totals, encode, whole_terms
 
@@ -80,3 +81,9 @@ def evaluate_split(
     for rows, outputs in _forward_batches(net, split, input_size, batch_size):
         totals.add(whole_terms(target, outputs, split.targets[rows].to(outputs.device), split.lengths[rows]))
     return totals.metrics(target, target_scale)
+
+
+def confusion_on(net: RecurrentNet, split: SequenceData, input_size: int, classes: int) -> list[list[int]]:
+    """A classifier's confusion counts on ``split`` (row: the true class, column: the predicted one)."""
+    predicted = last_step_outputs(net, split, input_size).argmax(dim=-1).numpy()
+    return confusion(split.targets.cpu().numpy(), predicted, classes).tolist()

@@ -104,6 +104,19 @@ def run_training(
     return train(hp, data, train_as, on_epoch, on_best, on_state, resume)
 
 
+def validation_confusion(result: TrainResult) -> dict[str, Any] | None:
+    """A classifier's confusion matrix on validation, with the kept (best epoch's) weights: ``{labels,
+    matrix}`` (row: the true label); None for other tasks."""
+    from tuner.training.inference import confusion_on
+    from tuner.training.tasks import Target
+
+    data = result.data
+    if data.target is not Target.CLASS:
+        return None
+    labels = [str(label) for label in data.preparation.get("classes", range(data.output_size))]
+    return {"labels": labels, "matrix": confusion_on(result.model, data.val, data.input_size, data.output_size)}
+
+
 def trivial_on_validation(task: dict[str, Any]) -> dict[str, Any]:
     """The trivial predictor's validation metrics for a task's data (see ``training.trivial``)."""
     from tuner.training.trivial import trivial_baseline

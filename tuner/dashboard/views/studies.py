@@ -13,6 +13,7 @@ from tuner.dashboard.common import (
 )
 from tuner.insight import charts
 from tuner.insight.analysis import best_so_far
+from tuner.insight.confusion import best_trial_confusions
 from tuner.insight.curves import baseline_summary, test_lines, trivial_summary
 
 context = page_context()
@@ -39,8 +40,12 @@ def body() -> None:
     trivial = load_trivial(context.storage, context.study)
     if line := trivial_summary(trials, trivial, context.direction == "minimize", context.metric):
         st.caption(line)
-    for line in test_lines(load_test_result(context.storage, context.study), context.direction == "minimize"):
+    test_result = load_test_result(context.storage, context.study)
+    for line in test_lines(test_result, context.direction == "minimize"):
         st.caption(line)
+    for title, frame in best_trial_confusions(trials, context.direction, test_result).items():
+        st.markdown(f"**Confusion matrix, {title}** (rows: the true label, columns: the predicted one)")
+        st.dataframe(frame, width="content")
 
 
 body()

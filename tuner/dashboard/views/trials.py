@@ -21,7 +21,9 @@ def body() -> None:
     shown = trials[
         trials["state"].isin(keep) & (trials["stop_reason"].isin(keep_reasons) | (trials["stop_reason"] == ""))
     ]
-    hidden = ["trial_id"] if (trials["warm_start_from"] != "").any() else ["trial_id", "warm_start_from"]
+    hidden = ["trial_id", "confusion"]  # a classifier's confusion matrix: the Studies page shows the best one's
+    if not (trials["warm_start_from"] != "").any():
+        hidden.append("warm_start_from")
     table = shown.drop(columns=hidden).rename(columns=lambda c: c.removeprefix("param_"))
     event = st.dataframe(
         table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="trials_table"
