@@ -468,3 +468,48 @@ def test_a_test_file_with_a_label_the_training_file_lacks_is_one_line_before_the
     code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
     assert_one_line_error(code, err, "task.test_data", "labels the training file has", "wobbling", "calm")
     assert not (tmp_path / "never.db").exists()
+
+
+def test_every_held_out_point_of_a_series_is_forecast_from_the_real_values_before_it(tmp_path, capsys):
+    from tuner.training.tasks import task_for
+    from tuner.training.tasks.regression import windows
+
+    years = np.arange(1900, 2000)
+    series = 50 + 0.5 * np.arange(100) + np.sin(np.arange(100))
+    pd.DataFrame({"year": years, "value": series}).to_csv(tmp_path / "series.csv", index=False)
+    options = {"window": 6, "test_fraction": 0.17, "val_fraction": 0.2}
+    task = {"name": "regression", "data": "series.csv", "options": options}
+    spec = load_study(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task)))
+    regression = task_for("regression")
+    data = regression.load(spec.task.data, spec.task.parsed_options())
+    test = regression.held_out_test(spec.task.data, spec.task.parsed_options(), data.preparation)
+    assert test.sequences == 17  # the 17 held-out points, each forecast once
+    # the first forecast's window is the 6 real values before the held-out part (rows 77 to 82)
+    first = windows(series[77:84], data.preparation, 1, labelled=True)
+    torch.testing.assert_close(test.inputs[0], first.inputs[0])
+    torch.testing.assert_close(test.targets[0], first.targets[0])
+    assert data.val.sequences == 17  # validation: 20% of the 83 points before the test part, each forecast
+    # a file scored by evaluate: one forecast per point with a whole window before it, and so named
+    config = export_file(tmp_path, tiny_study(tmp_path, task=task), {"hidden_size": 8, "depth": 1, "tbptt_length": 6})
+    assert main(["train", str(config), "--out", str(tmp_path / "m.pt")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m.pt"), "--data", str(tmp_path / "series.csv"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["forecasts"] == 100 - 6
+    # predict keeps the file's other columns beside each forecast: the year it forecasts
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "m.pt"),
+                "--data",
+                str(tmp_path / "series.csv"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    inside = predictions[predictions["position"] < 100]
+    assert list(inside["year"]) == [1900 + p for p in inside["position"]]
+    assert predictions["year"].isna().sum() == 1  # the forecast past the end: a year the file does not have

@@ -75,7 +75,10 @@ class Model:
         with torch.inference_mode():
             metrics = evaluate_split(self.net, self.target, prepared.data, self.input_size, self.target_scale)
         scores: dict[str, Any] = {name.removeprefix("val_"): value for name, value in metrics.items()}
-        scores["sequences"] = prepared.data.sequences
+        if self.target is Target.VALUES:  # a forecast per point that has a whole window before it
+            scores["forecasts"] = prepared.data.sequences * prepared.data.targets.shape[-1]
+        else:
+            scores["sequences"] = prepared.data.sequences
         if prepared.left_out:
             scores |= {
                 "left_out": prepared.left_out_count,

@@ -140,3 +140,5 @@ class Prepared:
     left_out: str = ""
     left_out_count: int = 0
     left_out_share: float = 0.0
+    # series: the file's other columns (a date, a year), by row, to stand beside the forecasts of those rows
+    other_columns: pd.DataFrame | None = None

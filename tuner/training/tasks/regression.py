@@ -3,7 +3,8 @@
 many_to_one predicts the values after the window; many_to_many predicts, at
 every step, the values after that step. The split is chronological: the
 training part, then the validation part, then (with ``test_fraction``) the
-test part at the very end. Values are scaled with the training part's spread:
+test part at the very end. Every point of a held-out part is forecast from
+the real values before it, earlier parts included (``held_out_windows``). Values are scaled with the training part's spread:
 
 - ``scaling: standard`` subtracts the training part's mean;
 - ``scaling: window`` subtracts each window's last input value from its inputs
@@ -35,7 +36,8 @@ class Regression(Task):
     metrics = TASKS["regression"].metrics
 
     def load(self, data: str | None, options: RegressionOptions) -> TaskData:
-        train, val, _ = tabular.series_parts(tabular.read_series(_path(data), options), options)
+        series = tabular.read_series(_path(data), options)
+        train, val, _ = tabular.series_parts(series, options)
         preparation = {
             "column": options.column,
             "window": options.window,
@@ -48,7 +50,7 @@ class Regression(Task):
         return TaskData(
             target=Target.VALUES if options.mode == "many_to_one" else Target.STEP_VALUES,
             train=windows(train, preparation, options.stride, labelled=True),
-            val=windows(val, preparation, options.stride, labelled=True),
+            val=held_out_windows(series, len(train), len(train) + len(val), preparation),
             input_size=1,
             output_size=options.horizon,
             target_scale=preparation["std"],
@@ -57,8 +59,9 @@ class Regression(Task):
         )
 
     def held_out_test(self, data: str | None, options: RegressionOptions, preparation: dict) -> SequenceData:
-        _, _, test = tabular.series_parts(tabular.read_series(_path(data), options), options)
-        return windows(test, preparation, options.stride, labelled=True)
+        series = tabular.read_series(_path(data), options)
+        _, _, test = tabular.series_parts(series, options)
+        return held_out_windows(series, len(series) - len(test), len(series), preparation)
 
     def prepare(self, source: str | Path | pd.DataFrame, preparation: dict, labelled: bool) -> Prepared:
         """Every window of the series (stride 1); to predict, also the last one, whose horizon lies past the end."""
@@ -67,14 +70,14 @@ class Regression(Task):
             column=preparation["column"], window=preparation["window"], horizon=preparation["horizon"]
         )
         window, horizon = preparation["window"], preparation["horizon"]
-        series = tabular.read_series(
-            source, options, where=where, minimum_rows=window + horizon if labelled else window
-        )
+        frame = source if isinstance(source, pd.DataFrame) else tabular.read_table(source)
+        series = tabular.read_series(frame, options, where=where, minimum_rows=window + horizon if labelled else window)
         data = windows(series, preparation, 1, labelled)
         keys = pd.DataFrame({"window_end": np.arange(data.sequences) + preparation["window"] - 1})
         # the window's last input value, which window scaling measures from
         last = series[keys["window_end"].to_numpy()]
-        return Prepared(data, keys.assign(_last=last))
+        others = frame.drop(columns=[preparation["column"]]).reset_index(drop=True)
+        return Prepared(data, keys.assign(_last=last), other_columns=others if len(others.columns) else None)
 
     def predictions(self, outputs: Tensor, prepared: Prepared, preparation: dict) -> pd.DataFrame:
         """One row per forecast point: the row it forecasts (0-based, past the end for the future),
@@ -85,7 +88,7 @@ class Regression(Task):
         forecasts = forecasts + np.reshape(offset, (-1, 1))
         ends = prepared.keys["window_end"].to_numpy()
         steps = np.arange(1, horizon + 1)
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "position": (ends[:, None] + steps[None, :]).ravel(),
                 "steps_ahead": np.tile(steps, len(ends)),
@@ -93,10 +96,26 @@ class Regression(Task):
                 f"forecast_{preparation['column']}": forecasts.ravel(),
             }
         )
+        if prepared.other_columns is None:
+            return frame
+        # the file's other columns of the row each forecast is for (empty past the file's end: the future)
+        others = prepared.other_columns.reindex(frame["position"].to_numpy()).reset_index(drop=True)
+        return pd.concat([frame, others.drop(columns=[c for c in others if c in frame], errors="ignore")], axis=1)
 
 
 def _path(data: str | None) -> Path:
     return data_path(data or "builtin:mackey_glass")
+
+
+def held_out_windows(series: np.ndarray, start: int, end: int, preparation: dict) -> SequenceData:
+    """Forecasts of every point of the held-out part ``series[start:end]`` (validation or test), each
+    from the window of real values before it, reaching back into the earlier part of the series as a
+    forecaster in use would: a part of 17 points gives 17 one-step forecasts (``len - horizon + 1``
+    windows), not only the windows that fit inside it. Stride 1. A many-to-many network has a target
+    at every step of its window, so its windows stay inside the part (no earlier part's targets)."""
+    if preparation["mode"] != "many_to_one":
+        return windows(series[start:end], preparation, 1, labelled=True)
+    return windows(series[max(0, start - preparation["window"]) : end], preparation, 1, labelled=True)
 
 
 def windows(series: np.ndarray, preparation: dict, stride: int, labelled: bool) -> SequenceData:
