@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from tests.conftest import tiny_study, write_yaml
 from tests.test_bad_input import assert_one_line_error, run_cli
 from tuner.cli import main
 from tuner.config.export_file import train_document
 from tuner.config.studies import load_study
+from tuner.data.options import SequenceClassificationOptions
 from tuner.training.model_file import load_model
 
 CLASSES = ("calm", "rising", "falling")
@@ -513,3 +515,42 @@ def test_every_held_out_point_of_a_series_is_forecast_from_the_real_values_befor
     inside = predictions[predictions["position"] < 100]
     assert list(inside["year"]) == [1900 + p for p in inside["position"]]
     assert predictions["year"].isna().sum() == 1  # the forecast past the end: a year the file does not have
+
+
+def test_refit_trains_on_training_and_validation_for_the_chosen_epochs_and_its_model_file_predicts(tmp_path, capsys):
+    import re
+
+    from tuner.training.refit import merged, refit
+    from tuner.training.tasks import task_for
+
+    document = classification_study(tmp_path, test_data="test.csv")
+    document["refit"] = "train_val"
+    hp = {"learning_rate": 0.03, "hidden_size": 16, "depth": 1, "batch_size": 16, "tbptt_length": 40}
+    config = export_file(tmp_path, document, hp)
+    assert yaml.safe_load(config.read_text())["training"]["refit"] == "train_val"
+    assert main(["train", str(config), "--out", str(tmp_path / "m.pt")]) == 0
+    out = capsys.readouterr().out
+    chosen = int(re.search(r"best val_accuracy \S+ at epoch (\d+)", out).group(1))
+    assert f"refit: a new network trained {chosen} epochs on training + validation data" in out
+    model = load_model(tmp_path / "m.pt")
+    assert model.fit_on == "train+val" and model.scores["fit_on"] == "train+val"
+    assert len(model.predict(tmp_path / "test.csv")) == 60
+    # the refit itself: every training and validation sequence, the chosen number of epochs, the last weights
+    data = task_for("sequence_classification").load(str(tmp_path / "train.csv"), SequenceClassificationOptions())
+    both = merged(data.train, data.val, data.target)
+    assert both.sequences == 150 and sorted(both.lengths.tolist()) == sorted(
+        data.train.lengths.tolist() + data.val.lengths.tolist()
+    )
+    from tuner.config.hyperparams import Hyperparameters
+    from tuner.training import TrainSettings
+
+    result = refit(Hyperparameters(**hp), data, TrainSettings(max_epochs=10, patience=1), epochs=3)
+    assert len(result.epochs) == 3 and result.best_epoch == 3  # no early stop, the last epoch's weights
+
+
+def test_a_bad_refit_is_one_line(tmp_path, capsys):
+    document = classification_study(tmp_path)
+    document["refit"] = "yes"
+    study = write_yaml(tmp_path / "study.yaml", document)
+    code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
+    assert_one_line_error(code, err, "refit", "train_val", "'yes'")

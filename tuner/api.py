@@ -190,21 +190,23 @@ def read_config(config: str | Path | dict[str, Any]) -> TrainFile:
 
 def retrain(
     train_file: TrainFile, *, threads: int, device: str = "cpu", on_epoch: list | None = None
-) -> tuple[TrainResult, FinalScores]:
-    """Train an export's configuration alone (no Ray, no Optuna) and score it (validation, test, trivial)."""
-    from tuner.training.final import final_scores
-    from tuner.training.trial_run import run_training
+) -> tuple[TrainResult, FinalScores, TrainResult]:
+    """Train an export's configuration alone (no Ray, no Optuna) and score it (validation, test, trivial).
 
-    result = run_training(
-        train_file.settings,
-        train_file.hyperparameters,
-        train_file.seed,
-        cpus=threads,
-        gpus=1.0 if device == "cuda" else 0.0,
-        precision=train_file.precision,
-        on_epoch=on_epoch,
-    )
-    return result, final_scores(result, train_file.settings["task"])
+    Returns (the selection run, the scores, the final network's run): the same run, or with ``refit:
+    train_val`` a second one on training + validation data for the epochs the first chose.
+    """
+    from tuner.training.final import final_scores
+    from tuner.training.trial_run import refit_training, run_training
+
+    where = {"cpus": threads, "gpus": 1.0 if device == "cuda" else 0.0, "precision": train_file.precision}
+    settings, hp, seed = train_file.settings, train_file.hyperparameters, train_file.seed
+    result = run_training(settings, hp, seed, on_epoch=on_epoch, **where)
+    if settings.get("refit", "none") != "train_val":
+        return result, final_scores(result, settings["task"]), result
+    # selection chose the epoch count; the final network learns from training + validation data for it
+    refitted = refit_training(settings, hp, seed, result.best_epoch, **where)
+    return result, final_scores(result, settings["task"], refitted), refitted
 
 
 def train(
@@ -233,12 +235,12 @@ def train(
     positive("threads", threads)
     if device not in ("cpu", "cuda"):
         raise BadInput("device", None, "cpu or cuda", device)
-    result, scores = retrain(
+    result, scores, final = retrain(
         train_file, threads=threads or train_file.threads or os.cpu_count() or 1, device=device, on_epoch=on_epoch
     )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(out) if out is not None else Path(folder) / "model.pt"
-        save_checkpoint(path, result, train_file, scores)
+        save_checkpoint(path, final, train_file, scores, selection=result)
         return load_model(path)
 
 

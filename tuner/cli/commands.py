@@ -253,8 +253,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     device = _train_device(args.device, train_file.device or "cpu", train_file.precision)
     if device == "cpu":
         print(f"training with {threads} thread{'s' if threads > 1 else ''}{_as_the_trial(threads, train_file.threads)}")
-    result, scores = retrain(train_file, threads=threads, device=device, on_epoch=[show])
+    result, scores, final = retrain(train_file, threads=threads, device=device, on_epoch=[show])
     print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} ({result.stop_reason})")
+    if final is not result:
+        print(
+            f"refit: a new network trained {final.best_epoch} epochs on training + validation data "
+            "(its validation figures below are the selection run's; its test figures are its own)"
+        )
     if (expected := train_file.expected_value) is not None:
         drift = f"{(result.best_value - expected) / abs(expected):+.2%}" if expected else f"{result.best_value:+.4f}"
         print(f"the study's trial reached {expected:.4f} ({drift})")
@@ -263,7 +268,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     for line in score_lines(scores.as_dict(), minimize=train_file.settings["direction"] == "minimize"):
         print(line)
-    save_checkpoint(out, result, train_file, scores)
+    save_checkpoint(out, final, train_file, scores, selection=result)
     use = f"tuner sample {out}" if result.data.vocab else f"tuner predict {out} --data FILE --out FILE.csv"
     print(f"saved {out}; use it with: tuner evaluate {out} --data FILE, {use}")
     return 0

@@ -16,7 +16,7 @@ import yaml
 
 from tuner.config.early_stopping import parse_early_stopping
 from tuner.config.hyperparams import Hyperparameters, Precision
-from tuner.config.task import parse_task, selection_optimism
+from tuner.config.task import parse_refit, parse_task, selection_optimism
 from tuner.config.yaml_file import load_mapping
 from tuner.errors import BadInput, check_keys, int_at_least, integer, is_number
 
@@ -102,6 +102,7 @@ def train_document(
             "max_epochs": settings["max_epochs"],
             "early_stopping": settings["early_stopping"],
             "seed": seed,
+            **({"refit": settings["refit"]} if settings.get("refit", "none") != "none" else {}),
             **({"threads": threads} if threads is not None else {}),
             **({"device": device["kind"], "precision": device["precision"]} if device else {}),
         },
@@ -123,7 +124,10 @@ def read_train_file(path: str | Path) -> TrainFile:
     hp = Hyperparameters.from_dict(raw["hyperparameters"], where, "hyperparameters")
     result, training = raw["result"], raw["training"]
     check_keys(where, "result", result, {"metric", "direction", "value", "best_epoch", "epochs_run", "test"})
-    check_keys(where, "training", training, {"max_epochs", "early_stopping", "seed", "threads", "device", "precision"})
+    check_keys(
+        where, "training", training, {"max_epochs", "early_stopping", "seed", "threads", "device", "precision", "refit"}
+    )
+    refit = parse_refit(training.get("refit", "none"), where, "training.refit")
     metric = result.get("metric", "val_loss")
     if metric not in task.metrics():
         raise BadInput(where, "result.metric", "a metric of task " + task.name, metric)
@@ -152,6 +156,7 @@ def read_train_file(path: str | Path) -> TrainFile:
         "max_epochs": max_epochs,
         "early_stopping": early.as_settings(),
         "seed": seed,
+        **({"refit": refit} if refit != "none" else {}),
     }
     expected = float(value) if value is not None else None
     return TrainFile(settings, hp.to_dict(), seed, expected, where, threads, device, precision)

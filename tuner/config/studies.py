@@ -15,7 +15,7 @@ from tuner.config.algorithms import build_pruner, build_sampler
 from tuner.config.early_stopping import EarlyStopping, parse_early_stopping
 from tuner.config.hyperparams import Hyperparameters, Precision
 from tuner.config.spaces import ParamType, SearchSpace, parse_space
-from tuner.config.task import BUILTIN_PREFIX, TaskSpec, parse_task
+from tuner.config.task import BUILTIN_PREFIX, TaskSpec, parse_refit, parse_task
 from tuner.config.yaml_file import load_mapping
 from tuner.errors import BadInput, check_keys, did_you_mean, int_at_least, integer, is_number
 from tuner.storage import DEFAULT_STORAGE, is_uri
@@ -38,6 +38,7 @@ _TOP_KEYS = {
     "max_retries",
     "checkpoints",
     "warm_start",
+    "refit",
 }
 
 
@@ -105,6 +106,9 @@ class StudySpec:
     sampler_seed: int = 0  # ``sampler.seed``, else ``seed``
     checkpoints: Checkpoints = Checkpoints()
     warm_start: tuple[WarmStart, ...] = ()
+    # the final network: kept as its trial trained it (none), or trained again on training + validation
+    # data for the epochs selection chose (train_val, scikit-learn's refit)
+    refit: str = "none"
     # the data file's bytes, read when the study is read: trials get them through Ray (shared_data)
     data_bytes: bytes | None = field(default=None, repr=False, compare=False)
 
@@ -117,6 +121,7 @@ class StudySpec:
             "max_epochs": self.max_epochs,
             "early_stopping": self.early_stopping.as_settings(),
             "seed": self.seed,
+            **({"refit": self.refit} if self.refit != "none" else {}),  # no key for the default: older studies match
         }
 
 
@@ -171,6 +176,7 @@ def load_study(path: str | Path) -> StudySpec:
         sampler_seed=sampler_seed,
         checkpoints=_parse_checkpoints(raw.get("checkpoints", {}), where, path.parent),
         warm_start=_parse_warm_start(raw.get("warm_start", []), where),
+        refit=parse_refit(raw.get("refit", "none"), where, "refit"),
         data_bytes=_data_bytes(task),
     )
 

@@ -269,3 +269,14 @@ def selection_optimism(validation: float, test: float, maximize: bool) -> float:
     positive when choosing on validation flattered it, for a minimised metric (a loss, an error) and a
     maximised one (an accuracy) alike."""
     return validation - test if maximize else test - validation
+
+
+REFITS = ("none", "train_val")
+
+
+def parse_refit(raw: Any, where: str, key: str) -> str:
+    """A study's (or an export's) ``refit``: which network the study ends with (``training/refit.py``)."""
+    if raw not in REFITS:
+        expected = "none (the network as its trial trained it) or train_val (trained again on training + validation)"
+        raise BadInput(where, key, expected, raw)
+    return raw

@@ -30,25 +30,32 @@ def _score(
     precision: str,
     model: bytes | None,
     data_actor: str | None,
+    refit_epochs: int | None = None,
 ) -> dict:
     """In a Ray worker: the trial's kept network (the model file's bytes: the worker may be on another
-    node), or the network trained again, scored on validation, test and by the trivial predictor."""
+    node), or the network trained again, scored on validation, test and by the trivial predictor. With
+    ``refit_epochs`` (``refit: train_val``) the network scored on test is the configuration trained again
+    on training + validation data for that many epochs; validation stays the selection's."""
     import tempfile
 
     from tuner.orchestration.trainable import receive_data
     from tuner.training.final import final_scores, model_file_scores
-    from tuner.training.trial_run import local_task, run_training, task_data
+    from tuner.training.trial_run import local_task, refit_training, run_training, task_data
 
     receive_data({"settings": settings, "data_actor": data_actor})
     task = local_task(settings["task"])  # a test_fraction is cut from this node's copy of the data
+    where = {"cpus": cpus, "gpus": gpus, "precision": precision}
+    refitted = None
+    if refit_epochs is not None:
+        refitted = refit_training(settings, hyperparameters, seed, refit_epochs, **where)
     if model is None:
-        result = run_training(settings, hyperparameters, seed, cpus, gpus, precision)
-        return {"from": "trained again", **final_scores(result, task).as_dict()}
+        result = run_training(settings, hyperparameters, seed, **where)
+        return {"from": "trained again", **final_scores(result, task, refitted).as_dict()}
     with tempfile.NamedTemporaryFile(suffix=".pt") as file:
         file.write(model)
         file.flush()
-        scores = model_file_scores(file.name, task_data(task), task)
-    return {"from": "kept model", **scores.as_dict()}
+        scores = model_file_scores(file.name, task_data(task), task, refitted.model if refitted else None)
+    return {"from": "refit on training + validation" if refitted else "kept model", **scores.as_dict()}
 
 
 def score_on_test(
@@ -83,6 +90,7 @@ def score_on_test(
                 str(spec.resources.precision),
                 model,
                 data_actor,
+                best.user_attrs.get(attrs.BEST_EPOCH) if settings.get("refit") == "train_val" else None,
             )
         )
     except ray.exceptions.RayTaskError as error:

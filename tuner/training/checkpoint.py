@@ -36,8 +36,10 @@ def save_model_file(
     settings: dict[str, Any],
     best: tuple[int, float, str, float],
     scores: FinalScores | None = None,
+    fit_on: str = "train",
 ) -> None:
-    """The model file of ``model``'s current weights; ``best`` is (epoch, validation loss, metric, its value)."""
+    """The model file of ``model``'s current weights; ``best`` is (epoch, validation loss, metric, its value)
+    of the run that chose it; ``fit_on``: what the weights learned from (``train+val`` for a refit)."""
     epoch, val_loss, metric, value = best
     torch.save(
         {
@@ -56,6 +58,7 @@ def save_model_file(
             "metric": metric,
             "best_value": value,
             "scores": None if scores is None else scores.as_dict(),
+            "fit_on": fit_on,
             "state_dict": model.state_dict(),
         },
         path,
@@ -63,11 +66,20 @@ def save_model_file(
 
 
 def save_checkpoint(
-    path: str | Path, result: TrainResult, train_file: TrainFile, scores: FinalScores | None = None
+    path: str | Path,
+    result: TrainResult,
+    train_file: TrainFile,
+    scores: FinalScores | None = None,
+    selection: TrainResult | None = None,
 ) -> None:
-    """What ``tuner train`` writes: the kept (best) weights of ``result``."""
-    best = (result.best_epoch, result.best_val_loss, result.monitor, result.best_value)
-    save_model_file(path, result.model, result.data, train_file.hyperparameters, train_file.settings, best, scores)
+    """What ``tuner train`` writes: the kept weights of ``result``, the network it ends with; ``selection``:
+    the run that chose the epoch when ``result`` is a refit on training + validation data."""
+    chose = selection or result
+    best = (chose.best_epoch, chose.best_val_loss, chose.monitor, chose.best_value)
+    fit_on = "train" if selection is None or selection is result else "train+val"
+    save_model_file(
+        path, result.model, result.data, train_file.hyperparameters, train_file.settings, best, scores, fit_on
+    )
 
 
 def load_checkpoint(path: str | Path) -> tuple[RecurrentNet, dict[str, Any]]:

@@ -27,6 +27,7 @@ class FinalScores:
     trivial_validation: Trivial
     trivial_test: Trivial | None
     confusion: dict[str, Any] | None = None  # a classifier's {labels, validation, test} counts (row: true label)
+    fit_on: str = "train"  # what the scored network learned from: "train", or "train+val" (refit: train_val)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,25 +39,40 @@ class FinalScores:
                 "test": None if self.trivial_test is None else self.trivial_test.as_dict(),
             },
             **({"confusion": self.confusion} if self.confusion else {}),
+            "fit_on": self.fit_on,
         }
 
 
-def final_scores(result: TrainResult, task: dict[str, Any]) -> FinalScores:
-    """Score ``result``'s kept weights on the task's test data (read now, and only now), beside the trivial predictor."""
+def final_scores(result: TrainResult, task: dict[str, Any], refitted: TrainResult | None = None) -> FinalScores:
+    """Score ``result``'s kept weights on the task's test data (read now, and only now), beside the trivial
+    predictor; with ``refitted`` (``refit.py``), that network is the one scored on test, and the
+    validation figures stay the selection run's (the refit trained on the validation sequences)."""
     validation = dict(result.epochs[result.best_epoch - 1].metrics)
-    return _scores(result.model, result.data, validation, result.monitor, task)
+    if refitted is None:
+        return _scores(result.model, result.data, validation, result.monitor, task)
+    return _scores(result.model, result.data, validation, result.monitor, task, refitted.model)
 
 
-def model_file_scores(path: str, data: TaskData, task: dict[str, Any]) -> FinalScores:
-    """The same for a kept model file of a trial (its validation metrics measured again on ``data``)."""
+def model_file_scores(
+    path: str, data: TaskData, task: dict[str, Any], final: RecurrentNet | None = None
+) -> FinalScores:
+    """The same for a kept model file of a trial (its validation metrics measured again on ``data``);
+    ``final``: a refit of it, scored on test instead."""
     net, checkpoint = load_checkpoint(path)
     validation = evaluate_split(net, data.target, data.val, data.input_size, data.target_scale)
-    return _scores(net, data, validation, checkpoint["metric"], task)
+    return _scores(net, data, validation, checkpoint["metric"], task, final)
 
 
 def _scores(
-    net: RecurrentNet, data: TaskData, validation: dict[str, float], metric: str, task: dict[str, Any]
+    net: RecurrentNet,
+    data: TaskData,
+    validation: dict[str, float],
+    metric: str,
+    task: dict[str, Any],
+    final: RecurrentNet | None = None,
 ) -> FinalScores:
+    """``net`` chose on validation; ``final`` (default: ``net``) is the network scored on test."""
+    final = net if final is None else final
     spec = TaskSpec(**task)
     test = task_for(spec.name).load_test(spec.data, spec.test_data, spec.parsed_options(), data.preparation)
     trivial = trivial_baseline(data)
@@ -65,12 +81,13 @@ def _scores(
         labels = [str(label) for label in data.preparation.get("classes", range(data.output_size))]
         matrices = {"labels": labels, "validation": confusion_on(net, data.val, data.input_size, data.output_size)}
         if test is not None:
-            matrices["test"] = confusion_on(net, test, data.input_size, data.output_size)
+            matrices["test"] = confusion_on(final, test, data.input_size, data.output_size)
     return FinalScores(
         metric=metric,
         validation=validation,
-        test=None if test is None else evaluate_split(net, data.target, test, data.input_size, data.target_scale),
+        test=None if test is None else evaluate_split(final, data.target, test, data.input_size, data.target_scale),
         trivial_validation=trivial,
         trivial_test=None if test is None else trivial_baseline(data, test, trivial.predictor),
         confusion=matrices,
+        fit_on="train" if final is net else "train+val",
     )

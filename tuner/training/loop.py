@@ -55,6 +55,9 @@ class TrainSettings:
     num_threads: int = 1  # torch threads: the trial's CPU share
     device: str = "cpu"
     precision: Precision = DEFAULT_PRECISION  # what recurrent layers compute in on CUDA (precision.py)
+    # keep the last epoch's weights, not the best's: a refit on training + validation data (refit.py)
+    # has no held-out value to choose an epoch by; it trains the epoch count selection chose
+    keep_last: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,10 @@ def train(
         if stopping_early:
             stop_reason = StopReason.EARLY_STOPPED
             break
-    model.load_state_dict(best_state)
+    if settings.keep_last:
+        best_epoch = len(history)
+    else:
+        model.load_state_dict(best_state)
     return TrainResult(
         epochs=history,
         best_epoch=best_epoch,

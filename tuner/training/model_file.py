@@ -38,6 +38,8 @@ class Model:
         self.target_scale: float = checkpoint["target_scale"]
         self.metric: str = checkpoint["metric"]
         self.scores: dict[str, Any] | None = checkpoint.get("scores")  # validation, test and trivial, as trained
+        # what the weights learned from: "train" (as its trial trained it) or "train+val" (refit: train_val)
+        self.fit_on: str = checkpoint.get("fit_on", "train")
 
     @property
     def classes(self) -> list | None:

@@ -104,6 +104,22 @@ def run_training(
     return train(hp, data, train_as, on_epoch, on_best, on_state, resume)
 
 
+def refit_training(
+    settings: dict[str, Any],
+    hyperparameters: dict[str, Any],
+    seed: int,
+    epochs: int,
+    cpus: float = 1.0,
+    gpus: float = 0.0,
+    precision: str = Precision.FP32,
+) -> TrainResult:
+    """The configuration trained again on training + validation data for ``epochs`` (``refit: train_val``)."""
+    from tuner.training.refit import refit
+
+    hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
+    return refit(hp, task_data(settings["task"]), train_settings(settings, seed, cpus, gpus, precision), epochs)
+
+
 def validation_confusion(result: TrainResult) -> dict[str, Any] | None:
     """A classifier's confusion matrix on validation, with the kept (best epoch's) weights: ``{labels,
     matrix}`` (row: the true label); None for other tasks."""
