@@ -554,3 +554,17 @@ def test_a_bad_refit_is_one_line(tmp_path, capsys):
     study = write_yaml(tmp_path / "study.yaml", document)
     code, err = run_cli(capsys, "run", str(study), "--storage", f"sqlite:///{tmp_path / 'never.db'}")
     assert_one_line_error(code, err, "refit", "train_val", "'yes'")
+
+
+def test_a_refit_study_scores_the_network_trained_on_training_and_validation_on_test(ray_session, tmp_path):
+    from tuner.orchestration.runner import run_study
+
+    document = classification_study(tmp_path, test_data="test.csv")
+    document.update(refit="train_val", trials=2, max_epochs=2)
+    spec = load_study(write_yaml(tmp_path / "study.yaml", document))
+    summary = run_study(spec, f"sqlite:///{tmp_path / 'r.db'}", trials=2, workers=2, show_progress=False)
+    result = summary.test_result
+    assert result["from"] == "refit on training + validation" and result["fit_on"] == "train+val"
+    assert result["trial"] == summary.best.number
+    assert result["validation"]["val_accuracy"] == pytest.approx(summary.best.value)  # the selection's, unchanged
+    assert sum(map(sum, result["confusion"]["test"])) == 60
