@@ -38,8 +38,16 @@ def figures(app: AppTest) -> list[dict]:
     [
         (None, "Studies", {"Best value over trials"}),
         ("trials", "Trials of small", set()),
-        ("overfitting", "Overfitting curves: small", {"Training vs validation loss", "Gradient norm per epoch"}),
-        ("insight", "Search insight: small", {"Hyperparameter importance", "Parallel coordinates (COMPLETE trials)"}),
+        (
+            "overfitting",
+            "Overfitting curves: small",
+            {"Training vs validation loss", "Generalisation gap (validation - training)", "Gradient norm per epoch"},
+        ),
+        (
+            "insight",
+            "Search insight: small",
+            {"Hyperparameter importance", "Parallel coordinates (COMPLETE trials)", "val_loss against each parameter"},
+        ),
         ("export", "Export: small", set()),
     ],
 )
