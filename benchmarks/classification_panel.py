@@ -21,7 +21,7 @@ Euclidean distance computed here on the same split (and the archive's published 
 not measured here). The last line is JSON: per arm ``sets``, ``wins_vs_1nn``,
 ``mean_test_accuracy``, ``mean_optimism``.
 
-    python benchmarks/classification_panel.py [--trials 8] [--epochs 25] [--seed 0] [--sets GunPoint,...]
+    python benchmarks/classification_panel.py [--trials 10] [--epochs 60] [--seed 0] [--sets GunPoint,...]
 """
 
 from __future__ import annotations
@@ -136,10 +136,10 @@ def study_document(name: str, arm: dict, length: int, trials: int, epochs: int, 
         },
         "objective": {"metric": "val_accuracy"},
         "sampler": {"type": "tpe", "seed": seed, "n_startup_trials": 4},
-        "pruner": {"type": "median", "n_startup_trials": 3, "n_warmup_steps": 3},
+        "pruner": {"type": "median", "n_startup_trials": 3, "n_warmup_steps": 10},
         "trials": trials,
         "max_epochs": epochs,
-        "early_stopping": {"patience": 6},
+        "early_stopping": {"patience": 12},  # a few dozen training sequences: a few steps an epoch
         "resources": {"cpu": 1},
         "seed": seed,
         "refit": arm["refit"],
@@ -148,8 +148,8 @@ def study_document(name: str, arm: dict, length: int, trials: int, epochs: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sets", default=",".join(SETS))
     args = parser.parse_args()
