@@ -24,7 +24,6 @@ import optuna
 import pyarrow.fs as pafs
 from optuna.artifacts import upload_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
-from optuna.trial import TrialState
 from ray.tune import Callback
 
 from tuner import attrs
@@ -111,13 +110,7 @@ class KeptModels:
 
     def _ranks(self, value: float, tie_loss: float | None) -> bool:
         """Whether a trial ending with ``value`` would be among the best K of the study's COMPLETE trials."""
-        maximize = ranking.maximizes(self.study)
-        own = ranking.rank_key(value, tie_loss, maximize)
-        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        better = sum(
-            1 for t in complete if ranking.rank_key(t.value, t.user_attrs.get(attrs.BEST_VAL_LOSS), maximize) < own
-        )
-        return better < self.keep_best
+        return ranking.ranked_above(self.study, value, tie_loss) < self.keep_best
 
     def model_bytes(self, number: int) -> bytes | None:
         """The kept model file of trial ``number``, read from the artifact store, if it has one."""

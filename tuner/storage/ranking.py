@@ -40,6 +40,15 @@ def best_numbers(study: optuna.Study, k: int) -> list[int]:
     return [t.number for t in ranked(study.get_trials(deepcopy=False), maximizes(study))[:k]]
 
 
+def ranked_above(study: optuna.Study, value: float, tie_loss: float | None) -> int:
+    """How many of the study's COMPLETE trials rank above a trial ending with ``value`` (and that
+    validation loss at its best epoch): 0 means it would be the best."""
+    maximize = maximizes(study)
+    own = rank_key(value, tie_loss, maximize)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return sum(1 for t in complete if rank_key(t.value, t.user_attrs.get(attrs.BEST_VAL_LOSS), maximize) < own)
+
+
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
     """The best COMPLETE trial, ties broken as above (Optuna's ``best_trial`` takes the first of a tie)."""
     best = ranked(study.get_trials(deepcopy=False), maximizes(study))

@@ -12,7 +12,7 @@ from typing import Any
 
 from tuner.config.task import TaskSpec
 from tuner.training.checkpoint import load_checkpoint
-from tuner.training.inference import confusion_on, evaluate_split
+from tuner.training.inference import class_labels, confusion_on, evaluate_split
 from tuner.training.loop import TrainResult
 from tuner.training.models import RecurrentNet
 from tuner.training.tasks import Target, TaskData, task_for
@@ -78,7 +78,7 @@ def _scores(
     trivial = trivial_baseline(data)
     matrices = None
     if data.target is Target.CLASS:
-        labels = [str(label) for label in data.preparation.get("classes", range(data.output_size))]
+        labels = class_labels(data.preparation, data.output_size)
         matrices = {"labels": labels, "validation": confusion_on(net, data.val, data.input_size, data.output_size)}
         if test is not None:
             matrices["test"] = confusion_on(final, test, data.input_size, data.output_size)

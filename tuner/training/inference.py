@@ -87,3 +87,8 @@ def confusion_on(net: RecurrentNet, split: SequenceData, input_size: int, classe
     """A classifier's confusion counts on ``split`` (row: the true class, column: the predicted one)."""
     predicted = last_step_outputs(net, split, input_size).argmax(dim=-1).numpy()
     return confusion(split.targets.cpu().numpy(), predicted, classes).tolist()
+
+
+def class_labels(preparation: dict, classes: int) -> list[str]:
+    """A classifier's labels as its training file spells them (as text), in class order."""
+    return [str(label) for label in preparation.get("classes", range(classes))]

@@ -11,14 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
 from tuner.errors import BadInput
 from tuner.training.checkpoint import load_checkpoint
-from tuner.training.inference import evaluate_split, last_step_outputs
+from tuner.training.inference import confusion_on, evaluate_split, last_step_outputs
 from tuner.training.models import RecurrentNet
-from tuner.training.per_class import class_report, confusion
+from tuner.training.per_class import class_report
 from tuner.training.tasks import Prepared, Target, Task, task_for
 
 Data = str | Path | pd.DataFrame
@@ -88,9 +89,8 @@ class Model:
                 "left_out_characters": prepared.left_out,
             }
         if self.target is Target.CLASS:
-            predicted = last_step_outputs(self.net, prepared.data, self.input_size).argmax(dim=-1).numpy()
-            matrix = confusion(prepared.data.targets.numpy(), predicted, len(self.classes))
-            scores |= class_report(matrix, self.classes)
+            matrix = confusion_on(self.net, prepared.data, self.input_size, len(self.classes))
+            scores |= class_report(np.asarray(matrix), self.classes)
         return scores
 
     def predict(self, data: Data) -> pd.DataFrame:

@@ -123,14 +123,16 @@ def refit_training(
 def validation_confusion(result: TrainResult) -> dict[str, Any] | None:
     """A classifier's confusion matrix on validation, with the kept (best epoch's) weights: ``{labels,
     matrix}`` (row: the true label); None for other tasks."""
-    from tuner.training.inference import confusion_on
+    from tuner.training.inference import class_labels, confusion_on
     from tuner.training.tasks import Target
 
     data = result.data
     if data.target is not Target.CLASS:
         return None
-    labels = [str(label) for label in data.preparation.get("classes", range(data.output_size))]
-    return {"labels": labels, "matrix": confusion_on(result.model, data.val, data.input_size, data.output_size)}
+    return {
+        "labels": class_labels(data.preparation, data.output_size),
+        "matrix": confusion_on(result.model, data.val, data.input_size, data.output_size),
+    }
 
 
 def trivial_on_validation(task: dict[str, Any]) -> dict[str, Any]:
