@@ -31,6 +31,7 @@ from tuner.streams import discard_writes
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tuner.config.studies import load_study
+    from tuner.config.task import describe_refit
 
     spec = load_study(args.study_file)
     positive("--trials", args.trials)
@@ -48,6 +49,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     storage = storage_url(args, spec, must_exist=False)
     if note := independent_sampling_note(spec.sampler, spec.space):
         print(note)
+    if spec.task.selection:
+        print(f"selection: {spec.task.selection}; final network: {describe_refit(spec.refit, spec.task.folds())}")
     summary = run_spec(
         spec,
         trials=args.trials,

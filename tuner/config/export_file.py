@@ -120,14 +120,14 @@ def read_train_file(path: str | Path) -> TrainFile:
     for key in ("result", "task", "hyperparameters", "training"):
         if not isinstance(raw.get(key), dict):
             raise BadInput(where, key, "a mapping", raw.get(key))
-    task = parse_task(raw["task"], where, Path(where).parent)
+    task = parse_task(raw["task"], where, Path(where).parent, default_folds=False)
     hp = Hyperparameters.from_dict(raw["hyperparameters"], where, "hyperparameters")
     result, training = raw["result"], raw["training"]
     check_keys(where, "result", result, {"metric", "direction", "value", "best_epoch", "epochs_run", "test"})
     check_keys(
         where, "training", training, {"max_epochs", "early_stopping", "seed", "threads", "device", "precision", "refit"}
     )
-    refit = parse_refit(training.get("refit", "none"), where, "training.refit")
+    refit = parse_refit(training.get("refit"), where, "training.refit", task.folds())
     metric = result.get("metric", "val_loss")
     if metric not in task.metrics():
         raise BadInput(where, "result.metric", "a metric of task " + task.name, metric)

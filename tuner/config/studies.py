@@ -106,8 +106,9 @@ class StudySpec:
     sampler_seed: int = 0  # ``sampler.seed``, else ``seed``
     checkpoints: Checkpoints = Checkpoints()
     warm_start: tuple[WarmStart, ...] = ()
-    # the final network: kept as its trial trained it (none), or trained again on training + validation
-    # data for the epochs selection chose (train_val, scikit-learn's refit)
+    # the final network: kept as its trial trained it (none), a cross-validated trial's fold networks
+    # averaged (ensemble), or trained again on training + validation data for the epochs selection chose
+    # (train_val, scikit-learn's refit); see config.task.parse_refit
     refit: str = "none"
     # the data file's bytes, read when the study is read: trials get them through Ray (shared_data)
     data_bytes: bytes | None = field(default=None, repr=False, compare=False)
@@ -176,7 +177,7 @@ def load_study(path: str | Path) -> StudySpec:
         sampler_seed=sampler_seed,
         checkpoints=_parse_checkpoints(raw.get("checkpoints", {}), where, path.parent),
         warm_start=_parse_warm_start(raw.get("warm_start", []), where),
-        refit=parse_refit(raw.get("refit", "none"), where, "refit"),
+        refit=parse_refit(raw.get("refit"), where, "refit", task.folds()),
         data_bytes=_data_bytes(task),
     )
 

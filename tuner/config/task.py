@@ -78,6 +78,8 @@ class TaskSpec:
     data: str | None = BUILTIN_PREFIX + "tinyshakespeare"
     options: dict[str, Any] = field(default_factory=dict)
     test_data: str | None = None
+    # how trials are judged (hold-out or K folds) and why, for `tuner run` to say; not stored
+    selection: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # no test_data key when there is none: studies stored before it existed compare equal
@@ -101,6 +103,10 @@ class TaskSpec:
 
     def parsed_options(self) -> Any:
         return self.info().options(**self.options)
+
+    def folds(self) -> int | None:
+        """K when every trial is cross-validated on K folds, None for a single hold-out split."""
+        return self.options.get("folds")
 
 
 def data_path(data: str) -> Path:
@@ -135,8 +141,12 @@ def task_info(name: Any, where: str, key_path: str) -> TaskInfo:
     return TaskInfo(options, dict(metrics), "any")
 
 
-def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task") -> TaskSpec:
-    """Check a ``task:`` mapping, its options and its data; a relative data path resolves against ``base_dir``."""
+def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task", default_folds: bool = True) -> TaskSpec:
+    """Check a ``task:`` mapping, its options and its data; a relative data path resolves against ``base_dir``.
+
+    ``default_folds``: apply the default selection rule (``data/folds.py``) when the file says neither
+    ``folds`` nor ``val_fraction``; an exported trial's task is taken as it was stored.
+    """
     if not isinstance(raw, dict):
         raise BadInput(where, key_path, "a mapping with name, data and options", raw)
     check_keys(where, key_path, raw, {"name", "data", "options", "test_data"})
@@ -159,12 +169,20 @@ def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task") -> 
                 where, f"{key_path}.test_data", "either test_data or options.test_fraction, not both", raw["test_data"]
             )
         test_data = _resolve_data(raw["test_data"], info, where, base_dir, f"{key_path}.test_data")
+    if "folds" in options and "val_fraction" in options:
+        raise BadInput(
+            where,
+            f"{key_path}.options.folds",
+            "either folds (cross-validation) or val_fraction (a hold-out split), not both",
+            options["folds"],
+        )
+    selection = ""
     if data is not None and info.data in ("table", "text"):
-        _check_data(name, data, info.options(**options))
+        options, selection = _check_data(name, data, options, info, where, f"{key_path}.options", default_folds)
         if test_data is not None:
             _check_test_data(info, data, test_data, where, f"{key_path}.test_data")
             _check_test_rows(name, data, test_data, info.options(**options), where, f"{key_path}.test_data")
-    return TaskSpec(name, data, options, test_data)
+    return TaskSpec(name, data, options, test_data, selection)
 
 
 def _check_regression_options(options: RegressionOptions, where: str, key_path: str) -> None:
@@ -243,17 +261,31 @@ def _resolve_data(data: Any, info: TaskInfo, where: str, base_dir: Path, key_pat
     return str(path)
 
 
-def _check_data(name: str, data: str, options: Any) -> None:
-    """Read the data as the task will, so a bad file is refused before anything is written."""
-    from tuner.data import tabular  # pandas: only for the tasks that read tables
+def _check_data(
+    name: str, data: str, options: dict[str, Any], info: TaskInfo, where: str, key_path: str, default_folds: bool
+) -> tuple[dict[str, Any], str]:
+    """Read the data as the task will, so a bad file is refused before anything is written; returns the
+    options with the fold count the default rule chose (``data/folds.py``) and how trials are judged."""
+    import numpy as np
+
+    from tuner.data import folds, tabular  # pandas: only for the tasks that read tables
     from tuner.data.text import read_text
 
+    parsed = info.options(**options)
     if name == "char_lm":
-        read_text(data_path(data), options)
-    elif name == "sequence_classification":
-        table = tabular.read_long_sequences(data_path(data), options)
-        split = tabular.split_indices(len(table.ids), options.val_fraction, options.split_seed, options.test_fraction)
-        if not (len(split.train) and len(split.val) and (len(split.test) or not options.test_fraction)):
+        read_text(data_path(data), parsed)
+        return options, ""  # one chronological split of a text: nothing to choose
+    if name == "sequence_classification":
+        table = tabular.read_long_sequences(data_path(data), parsed)
+        split = tabular.split_indices(len(table.ids), parsed.val_fraction, parsed.split_seed, parsed.test_fraction)
+        if default_folds and parsed.folds is None and "val_fraction" not in options:
+            chosen = folds.default_selection(table.labels[np.sort(np.r_[split.train, split.val])], parsed.val_fraction)
+            options = {**options, **({"folds": chosen.folds} if chosen.folds else {})}
+            return options, chosen.describe()
+        if parsed.folds is not None:
+            _check_class_folds(table.labels[np.sort(np.r_[split.train, split.val])], parsed.folds, where, key_path)
+            return options, folds.Selection(parsed.folds, "folds in the study file").describe()
+        if not (len(split.train) and len(split.val) and (len(split.test) or not parsed.test_fraction)):
             raise BadInput(
                 data,
                 "task.options",
@@ -261,7 +293,44 @@ def _check_data(name: str, data: str, options: Any) -> None:
                 f"{len(split.train)}, {len(split.val)} and {len(split.test)} of {len(table.ids)} sequences",
             )
     elif name == "regression":
-        tabular.read_series(data_path(data), options)
+        series = tabular.read_series(data_path(data), parsed)
+        if parsed.folds is not None:
+            _check_series_folds(series, parsed, where, key_path)
+            return options, folds.Selection(parsed.folds, "folds in the study file, in time order").describe()
+    reason = "val_fraction in the study file" if "val_fraction" in options else "the task's default split"
+    return options, folds.Selection(None, reason).describe()
+
+
+def _check_class_folds(labels: Any, count: int, where: str, key_path: str) -> None:
+    """Stratified folds need every class in every fold: at most the smallest class's count of them."""
+    import numpy as np
+
+    values, counts = np.unique(labels.astype(str), return_counts=True)
+    if count > counts.min():
+        raise BadInput(
+            where,
+            f"{key_path}.folds",
+            f"at most {counts.min()} (class {str(values[counts.argmin()])!r} has {counts.min()} sequences to share out)",
+            count,
+        )
+
+
+def _check_series_folds(series: Any, options: RegressionOptions, where: str, key_path: str) -> None:
+    """Each of the K + 1 time-ordered blocks must hold one whole window and its horizon (the first is
+    trained on; a many-to-many network's validation windows stay inside their block)."""
+    from tuner.data import folds
+
+    n_test = int(len(series) * options.test_fraction) if options.test_fraction else 0
+    ends = folds.time_ordered_blocks(len(series) - n_test, options.folds)
+    first = min(end - start for start, end in zip([0, *ends], ends, strict=False))
+    if first < options.window + options.horizon:
+        raise BadInput(
+            where,
+            f"{key_path}.folds",
+            f"fewer folds: each of the {options.folds + 1} blocks must hold a window and its horizon "
+            f"({options.window + options.horizon} points)",
+            f"{options.folds} ({first} points per block)",
+        )
 
 
 def selection_optimism(validation: float, test: float, maximize: bool) -> float:
@@ -271,12 +340,32 @@ def selection_optimism(validation: float, test: float, maximize: bool) -> float:
     return validation - test if maximize else test - validation
 
 
-REFITS = ("none", "train_val")
+REFITS = ("none", "train_val", "ensemble")
 
 
-def parse_refit(raw: Any, where: str, key: str) -> str:
-    """A study's (or an export's) ``refit``: which network the study ends with (``training/refit.py``)."""
+def parse_refit(raw: Any, where: str, key: str, folds: int | None) -> str:
+    """A study's (or an export's) ``refit``: which network the study ends with (``training/refit.py``).
+
+    ``none``: the network as its trial trained it (hold-out); ``ensemble``: a cross-validated trial's K
+    fold networks, their probabilities or forecasts averaged; ``train_val``: the configuration trained
+    again on training + validation data. Unset: ``ensemble`` with folds, ``none`` without.
+    """
+    if raw is None:
+        return "ensemble" if folds else "none"
     if raw not in REFITS:
-        expected = "none (the network as its trial trained it) or train_val (trained again on training + validation)"
+        expected = "none (the network as its trial trained it), ensemble (folds only) or train_val (trained again)"
         raise BadInput(where, key, expected, raw)
+    if raw == "ensemble" and not folds:
+        raise BadInput(where, key, "none or train_val (ensemble needs task.options.folds)", raw)
+    if raw == "none" and folds:
+        raise BadInput(where, key, "ensemble or train_val (a cross-validated trial trains K networks)", raw)
     return raw
+
+
+def describe_refit(refit: str, folds: int | None) -> str:
+    """Which network a study ends with, in a few words (``tuner run`` says it beside the selection)."""
+    return {
+        "none": "the best trial's network as it trained",
+        "ensemble": f"the best trial's {folds} fold networks, their outputs averaged (refit: ensemble)",
+        "train_val": "the best configuration trained again on training + validation data (refit: train_val)",
+    }[refit]

@@ -43,6 +43,9 @@ class SequenceClassificationOptions:
     # balanced: each class's loss weighted by n / (classes * its count in the training split), as
     # scikit-learn's class_weight="balanced"; None: every sequence counts the same
     class_weight: Literal["balanced"] | None = None
+    # K-fold cross-validation of every trial, stratified by class (data/folds.py); not with val_fraction.
+    # Unset (and no val_fraction): K folds when the validation split would be small, else a hold-out
+    folds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class RegressionOptions:
     # input value (a network learns changes, not levels it never saw: trending series)
     scaling: Literal["standard", "window"] = "standard"
     season: int | None = None  # steps per season: the trivial forecast also tries the value one season back
+    # K time-ordered folds (data/folds.py): fold k trains on the series up to a point and is validated on
+    # the block after it; not with val_fraction. Unset: the chronological hold-out split
+    folds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,3 +138,4 @@ _LOWEST = dict.fromkeys(
     ("max_chars", "seq_length", "window", "horizon", "stride", "train_sequences", "val_sequences", "season"), 1
 )
 _LOWEST["length"] = 2
+_LOWEST["folds"] = 2  # one fold would validate on nothing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from ray.tune import Callback
 from tuner.orchestration.bridge import StudyBridge
 from tuner.orchestration.trainable import EPOCH
 from tuner.storage.engine import get_engine
-from tuner.storage.tables import EPOCH_JSON, EPOCH_METRICS, EpochRow
+from tuner.storage.tables import EPOCH_JSON, EPOCH_METRICS, EpochRow, FoldEpochRow
 
 
 class EpochSink(Callback):
@@ -39,6 +40,13 @@ class EpochSink(Callback):
             **{name: float(result[name]) for name in EPOCH_METRICS},
             **{name: result[name] for name in EPOCH_JSON},
         }
+        keys = {name: row[name] for name in ("trial_id", "study_name", "trial_number", "epoch")}
+        folds = [
+            {**keys, "fold": k, **{name: fold[name] for name in ("train_loss", "val_loss", "seconds", "metrics")}}
+            for k, fold in enumerate(json.loads(result.get("folds") or "[]"), start=1)
+        ]
         # a Core insert, not an ORM session: this runs for every epoch of every trial
         with get_engine(self.storage_url).begin() as connection:
             connection.execute(sa.insert(EpochRow), row)
+            if folds:
+                connection.execute(sa.insert(FoldEpochRow), folds)

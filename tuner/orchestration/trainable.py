@@ -49,7 +49,7 @@ def run_trial(config: dict[str, Any]) -> None:
         nonlocal best
         value = metrics.value(metric)
         best = value if math.isnan(best) else better(best, value)
-        result = {"kind": EPOCH, **metrics.as_dict(), "objective": value, "best_objective": best, **where}
+        result = {"kind": EPOCH, **epoch_fields(metrics.as_dict()), "objective": value, "best_objective": best, **where}
         with kept.checkpoint() if kept else contextlib.nullcontext() as checkpoint:
             tune.report(result, checkpoint=checkpoint)
 
@@ -59,7 +59,9 @@ def run_trial(config: dict[str, Any]) -> None:
         for epoch in history:
             value = epoch["metrics"].get(metric, epoch.get(metric))
             best = value if math.isnan(best) else better(best, value)
-            tune.report({"kind": EPOCH, **epoch, "objective": value, "best_objective": best, "replayed": True})
+            tune.report(
+                {"kind": EPOCH, **epoch_fields(epoch), "objective": value, "best_objective": best, "replayed": True}
+            )
 
     where = placement()  # with every result: a trial the pruner stops records where it ran too
     summary: dict[str, Any] = {"kind": SUMMARY, "objective": best, "best_objective": best, **where}
@@ -101,6 +103,13 @@ def run_trial(config: dict[str, Any]) -> None:
     except Exception:  # a crashing trial must never take the study down
         summary.update(stop_reason=str(StopReason.FAILED), error=traceback.format_exc())
     tune.report(summary)
+
+
+def epoch_fields(epoch: dict[str, Any]) -> dict[str, Any]:
+    """An epoch's figures as a Tune result: a cross-validated trial's per-fold figures as JSON text (Tune
+    flattens nested values), none for one split."""
+    folds = epoch.get("folds") or ()
+    return {**{k: v for k, v in epoch.items() if k != "folds"}, **({"folds": json.dumps(list(folds))} if folds else {})}
 
 
 def device_used(config: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +159,16 @@ class KeptWeights:
         settings = self.config["settings"]
         best = (metrics.epoch, metrics.val_loss, settings["metric"], metrics.value(settings["metric"]))
         data = task_data(settings["task"])  # already loaded by this process: cached
-        save_model_file(self._file(self.FILE), model, data, self.config["hyperparameters"], settings, best)
+        save_model_file(
+            self._file(self.FILE),
+            model,
+            data,
+            self.config["hyperparameters"],
+            settings,
+            best,
+            fit_on="folds" if getattr(model, "members", None) else "train",
+            validation=metrics.metrics,
+        )
 
     def write_state(self, state: dict) -> None:
         import torch

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from tuner import attrs
 from tuner.errors import BadInput, did_you_mean
 from tuner.storage.engine import get_engine
-from tuner.storage.tables import EPOCH_JSON, EPOCH_METRICS, EpochRow
+from tuner.storage.tables import EPOCH_JSON, EPOCH_METRICS, EpochRow, FoldEpochRow
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 STUDY_COLUMNS = [
@@ -246,6 +246,25 @@ def epochs_frame(url: str, study_name: str, trial_numbers: Sequence[int] | None 
         frame[name] = frame[name].map(lambda v: json.loads(v) if isinstance(v, str) else v)
     extra = pd.DataFrame(list(frame["metrics"]), index=frame.index).drop(columns=["val_loss"], errors="ignore")
     return pd.concat([frame, extra], axis=1)
+
+
+def fold_epochs_frame(url: str, study_name: str, trial_numbers: Sequence[int] | None = None) -> pd.DataFrame:
+    """Each fold's epochs of a study's cross-validated trials (``task.options.folds``), ordered by trial,
+    epoch and fold, the task's validation metrics as columns; empty for a study of hold-out trials."""
+    columns = ["trial_number", "epoch", "fold", "train_loss", "val_loss", "seconds", "metrics"]
+    query = sa.select(*[getattr(FoldEpochRow, c) for c in columns]).where(FoldEpochRow.study_name == study_name)
+    if trial_numbers is not None:
+        query = query.where(FoldEpochRow.trial_number.in_([int(n) for n in trial_numbers]))
+    query = query.order_by(FoldEpochRow.trial_number, FoldEpochRow.epoch, FoldEpochRow.fold)
+    with get_engine(url).connect() as connection:
+        if not sa.inspect(connection).has_table(FoldEpochRow.__tablename__):
+            return pd.DataFrame(columns=columns)
+        frame = pd.read_sql(query, connection)
+    if frame.empty:
+        return frame
+    frame["metrics"] = frame["metrics"].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+    extra = pd.DataFrame(list(frame["metrics"]), index=frame.index).drop(columns=["val_loss"], errors="ignore")
+    return pd.concat([frame.drop(columns=["metrics"]), extra], axis=1)
 
 
 def study_user_attr(url: str, study_name: str, key: str) -> Any:

@@ -36,6 +36,25 @@ class EpochRow(Base):
     layer_grad_norms: Mapped[list] = mapped_column(JSON)  # per recurrent layer, then the output layer
 
 
+class FoldEpochRow(Base):
+    """One fold's epoch of a cross-validated trial (``task.options.folds``); the trial's row in
+    ``tuner_epochs`` holds the folds' means, which the pruner and early stopping saw."""
+
+    __tablename__ = "tuner_fold_epochs"
+    __table_args__ = (UniqueConstraint("trial_id", "epoch", "fold", name="uq_tuner_fold_epochs_trial_epoch_fold"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(Integer, index=True)  # Optuna's trials.trial_id
+    study_name: Mapped[str] = mapped_column(String(512), index=True)
+    trial_number: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(Integer)  # numbered from 1
+    fold: Mapped[int] = mapped_column(Integer)  # numbered from 1
+    train_loss: Mapped[float] = mapped_column(Float)
+    val_loss: Mapped[float] = mapped_column(Float)
+    seconds: Mapped[float] = mapped_column(Float)
+    metrics: Mapped[dict] = mapped_column(JSON)  # the fold's validation metrics
+
+
 class DriverRow(Base):
     """A `tuner run` process working on a study, and when it was last seen alive.
 

@@ -16,6 +16,7 @@ import torch
 
 from tuner.config.hyperparams import Hyperparameters
 from tuner.errors import BadInput
+from tuner.training.ensemble import Ensemble, fit_on
 from tuner.training.models import RecurrentNet
 
 if TYPE_CHECKING:
@@ -30,17 +31,23 @@ FIRST_FORMAT = "rnn-tuner/checkpoint/v1"  # before model files kept their data p
 
 def save_model_file(
     path: str | Path,
-    model: RecurrentNet,
+    model: RecurrentNet | Ensemble,
     data: TaskData,
     hyperparameters: dict[str, Any],
     settings: dict[str, Any],
     best: tuple[int, float, str, float],
     scores: FinalScores | None = None,
     fit_on: str = "train",
+    validation: dict[str, float] | None = None,
 ) -> None:
     """The model file of ``model``'s current weights; ``best`` is (epoch, validation loss, metric, its value)
-    of the run that chose it; ``fit_on``: what the weights learned from (``train+val`` for a refit)."""
+    of the run that chose it; ``fit_on``: what the weights learned from (``final.fit_on``); ``validation``:
+    the chosen epoch's validation metrics (an ensemble's cannot be measured again: each member trained on
+    the others' validation sequences)."""
     epoch, val_loss, metric, value = best
+    members = {}
+    if isinstance(model, Ensemble):
+        members = {"members": len(model.members), "probabilities": model.probabilities}
     torch.save(
         {
             "format": CHECKPOINT_FORMAT,
@@ -59,6 +66,8 @@ def save_model_file(
             "best_value": value,
             "scores": None if scores is None else scores.as_dict(),
             "fit_on": fit_on,
+            **members,
+            **({"validation_metrics": dict(validation)} if validation is not None else {}),
             "state_dict": model.state_dict(),
         },
         path,
@@ -76,13 +85,21 @@ def save_checkpoint(
     the run that chose the epoch when ``result`` is a refit on training + validation data."""
     chose = selection or result
     best = (chose.best_epoch, chose.best_val_loss, chose.monitor, chose.best_value)
-    fit_on = "train" if selection is None or selection is result else "train+val"
+    validation = chose.epochs[chose.best_epoch - 1].metrics if chose.best_epoch else None
     save_model_file(
-        path, result.model, result.data, train_file.hyperparameters, train_file.settings, best, scores, fit_on
+        path,
+        result.model,
+        result.data,
+        train_file.hyperparameters,
+        train_file.settings,
+        best,
+        scores,
+        fit_on(chose.model, result.model),
+        validation,
     )
 
 
-def load_checkpoint(path: str | Path) -> tuple[RecurrentNet, dict[str, Any]]:
+def load_checkpoint(path: str | Path) -> tuple[RecurrentNet | Ensemble, dict[str, Any]]:
     """The model with its best weights, and the checkpoint's other fields.
 
     A file that is not a checkpoint written by ``tuner train`` is BadInput (one line), not a traceback.
@@ -100,7 +117,11 @@ def load_checkpoint(path: str | Path) -> tuple[RecurrentNet, dict[str, Any]]:
     if found == FIRST_FORMAT:
         checkpoint = _upgraded(checkpoint, str(path))
     hp = Hyperparameters.from_dict(checkpoint["hyperparameters"], str(path), "hyperparameters")
-    model = RecurrentNet(checkpoint["input_size"], checkpoint["output_size"], hp)
+    sizes = (checkpoint["input_size"], checkpoint["output_size"], hp)
+    if checkpoint.get("members"):  # a cross-validated trial's fold networks (refit: ensemble)
+        model = Ensemble.of(*sizes, checkpoint["members"], checkpoint["probabilities"])
+    else:
+        model = RecurrentNet(*sizes)
     model.load_state_dict(checkpoint["state_dict"])
     return model, checkpoint
 

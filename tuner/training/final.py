@@ -12,7 +12,8 @@ from typing import Any
 
 from tuner.config.task import TaskSpec
 from tuner.training.checkpoint import load_checkpoint
-from tuner.training.inference import class_labels, confusion_on, evaluate_split
+from tuner.training.ensemble import Ensemble, fit_on
+from tuner.training.inference import class_labels, confusion_on, evaluate_split, validation_confusion_of
 from tuner.training.loop import TrainResult
 from tuner.training.models import RecurrentNet
 from tuner.training.tasks import Target, TaskData, task_for
@@ -27,7 +28,7 @@ class FinalScores:
     trivial_validation: Trivial
     trivial_test: Trivial | None
     confusion: dict[str, Any] | None = None  # a classifier's {labels, validation, test} counts (row: true label)
-    fit_on: str = "train"  # what the scored network learned from: "train", or "train+val" (refit: train_val)
+    fit_on: str = "train"  # what the scored network learned from (``fit_on``)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,25 +49,31 @@ def final_scores(result: TrainResult, task: dict[str, Any], refitted: TrainResul
     predictor; with ``refitted`` (``refit.py``), that network is the one scored on test, and the
     validation figures stay the selection run's (the refit trained on the validation sequences)."""
     validation = dict(result.epochs[result.best_epoch - 1].metrics)
-    if refitted is None:
-        return _scores(result.model, result.data, validation, result.monitor, task)
-    return _scores(result.model, result.data, validation, result.monitor, task, refitted.model)
+    matrix = validation_confusion_of(result) if result.data.target is Target.CLASS else None
+    final = None if refitted is None else refitted.model
+    return _scores(result.model, result.data, validation, matrix, result.monitor, task, final)
 
 
 def model_file_scores(
     path: str, data: TaskData, task: dict[str, Any], final: RecurrentNet | None = None
 ) -> FinalScores:
-    """The same for a kept model file of a trial (its validation metrics measured again on ``data``);
-    ``final``: a refit of it, scored on test instead."""
+    """The same for a kept model file of a trial (its validation metrics measured again on ``data``, or,
+    for a cross-validated trial's ensemble, whose members trained on one another's validation sequences,
+    the fold means its file keeps); ``final``: a refit of it, scored on test instead."""
     net, checkpoint = load_checkpoint(path)
-    validation = evaluate_split(net, data.target, data.val, data.input_size, data.target_scale)
-    return _scores(net, data, validation, checkpoint["metric"], task, final)
+    if isinstance(net, Ensemble):
+        validation, matrix = dict(checkpoint["validation_metrics"]), None
+    else:
+        validation = evaluate_split(net, data.target, data.val, data.input_size, data.target_scale)
+        matrix = confusion_on(net, data.val, data.input_size, data.output_size) if data.target is Target.CLASS else None
+    return _scores(net, data, validation, matrix, checkpoint["metric"], task, final)
 
 
 def _scores(
-    net: RecurrentNet,
+    net: RecurrentNet | Ensemble,
     data: TaskData,
     validation: dict[str, float],
+    validation_matrix: list[list[int]] | None,
     metric: str,
     task: dict[str, Any],
     final: RecurrentNet | None = None,
@@ -78,8 +85,9 @@ def _scores(
     trivial = trivial_baseline(data)
     matrices = None
     if data.target is Target.CLASS:
-        labels = class_labels(data.preparation, data.output_size)
-        matrices = {"labels": labels, "validation": confusion_on(net, data.val, data.input_size, data.output_size)}
+        matrices = {"labels": class_labels(data.preparation, data.output_size)}
+        if validation_matrix is not None:
+            matrices["validation"] = validation_matrix
         if test is not None:
             matrices["test"] = confusion_on(final, test, data.input_size, data.output_size)
     return FinalScores(
@@ -89,5 +97,5 @@ def _scores(
         trivial_validation=trivial,
         trivial_test=None if test is None else trivial_baseline(data, test, trivial.predictor),
         confusion=matrices,
-        fit_on="train" if final is net else "train+val",
+        fit_on=fit_on(net, final),
     )

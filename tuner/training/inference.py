@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from tuner.training.models import RecurrentNet
+
+if TYPE_CHECKING:
+    from tuner.training.loop import TrainResult
 from tuner.training.per_class import confusion
 from tuner.training.tasks.base import SequenceData, Target
 from tuner.training.terms import Totals, encode, whole_terms
@@ -87,6 +91,19 @@ def confusion_on(net: RecurrentNet, split: SequenceData, input_size: int, classe
     """A classifier's confusion counts on ``split`` (row: the true class, column: the predicted one)."""
     predicted = last_step_outputs(net, split, input_size).argmax(dim=-1).numpy()
     return confusion(split.targets.cpu().numpy(), predicted, classes).tolist()
+
+
+def validation_confusion_of(result: TrainResult) -> list[list[int]]:
+    """A classifier's confusion counts on validation with its kept weights; a cross-validated trial's
+    are out of fold: each fold's network on its own fold's validation sequences, added up."""
+    data = result.data
+    if not result.folds:
+        return confusion_on(result.model, data.val, data.input_size, data.output_size)
+    counts = [
+        confusion_on(member, fold.val, data.input_size, data.output_size)
+        for member, fold in zip(result.model.members, result.folds, strict=True)
+    ]
+    return torch.tensor(counts).sum(dim=0).tolist()
 
 
 def class_labels(preparation: dict, classes: int) -> list[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -33,6 +33,7 @@ from tuner.attrs import StopReason
 from tuner.config.hyperparams import Hyperparameters, Precision
 from tuner.errors import Diverged
 from tuner.training import fused
+from tuner.training.ensemble import Ensemble
 from tuner.training.models import RecurrentNet, State, detach_states
 from tuner.training.precision import DEFAULT_PRECISION, allow_tf32, compute_dtype
 from tuner.training.tasks.base import SequenceData, TaskData
@@ -76,6 +77,8 @@ class EpochMetrics:
     # training ends after this epoch (its budget spent, or early stopping): a pruner asked now
     # would save nothing, so the driver records the value but does not stop the trial
     ends_training: bool = False
+    # a cross-validated trial's epoch: each fold's own figures (``fold_row``), in fold order
+    folds: tuple[dict, ...] = ()
 
     def value(self, name: str) -> float:
         """A metric by name: a validation metric of the task, or a field such as train_loss."""
@@ -84,6 +87,21 @@ class EpochMetrics:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> EpochMetrics:
+        return cls(
+            **{**values, "layer_grad_norms": tuple(values["layer_grad_norms"]), "folds": tuple(values.get("folds", ()))}
+        )
+
+    def fold_row(self) -> dict:
+        """What the study keeps of one fold's epoch (``tuner_fold_epochs``)."""
+        return {
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "metrics": dict(self.metrics),
+            "seconds": self.seconds,
+        }
+
 
 @dataclass
 class TrainResult:
@@ -91,10 +109,11 @@ class TrainResult:
     best_epoch: int  # the epoch the monitored metric was best (its weights are the model's)
     best_val_loss: float  # validation loss at that epoch
     stop_reason: StopReason
-    model: RecurrentNet  # holding the best epoch's weights
-    data: TaskData
-    parameter_count: int = 0
+    model: RecurrentNet | Ensemble  # holding the best epoch's weights (a cross-validated trial: its K networks)
+    data: TaskData  # the split trained on (a cross-validated trial: its last fold, whose parts cover all folds')
+    parameter_count: int = 0  # of one network (a cross-validated trial's ensemble holds K of this size)
     monitor: str = "val_loss"  # the metric early stopping followed
+    folds: tuple[TaskData, ...] = ()  # a cross-validated trial's folds, in the order of its ensemble's members
 
     @property
     def best_value(self) -> float:
@@ -104,14 +123,93 @@ class TrainResult:
 
 EpochCallback = Callable[[EpochMetrics], None]
 # called with an epoch that is the best so far and the network holding its weights (a trial keeps them)
-BestCallback = Callable[[EpochMetrics, RecurrentNet], None]
+BestCallback = Callable[[EpochMetrics, RecurrentNet | Ensemble], None]
 # called after every epoch with what training needs to go on from there (``resume``): plain tensors and values
 StateCallback = Callable[[dict], None]
 
 
+class Fit:
+    """One network learning one split (the hold-out split, or one fold), an epoch at a time."""
+
+    def __init__(self, hp: Hyperparameters, data: TaskData, settings: TrainSettings, shuffle_seed: int):
+        self.hp, self.settings = hp, settings
+        self.device = torch.device(settings.device)
+        self.host_data, self.data = data, on_device(data, self.device)
+        self.model = RecurrentNet(data.input_size, data.output_size, hp).to(self.device)
+        if self.device.type == "cpu" and self.model.runs_fused_code():
+            fused.extension()  # built (the first time, about 15 s) or loaded now, not timed as part of epoch 1
+        self.optimizer = make_optimizer(self.model, hp)
+        self.shuffle = torch.Generator().manual_seed(shuffle_seed)
+        self.best_state = copy.deepcopy(self.model.state_dict())
+
+    def epoch(self, number: int) -> EpochMetrics:
+        """Train one pass over the training sequences, then measure the validation sequences."""
+        started = time.perf_counter()
+        train_loss, grad_norm, layer_norms, clipped = _train_epoch(
+            self.model, self.optimizer, self.data, self.hp, self.shuffle, self.device, self.settings
+        )
+        train_seconds = time.perf_counter() - started
+        metrics = evaluate(self.model, self.data, self.hp, self.device, self.settings)
+        if not math.isfinite(metrics["val_loss"]):
+            raise Diverged(f"validation loss is {metrics['val_loss']} at epoch {number}")
+        return EpochMetrics(
+            epoch=number,
+            train_loss=train_loss,
+            val_loss=metrics["val_loss"],
+            metrics=metrics,
+            grad_norm=grad_norm,
+            layer_grad_norms=layer_norms,
+            clipped_fraction=clipped,
+            seconds=time.perf_counter() - started,
+            steps_per_sec=self.data.train.steps / train_seconds,
+        )
+
+    def keep_best(self) -> None:
+        self.best_state = copy.deepcopy(self.model.state_dict())
+
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "shuffle_rng": self.shuffle.get_state(),
+            "best_state": self.best_state,
+        }
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.shuffle.set_state(state["shuffle_rng"])
+        self.best_state = state["best_state"]
+
+
+def in_step(per_fold: list[EpochMetrics], fits: list[Fit], seconds: float) -> EpochMetrics:
+    """The epoch of K networks trained in step: each figure the mean of the folds' (so the pruner and
+    early stopping see one curve), the time their sum, each fold's own figures kept in ``folds``."""
+    if len(per_fold) == 1:
+        return per_fold[0]
+
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values))
+
+    steps = [fit.data.train.steps for fit in fits]
+    train_seconds = sum(n / m.steps_per_sec for n, m in zip(steps, per_fold, strict=True))
+    return EpochMetrics(
+        epoch=per_fold[0].epoch,
+        train_loss=mean([m.train_loss for m in per_fold]),
+        val_loss=mean([m.val_loss for m in per_fold]),
+        metrics={name: mean([m.metrics[name] for m in per_fold]) for name in per_fold[0].metrics},
+        grad_norm=mean([m.grad_norm for m in per_fold]),
+        layer_grad_norms=tuple(np.mean([m.layer_grad_norms for m in per_fold], axis=0).tolist()),
+        clipped_fraction=mean([m.clipped_fraction for m in per_fold]),
+        seconds=seconds,
+        steps_per_sec=sum(steps) / train_seconds,
+        folds=tuple(m.fold_row() for m in per_fold),
+    )
+
+
 def train(
     hp: Hyperparameters,
-    data: TaskData,
+    data: TaskData | Sequence[TaskData],
     settings: TrainSettings,
     on_epoch: list[EpochCallback] | None = None,
     on_best: BestCallback | None = None,
@@ -120,62 +218,43 @@ def train(
 ) -> TrainResult:
     """Train a RecurrentNet on ``data`` with early stopping on ``settings.monitor`` (validation loss by default).
 
+    ``data``: one split, or the K folds of a cross-validated trial (``task.options.folds``): then K networks
+    train in step, each epoch's figures are the folds' means (``in_step``), early stopping follows that
+    mean, and the result's model is the K networks' ``Ensemble`` at the best epoch.
+
     ``resume``: a state ``on_state`` gave after some epoch; training goes on from the next epoch exactly
     as it would have without the stop (weights, optimiser, random generators, early-stopping count).
     """
+    splits = [data] if isinstance(data, TaskData) else list(data)
     torch.set_num_threads(max(1, settings.num_threads))
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
     if device.type == "cuda":
         allow_tf32()
-    host_data, data = data, on_device(data, device)
-    model = RecurrentNet(data.input_size, data.output_size, hp).to(device)
-    if device.type == "cpu" and model.runs_fused_code():
-        fused.extension()  # built (the first time, about 15 s) or loaded now, not timed as part of epoch 1
-    optimizer = make_optimizer(model, hp)
-    shuffle = torch.Generator().manual_seed(settings.seed)
+    fits = [Fit(hp, split, settings, settings.seed + k) for k, split in enumerate(splits)]
     history: list[EpochMetrics] = []
     sign = -1.0 if settings.maximize else 1.0  # scores are compared lower-is-better
     best_score, best_epoch, waited = math.inf, 0, 0
-    best_state = copy.deepcopy(model.state_dict())
     stop_reason = StopReason.FINISHED
     if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
+        for fit, state in zip(fits, resume.get("fits", [resume]), strict=True):
+            fit.load(state)
         torch.set_rng_state(resume["torch_rng"])
         if device.type == "cuda" and "cuda_rng" in resume:  # dropout on a GPU draws from the device's generator
             torch.cuda.set_rng_state(resume["cuda_rng"], device)
-        shuffle.set_state(resume["shuffle_rng"])
-        best_state, best_score = resume["best_state"], resume["best_score"]
-        best_epoch, waited = resume["best_epoch"], resume["waited"]
-        history = [EpochMetrics(**{**h, "layer_grad_norms": tuple(h["layer_grad_norms"])}) for h in resume["history"]]
+        best_score, best_epoch, waited = resume["best_score"], resume["best_epoch"], resume["waited"]
+        history = [EpochMetrics.from_dict(h) for h in resume["history"]]
+    model = fits[0].model if len(fits) == 1 else Ensemble([fit.model for fit in fits], splits[0].target.classification)
     for epoch in range(len(history) + 1, settings.max_epochs + 1):
         started = time.perf_counter()
-        train_loss, grad_norm, layer_norms, clipped = _train_epoch(
-            model, optimizer, data, hp, shuffle, device, settings
-        )
-        train_seconds = time.perf_counter() - started
-        metrics = evaluate(model, data, hp, device, settings)
-        val_loss = metrics["val_loss"]
-        if not math.isfinite(val_loss):
-            raise Diverged(f"validation loss is {val_loss} at epoch {epoch}")
-        epoch_metrics = EpochMetrics(
-            epoch=epoch,
-            train_loss=train_loss,
-            val_loss=val_loss,
-            metrics=metrics,
-            grad_norm=grad_norm,
-            layer_grad_norms=layer_norms,
-            clipped_fraction=clipped,
-            seconds=time.perf_counter() - started,
-            steps_per_sec=data.train.steps / train_seconds,
-        )
+        epoch_metrics = in_step([fit.epoch(epoch) for fit in fits], fits, time.perf_counter() - started)
         score = sign * epoch_metrics.value(settings.monitor)
         best_loss = history[best_epoch - 1].val_loss if best_epoch else math.inf
-        improved = improves(score, val_loss, best_score, best_loss, settings.min_delta)
+        improved = improves(score, epoch_metrics.val_loss, best_score, best_loss, settings.min_delta)
         if improved:
             best_score, best_epoch, waited = score, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+            for fit in fits:
+                fit.keep_best()
         else:
             waited += 1
         stopping_early = waited >= settings.patience
@@ -184,14 +263,13 @@ def train(
         if improved and on_best is not None:
             on_best(epoch_metrics, model)
         if on_state is not None:
+            states = [fit.state() for fit in fits]
             on_state(
                 {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
+                    # one split keeps the layout states had before folds: an interrupted study resumes
+                    **(states[0] if len(fits) == 1 else {"fits": states}),
                     "torch_rng": torch.get_rng_state(),
                     **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
-                    "shuffle_rng": shuffle.get_state(),
-                    "best_state": best_state,
                     "best_score": best_score,
                     "best_epoch": best_epoch,
                     "waited": waited,
@@ -206,7 +284,8 @@ def train(
     if settings.keep_last:
         best_epoch = len(history)
     else:
-        model.load_state_dict(best_state)
+        for fit in fits:
+            fit.model.load_state_dict(fit.best_state)
     return TrainResult(
         epochs=history,
         best_epoch=best_epoch,
@@ -214,8 +293,10 @@ def train(
         monitor=settings.monitor,
         stop_reason=stop_reason,
         model=model,
-        data=host_data,
-        parameter_count=sum(p.numel() for p in model.parameters()),
+        data=fits[-1].host_data,
+        # the configuration's size: one network's (an ensemble holds K of them)
+        parameter_count=sum(p.numel() for p in fits[0].model.parameters()),
+        folds=tuple(splits) if len(splits) > 1 else (),
     )
 
 

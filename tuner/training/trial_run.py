@@ -23,7 +23,7 @@ DATA_SEED = 0  # torch's RNG while a task loads its data
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_task_data(task_json: str) -> TaskData:
+def _cached_splits(task_json: str) -> tuple[TaskData, ...]:
     # Reused Ray actors run many trials: read and encode the data once per process.
     spec = TaskSpec(**json.loads(task_json))
     # Every worker and `tuner train` must see the same data: a task (a user's own) that draws
@@ -31,7 +31,10 @@ def _cached_task_data(task_json: str) -> TaskData:
     # training RNG is left as it was.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(DATA_SEED)
-        return task_for(spec.name).load(spec.data, spec.parsed_options())
+        task = task_for(spec.name)
+        if spec.folds():
+            return tuple(task.fold_data(spec.data, spec.parsed_options()))
+        return (task.load(spec.data, spec.parsed_options()),)
 
 
 _LOCAL_COPIES: dict[str, str] = {}  # a study's data path -> this node's copy of the file (shared_data)
@@ -47,9 +50,16 @@ def local_task(task: dict[str, Any]) -> dict[str, Any]:
     return {**task, "data": _LOCAL_COPIES[task["data"]]} if task.get("data") in _LOCAL_COPIES else task
 
 
+def task_splits(task: dict[str, Any]) -> tuple[TaskData, ...]:
+    """The task's training/validation split, or its K folds' (``options.folds``), read and encoded once
+    per process (from this node's copy of the data where there is one)."""
+    return _cached_splits(json.dumps(local_task(task), sort_keys=True))
+
+
 def task_data(task: dict[str, Any]) -> TaskData:
-    """The task's data, read and encoded once per process (from this node's copy where there is one)."""
-    return _cached_task_data(json.dumps(local_task(task), sort_keys=True))
+    """The task's data: its one split, or a cross-validated study's last fold, whose training and
+    validation parts together hold every sequence (or point) its folds do (a refit trains on them)."""
+    return task_splits(task)[-1]
 
 
 def train_settings(
@@ -100,8 +110,8 @@ def run_training(
     """Train one configuration as a study trial would (the callbacks and ``resume``: see ``training.loop.train``)."""
     hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
     train_as = train_settings(settings, seed, cpus, gpus, precision)
-    data = task_data(settings["task"])
-    return train(hp, data, train_as, on_epoch, on_best, on_state, resume)
+    splits = task_splits(settings["task"])
+    return train(hp, splits[0] if len(splits) == 1 else splits, train_as, on_epoch, on_best, on_state, resume)
 
 
 def refit_training(
@@ -122,17 +132,15 @@ def refit_training(
 
 def validation_confusion(result: TrainResult) -> dict[str, Any] | None:
     """A classifier's confusion matrix on validation, with the kept (best epoch's) weights: ``{labels,
-    matrix}`` (row: the true label); None for other tasks."""
-    from tuner.training.inference import class_labels, confusion_on
+    matrix}`` (row: the true label); None for other tasks. A cross-validated trial's counts each
+    sequence once, by the fold network that did not train on it."""
+    from tuner.training.inference import class_labels, validation_confusion_of
     from tuner.training.tasks import Target
 
     data = result.data
     if data.target is not Target.CLASS:
         return None
-    return {
-        "labels": class_labels(data.preparation, data.output_size),
-        "matrix": confusion_on(result.model, data.val, data.input_size, data.output_size),
-    }
+    return {"labels": class_labels(data.preparation, data.output_size), "matrix": validation_confusion_of(result)}
 
 
 def trivial_on_validation(task: dict[str, Any]) -> dict[str, Any]:

@@ -101,6 +101,11 @@ class Task(ABC):
     def load(self, data: str | None, options: Any) -> TaskData:
         """Read (or generate) the data; ``options`` is an instance of ``self.options``."""
 
+    def fold_data(self, data: str | None, options: Any) -> list[TaskData]:
+        """The K folds of ``options.folds`` (``data/folds.py``): one TaskData per fold, each with its own
+        training and validation sequences and the same preparation. A task without folds has none."""
+        raise BadInput("study", "task.options.folds", "a task with cross-validation folds", type(self).__name__)
+
     def load_test(
         self, data: str | None, test_data: str | None, options: Any, preparation: dict
     ) -> SequenceData | None:

@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
 from tuner.config.task import TASKS, data_path
-from tuner.data import tabular
+from tuner.data import folds, tabular
 from tuner.data.options import RegressionOptions
 from tuner.training.tasks.base import Prepared, SequenceData, Target, Task, TaskData, full_lengths
 
@@ -38,19 +38,36 @@ class Regression(Task):
     def load(self, data: str | None, options: RegressionOptions) -> TaskData:
         series = tabular.read_series(_path(data), options)
         train, val, _ = tabular.series_parts(series, options)
+        return self._task_data(series, options, len(train), len(train) + len(val), train)
+
+    def fold_data(self, data: str | None, options: RegressionOptions) -> list[TaskData]:
+        """Time-ordered folds of the part before the test part: fold k trains on blocks 0..k and forecasts
+        block k + 1. Scaled by the first block's statistics, which every fold trains on (so no fold is
+        scaled by values from its future, and the K networks of an ensemble read inputs scaled alike)."""
+        series = tabular.read_series(_path(data), options)
+        train, val, _ = tabular.series_parts(series, options)
+        ends = folds.time_ordered_blocks(len(train) + len(val), options.folds)
+        first = series[: ends[0]]
+        return [self._task_data(series, options, start, end, first) for start, end in zip(ends, ends[1:], strict=False)]
+
+    def _task_data(
+        self, series: np.ndarray, options: RegressionOptions, split: int, end: int, scaled_by: np.ndarray
+    ) -> TaskData:
+        """Training windows of ``series[:split]``, forecasts of ``series[split:end]``, scaled by ``scaled_by``."""
+        train = series[:split]
         preparation = {
             "column": options.column,
             "window": options.window,
             "horizon": options.horizon,
             "mode": options.mode,
             "scaling": options.scaling,
-            "mean": float(train.mean()),
-            "std": float(train.std() + 1e-8),
+            "mean": float(scaled_by.mean()),
+            "std": float(scaled_by.std() + 1e-8),
         }
         return TaskData(
             target=Target.VALUES if options.mode == "many_to_one" else Target.STEP_VALUES,
             train=windows(train, preparation, options.stride, labelled=True),
-            val=held_out_windows(series, len(train), len(train) + len(val), preparation),
+            val=held_out_windows(series, split, end, preparation),
             input_size=1,
             output_size=options.horizon,
             target_scale=preparation["std"],

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from tuner.config.task import TASKS, data_path
-from tuner.data import tabular
+from tuner.data import folds, tabular
 from tuner.data.options import SequenceClassificationOptions
 from tuner.errors import BadInput
 from tuner.training.tasks.base import Prepared, SequenceData, Target, Task, TaskData
@@ -31,7 +31,33 @@ class SequenceClassification(Task):
     def load(self, data: str | None, options: SequenceClassificationOptions) -> TaskData:
         table = tabular.read_long_sequences(data_path(data or "builtin:control_charts"), options)
         split = tabular.split_indices(len(table.ids), options.val_fraction, options.split_seed, options.test_fraction)
-        train_steps = table.sequence_features(split.train)
+        return self._task_data(table, options, split.train, split.val, split.train, str(data))
+
+    def fold_data(self, data: str | None, options: SequenceClassificationOptions) -> list[TaskData]:
+        """Stratified folds of the sequences left after the test part; the preparation (standardisation)
+        is of all of them, so the K networks of an ensemble read inputs prepared the same way."""
+        table = tabular.read_long_sequences(data_path(data or "builtin:control_charts"), options)
+        split = tabular.split_indices(len(table.ids), options.val_fraction, options.split_seed, options.test_fraction)
+        selection = np.sort(np.r_[split.train, split.val])
+        parts = folds.stratified_folds(table.labels[selection], options.folds, options.split_seed)
+        return [
+            self._task_data(
+                table, options, np.setdiff1d(selection, selection[part]), selection[part], selection, str(data)
+            )
+            for part in parts
+        ]
+
+    def _task_data(
+        self,
+        table: tabular.LongSequences,
+        options: SequenceClassificationOptions,
+        train: np.ndarray,
+        val: np.ndarray,
+        prepared_on: np.ndarray,
+        where: str,
+    ) -> TaskData:
+        """Sequences ``train`` and ``val``, standardised with the statistics of sequences ``prepared_on``."""
+        train_steps = table.sequence_features(prepared_on)
         preparation = {
             "id_column": options.id_column,
             "step_column": options.step_column,
@@ -42,16 +68,16 @@ class SequenceClassification(Task):
             "classes": [tabular.plain(c) for c in np.unique(table.labels)],
             "normalize": options.normalize,
         }
-        targets = class_indices(table.labels, preparation, str(data))
+        targets = class_indices(table.labels, preparation, where)
         classes = len(preparation["classes"])
         return TaskData(
             target=Target.CLASS,
-            train=sequences(table, preparation, targets, split.train),
-            val=sequences(table, preparation, targets, split.val),
+            train=sequences(table, preparation, targets, train),
+            val=sequences(table, preparation, targets, val),
             input_size=len(table.feature_names),
             output_size=classes,
             preparation=preparation,
-            class_weights=balanced_weights(targets[split.train], classes) if options.class_weight else None,
+            class_weights=balanced_weights(targets[train], classes) if options.class_weight else None,
         )
 
     def held_out_test(
