@@ -54,7 +54,9 @@ def export_file(tmp_path, study_document: dict, hyperparameters: dict, name: str
 def classification_study(tmp_path, **task_extra) -> dict:  # noqa: ANN001
     variable_length_frame(150, seed=0).to_csv(tmp_path / "train.csv", index=False)
     variable_length_frame(60, seed=1).to_csv(tmp_path / "test.csv", index=False)
-    task = {"name": "sequence_classification", "data": "train.csv", **task_extra}
+    # a hold-out split, as these tests read it (cross-validation: test_folds.py)
+    options = {"val_fraction": 0.2, **task_extra.pop("options", {})}
+    task = {"name": "sequence_classification", "data": "train.csv", "options": options, **task_extra}
     space = {"parameters": {"learning_rate": 0.03, "hidden_size": 16, "depth": 1, "batch_size": 16, "tbptt_length": 40}}
     return tiny_study(tmp_path, name="own", task=task, space=space, objective={"metric": "val_accuracy"}, max_epochs=4)
 

@@ -165,12 +165,12 @@ def test_a_users_own_task_is_named_module_colon_class(tmp_path, my_tasks):
 
 def test_a_task_drawing_from_torchs_rng_loads_the_same_data_in_every_process(my_tasks):
     # each Ray worker and `tuner train` load the data afresh, with torch's RNG wherever the process left it
-    from tuner.training.trial_run import _cached_task_data, task_data
+    from tuner.training.trial_run import _cached_splits, task_data
 
     task = {"name": "my_tasks:Parity", "data": None, "options": {"length": 6}}
     loaded = []
     for rng_state in (1, 2):
-        _cached_task_data.cache_clear()  # as in a new process
+        _cached_splits.cache_clear()  # as in a new process
         torch.manual_seed(rng_state)
         loaded.append(task_data(task).train.inputs)
         drawn_after = torch.rand(3)

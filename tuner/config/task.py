@@ -278,13 +278,6 @@ def _check_data(
     if name == "sequence_classification":
         table = tabular.read_long_sequences(data_path(data), parsed)
         split = tabular.split_indices(len(table.ids), parsed.val_fraction, parsed.split_seed, parsed.test_fraction)
-        if default_folds and parsed.folds is None and "val_fraction" not in options:
-            chosen = folds.default_selection(table.labels[np.sort(np.r_[split.train, split.val])], parsed.val_fraction)
-            options = {**options, **({"folds": chosen.folds} if chosen.folds else {})}
-            return options, chosen.describe()
-        if parsed.folds is not None:
-            _check_class_folds(table.labels[np.sort(np.r_[split.train, split.val])], parsed.folds, where, key_path)
-            return options, folds.Selection(parsed.folds, "folds in the study file").describe()
         if not (len(split.train) and len(split.val) and (len(split.test) or not parsed.test_fraction)):
             raise BadInput(
                 data,
@@ -292,6 +285,13 @@ def _check_data(
                 "val_fraction and test_fraction that leave sequences for training, validation and test",
                 f"{len(split.train)}, {len(split.val)} and {len(split.test)} of {len(table.ids)} sequences",
             )
+        if default_folds and parsed.folds is None and "val_fraction" not in options:
+            chosen = folds.default_selection(table.labels[np.sort(np.r_[split.train, split.val])], parsed.val_fraction)
+            options = {**options, **({"folds": chosen.folds} if chosen.folds else {})}
+            return options, chosen.describe()
+        if parsed.folds is not None:
+            _check_class_folds(table.labels[np.sort(np.r_[split.train, split.val])], parsed.folds, where, key_path)
+            return options, folds.Selection(parsed.folds, "folds in the study file").describe()
     elif name == "regression":
         series = tabular.read_series(data_path(data), parsed)
         if parsed.folds is not None:

@@ -55,7 +55,11 @@ def _score(
         file.write(model)
         file.flush()
         scores = model_file_scores(file.name, task_data(task), task, refitted.model if refitted else None)
-    kept = f"kept model: {settings['task']['options']['folds']} fold networks" if scores.fit_on == "folds" else "kept model"
+    kept = (
+        f"kept model: {settings['task']['options']['folds']} fold networks"
+        if scores.fit_on == "folds"
+        else "kept model"
+    )
     return {"from": "refit on training + validation" if refitted else kept, **scores.as_dict()}
 
 
