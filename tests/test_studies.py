@@ -135,7 +135,18 @@ def test_cmaes_says_once_which_knobs_it_draws_at_random_instead_of_a_warning_per
     note = independent_sampling_note(config, space)
     # the categorical knobs and the conditional ones (momentum, forget_bias), and no numeric knob every trial has
     named = note.split(" at random")[0].split("draws ")[1].split(", ")
-    knobs = {"updater", "momentum", "cell", "forget_bias", "activation", "l1", "grad_clip", "batch_size", "readout"}
+    knobs = {
+        "updater",
+        "momentum",
+        "cell",
+        "forget_bias",
+        "activation",
+        "l1",
+        "grad_clip",
+        "batch_size",
+        "readout",
+        "bidirectional",
+    }
     assert set(named) == knobs
     assert optuna_warnings_while_sampling(config) == []
     # asked for, Optuna's own warnings come back, and the note gives way to them

@@ -78,6 +78,8 @@ class Hyperparameters:
     batch_size: int = 32  # sequences per minibatch
     weight_init: WeightInit = WeightInit.XAVIER
     readout: Readout = Readout.LAST  # many-to-one tasks: the last step, or a mean, max or attention pool
+    # many-to-one tasks: each layer also reads its input backwards (models.py); causal tasks refuse it
+    bidirectional: bool = False
 
     def __post_init__(self) -> None:
         # Accept plain strings (from YAML, JSON or Optuna) and keep enums inside.
@@ -124,9 +126,12 @@ _RULES: dict[str, tuple[str, Callable[[float], bool]]] = {
 }
 _INTEGERS = {"depth", "hidden_size", "tbptt_length", "batch_size"}
 
+_BOOLEANS = {"bidirectional"}
+
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     **{name: enum for name, enum in _ENUMS.items()},
     **{name: (int if name in _INTEGERS else float) for name in _RULES},
+    **{name: bool for name in _BOOLEANS},
 }
 
 
@@ -142,6 +147,10 @@ def check_value(name: str, value: Any, where: str, key_path: str) -> None:
             raise BadInput(
                 where, key_path, f"{name} to be one of {', '.join(allowed)}", value, did_you_mean(str(value), allowed)
             )
+        return
+    if name in _BOOLEANS:
+        if not isinstance(value, bool):
+            raise BadInput(where, key_path, f"{name} to be true or false", value)
         return
     rule, holds = _RULES[name]
     if not is_number(value) or (name in _INTEGERS and value != int(value)) or not holds(value):

@@ -136,7 +136,9 @@ def load_study(path: str | Path) -> StudySpec:
     if not isinstance(name, str) or not name.strip():
         raise BadInput(where, "name", "a non-empty study name", name)
     task = parse_task(raw.get("task", {}), where, path.parent)
-    space = _readout_for(task, _parse_space_entry(raw.get("space"), where, path.parent), where)
+    space = _causal_for(
+        task, _readout_for(task, _parse_space_entry(raw.get("space"), where, path.parent), where), where
+    )
     metric, direction = _parse_objective(raw.get("objective", {}), task, where)
     max_epochs = int_at_least(raw, "max_epochs", 10, where)
     sampler = _mapping(raw, "sampler", {"type": "tpe"}, where)
@@ -245,6 +247,24 @@ def _readout_for(task: TaskSpec, space: SearchSpace, where: str) -> SearchSpace:
             )
         return space
     return space.with_overrides({"readout": "last"}, where, "space")
+
+
+def _causal_for(task: TaskSpec, space: SearchSpace, where: str) -> SearchSpace:
+    """A task with a target at every step predicts each step from the steps before it: a searched
+    ``bidirectional`` (as in rnn.yaml) is fixed at false there, and one fixed at true is refused."""
+    knob = next((p for p in space.params if p.name == "bidirectional"), None)
+    if knob is None or not task.targets_every_step():
+        return space
+    if knob.type is ParamType.FIXED:
+        if knob.value:
+            raise BadInput(
+                where,
+                "space.bidirectional",
+                f"bidirectional false: a {task.name} network predicts each step from the steps before it",
+                "true",
+            )
+        return space
+    return space.with_overrides({"bidirectional": False}, where, "space")
 
 
 def builtin_spaces() -> list[str]:

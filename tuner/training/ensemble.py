@@ -42,12 +42,16 @@ class Ensemble(nn.Module):
         return self.hp.depth + (self.hp.readout is not Readout.LAST)  # a pooling readout carries its pool
 
     def forward(
-        self, x: Tensor, states: list[State] | None = None, dtype: torch.dtype = torch.float32
+        self,
+        x: Tensor,
+        states: list[State] | None = None,
+        dtype: torch.dtype = torch.float32,
+        lengths: Tensor | None = None,
     ) -> tuple[Tensor, list[State]]:
         size = self._states_per_member()
         outputs, new_states = [], []
         for k, member in enumerate(self.members):
-            output, state = member(x, None if states is None else states[k * size : (k + 1) * size], dtype)
+            output, state = member(x, None if states is None else states[k * size : (k + 1) * size], dtype, lengths)
             outputs.append(output)
             new_states.extend(state)
         stacked = torch.stack(outputs)

@@ -55,7 +55,7 @@ def _forward_batches(
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         longest = int(split.lengths[rows].max())
-        outputs, _ = net(encode(split.inputs[rows, :longest].to(device), input_size))
+        outputs, _ = net(encode(split.inputs[rows, :longest].to(device), input_size), lengths=split.lengths[rows])
         yield rows, outputs
 
 

@@ -345,7 +345,10 @@ def _windows(
         def forward(start: int = selection.start) -> Tensor:
             nonlocal states
             window = encode(inputs[:, start : start + hp.tbptt_length], data.input_size)
-            outputs, new_states = model(window, states, dtype)
+            steps = None  # a bidirectional network's backward layers start at each window's last real step
+            if hp.bidirectional:
+                steps = torch.from_numpy(np.clip(lengths - start, 0, window.shape[1]))
+            outputs, new_states = model(window, states, dtype, steps)
             states = detach_states(new_states)
             return outputs
 
@@ -368,7 +371,7 @@ def _train_epoch(
     model.train()
     order = torch.randperm(data.train.sequences, generator=shuffle)
     max_norm = hp.grad_clip if hp.grad_clip > 0 else math.inf
-    layers = [*model.layers, model.head]
+    layers = model.layer_groups()
     # summed loss, summed global norm, clipped windows, then each layer's summed norm
     sums = torch.zeros(3 + len(layers), dtype=torch.float64, device=device)
     count, steps = 0, 0

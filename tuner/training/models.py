@@ -25,17 +25,42 @@ def make_layer(cell: Cell, input_size: int, hidden_size: int, activation: Activa
     return ActivationRecurrentLayer(cell, input_size, hidden_size, activation)
 
 
+def reversed_steps(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Each sequence's real steps in reverse order, its padding left where it is (at the end): a
+    backward layer then reads a sequence from its last real step, never from the padding."""
+    if lengths is None:
+        return x.flip(1)
+    steps = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, T)
+    valid = lengths.to(x.device)[:, None]  # (B, 1)
+    index = torch.where(steps < valid, valid - 1 - steps, steps)  # (B, T)
+    return x.gather(1, index[:, :, None].expand(-1, -1, x.shape[2]))
+
+
 class RecurrentNet(nn.Module):
-    """Input (one-hot or features) -> depth x recurrent layer (dropout between) -> linear output."""
+    """Input (one-hot or features) -> depth x recurrent layer (dropout between) -> linear output.
+
+    ``bidirectional``: each layer is a pair, one reading forwards and one reading backwards, their
+    outputs side by side (2 x hidden_size), as ``nn.LSTM(bidirectional=True)``. The backward layer
+    starts from a zero state at the last real step of each TBPTT window (it cannot carry a state from
+    the future into the next window), so it reads a whole sequence when ``tbptt_length`` covers it.
+    """
 
     def __init__(self, input_size: int, output_size: int, hp: Hyperparameters):
         super().__init__()
         self.hp = hp
-        sizes = [input_size] + [hp.hidden_size] * hp.depth
-        self.layers = nn.ModuleList(make_layer(hp.cell, sizes[k], sizes[k + 1], hp.activation) for k in range(hp.depth))
+        width = hp.hidden_size * (2 if hp.bidirectional else 1)
+        sizes = [input_size] + [width] * hp.depth
+        self.layers = nn.ModuleList(
+            make_layer(hp.cell, sizes[k], hp.hidden_size, hp.activation) for k in range(hp.depth)
+        )
+        self.backward_layers = (
+            nn.ModuleList(make_layer(hp.cell, sizes[k], hp.hidden_size, hp.activation) for k in range(hp.depth))
+            if hp.bidirectional
+            else None
+        )
         self.dropout = nn.Dropout(hp.dropout)
-        self.readout = RunningReadout(hp.readout, hp.hidden_size)
-        self.head = nn.Linear(hp.hidden_size, output_size)
+        self.readout = RunningReadout(hp.readout, width)
+        self.head = nn.Linear(width, output_size)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -51,29 +76,46 @@ class RecurrentNet(nn.Module):
         if self.hp.cell is Cell.LSTM:
             # bias_ih and bias_hh are summed inside the cell: put the whole
             # forget bias on bias_ih's forget slice [H:2H] and leave bias_hh's at 0.
-            for layer in self.layers:
+            for layer in [*self.layers, *(self.backward_layers or [])]:
                 bias_ih = layer.bias_ih_l0 if isinstance(layer, nn.LSTM) else layer.bias_ih
                 bias_ih.data[hidden : 2 * hidden].fill_(self.hp.forget_bias)
 
     def forward(
-        self, x: Tensor, states: list[State] | None = None, dtype: torch.dtype = torch.float32
+        self,
+        x: Tensor,
+        states: list[State] | None = None,
+        dtype: torch.dtype = torch.float32,
+        lengths: Tensor | None = None,
     ) -> tuple[Tensor, list[State]]:
-        """x: (B, T, I) -> float32 logits (B, T, O) and the new (float32) state of every layer (then, for a
-        pooling readout, its running pool).
+        """x: (B, T, I) -> float32 logits (B, T, O) and the new (float32) state of every layer's forward
+        direction (then, for a pooling readout, its running pool).
 
         ``dtype``: what the recurrent layers compute in (``precision.py``); readout and output layer float32.
+        ``lengths``: each sequence's real steps in ``x`` (a bidirectional network's backward layers start
+        at the last of them; None: every step is real).
         """
         new_states: list[State] = []
         for k, layer in enumerate(self.layers):
             if k > 0:
                 x = self.dropout(x)
-            x, state = run_layer(layer, x, None if states is None else states[k], dtype)
+            out, state = run_layer(layer, x, None if states is None else states[k], dtype)
+            if self.backward_layers is not None:
+                back, _ = run_layer(self.backward_layers[k], reversed_steps(x, lengths), None, dtype)
+                out = torch.cat([out, reversed_steps(back, lengths)], dim=-1)
+            x = out
             new_states.append(state)
         pooling = self.hp.readout is not Readout.LAST
         read, pool = self.readout(x, states[-1] if pooling and states is not None else None)  # (B, T, H)
         if pooling:
             new_states.append(pool)
         return self.head(self.dropout(read)), new_states
+
+    def layer_groups(self) -> list[nn.Module]:
+        """The parameters by layer, for gradient norms and clipping: each recurrent layer (with its
+        backward twin), then the output layer with the readout."""
+        pairs = zip(self.layers, self.backward_layers or [None] * len(self.layers), strict=True)
+        recurrent = [nn.ModuleList([f] if b is None else [f, b]) for f, b in pairs]
+        return [*recurrent, nn.ModuleList([self.head, self.readout])]
 
     def runs_fused_code(self) -> bool:
         """Whether a layer runs the fused CPU recurrence (built on first use) when on the CPU."""
