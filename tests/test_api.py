@@ -34,7 +34,8 @@ def test_run_returns_the_best_trial_and_the_tables_the_commands_show(ray_session
     assert json.loads(capsys.readouterr().out) == document
     # train retrains it alone and repeats its value; the model evaluates and reloads
     model = tuner.train(document, out=tmp_path / "m.pt")
-    assert model.scores["validation"]["val_loss"] == pytest.approx(result.best_value, abs=1e-9)
+    assert model.scores["validation"]["loss"] == pytest.approx(result.best_value, abs=1e-9)
+    assert model.scores["metric"] == "loss" and "val_loss" not in model.scores["validation"]
     assert tuner.load_model(tmp_path / "m.pt").scores == model.scores
     assert isinstance(tuner.importance("api", storage=url), pd.DataFrame)
 

@@ -219,8 +219,8 @@ def test_window_scaling_beats_standard_and_the_trivial_forecast_on_a_trending_se
         capsys.readouterr()
         assert main(["train", str(config), "--out", str(tmp_path / f"{scaling}.pt")]) == 0
         scores = load_model(tmp_path / f"{scaling}.pt").scores
-        mae[scaling] = scores["validation"]["val_mae"]
-        trivial = scores["trivial"]["validation"]["metrics"]["val_mae"]
+        mae[scaling] = scores["validation"]["mae"]
+        trivial = scores["trivial"]["validation"]["metrics"]["mae"]
     assert mae["window"] < trivial and mae["window"] < mae["standard"], (mae, trivial)
 
 

@@ -38,7 +38,8 @@ class Model:
         self.input_size: int = checkpoint["input_size"]
         self.target_scale: float = checkpoint["target_scale"]
         self.metric: str = checkpoint["metric"]
-        self.scores: dict[str, Any] | None = checkpoint.get("scores")  # validation, test and trivial, as trained
+        # validation, test and trivial scores as trained, keyed by metric as ``evaluate`` keys them
+        self.scores: dict[str, Any] | None = by_metric(checkpoint.get("scores"))
         # what the weights learned from: "train" (as its trial trained it) or "train+val" (refit: train_val)
         self.fit_on: str = checkpoint.get("fit_on", "train")
 
@@ -106,6 +107,28 @@ class Model:
         prepared = self._prepare(data, labelled=False)
         outputs = last_step_outputs(self.net, prepared.data, self.input_size)
         return task.predictions(outputs, prepared, self.preparation)
+
+
+def by_metric(scores: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A model file's scores with each split's figures named by metric (``accuracy``, ``loss``), not by
+    the validation split they were first measured on (``val_accuracy``): ``scores["test"]["accuracy"]``."""
+    if scores is None:
+        return None
+
+    def named(figures: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if figures is None else {k.removeprefix("val_"): v for k, v in figures.items()}
+
+    trivial = {
+        split: None if found is None else {**found, "metrics": named(found.get("metrics"))}
+        for split, found in scores.get("trivial", {}).items()
+    }
+    return {
+        **scores,
+        "metric": scores["metric"].removeprefix("val_"),
+        "validation": named(scores["validation"]),
+        "test": named(scores.get("test")),
+        "trivial": trivial,
+    }
 
 
 def load_model(path: str | Path) -> Model:
