@@ -116,3 +116,30 @@ def test_a_truncated_state_trains_from_epoch_1_with_a_warning_instead_of_failing
     finally:
         shared_data.release(holder)
     assert state is None and "could not be read" in warning and "trained from epoch 1" in warning
+
+
+def test_a_dropped_model_reads_the_same_in_the_driver_and_in_a_fresh_reader(tmp_path):
+    """The record of kept models is the study's own user attr: after a model is dropped, the driver's
+    cached study and a fresh process agree on which trials hold one, and no finished trial's own
+    attributes were rewritten behind Optuna's cache."""
+    from tuner import attrs
+    from tuner.orchestration.kept_models import KeptModels
+    from tuner.storage.artifacts import kept_model
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    driver = optuna.create_study(study_name="k", storage=optuna_storage(url))
+    kept = KeptModels(driver, url, str(tmp_path / "models"), keep_best=1, resumable=False)
+    for value in (1.0, 0.5):  # the second trial is better: the first one's model is dropped
+        trial = driver.ask()
+        kept.path(trial.number).write_bytes(f"model of trial {trial.number}".encode())
+        kept.trial_ended(trial, value)
+        driver.tell(trial, value)
+        kept.trim()
+    fresh = optuna.load_study(study_name="k", storage=url)
+    record = fresh.user_attrs[attrs.MODELS]
+    assert record == driver.user_attrs[attrs.MODELS] and set(record["kept"]) == {"1"}
+    assert kept_model(record, 1) == b"model of trial 1" and kept_model(record, 0) is None
+    assert [t.user_attrs for t in fresh.trials] == [t.user_attrs for t in driver.trials]
+    storage = optuna_storage(url, create_tables=False)
+    assert [len(get_all_artifact_meta(t, storage=storage)) for t in fresh.trials] == [0, 1]
+    kept.close()

@@ -40,7 +40,6 @@ DRIVER = "driver"  # the `tuner run` process running the trial (host:pid:start)
 ATTEMPT = "attempt"  # 1 for a first run; a retry after a worker died counts up
 RETRIED = "retried"  # this failed trial was queued again: it does not use up the budget
 RETRY_OF = "retry_of"  # number of the interrupted trial this one re-runs
-MODEL = "model"  # artifact id of the trial's kept model file (one of the study's best K; None once dropped)
 BASELINE = "baseline"  # the study's baseline config (trial 0): never pruned, the full-budget reference
 
 # Study user attrs

@@ -286,8 +286,7 @@ class StudyBridge:
         if self.models is not None:  # registered while the trial still runs: Optuna adds nothing to a finished one
             queued_again = ended.get(attrs.STOP) in (StopReason.INTERRUPTED, StopReason.WORKER_DIED)
             finished = value if state is TrialState.COMPLETE else None
-            kept = self.models.trial_ended(trial, finished, queued_again, ended.get(attrs.BEST_VAL_LOSS))
-            ended = {**ended, **kept}
+            self.models.trial_ended(trial, finished, queued_again, ended.get(attrs.BEST_VAL_LOSS))
         set_user_attrs(self.storage_url, self._trial_id(trial), ended)
         self._tell(trial, state, value)
         if self.models is not None and state is TrialState.COMPLETE:

@@ -8,8 +8,14 @@ per running trial, replaced at each new best epoch). When a trial ends COMPLETE 
 the study's models location: a folder or a bucket, ``storage.locations``), so Optuna's API and
 optuna-dashboard list it; a trial that later falls out of the best K loses its artifact (file and
 record). Resume states (``trial-N-resume.pt``) live in the models location too, so a driver on another
-machine resumes them. The study's ``models`` user attr says where they are and which trial holds which
-artifact.
+machine resumes them.
+
+The study's ``models`` user attr (written through Optuna's API) is the one record of where the models
+are and which trial holds which artifact; nothing is written on a finished trial's own attributes,
+which Optuna caches in the driver. The one exception is removing Optuna's artifact record of a dropped
+model from a COMPLETE trial: the driver's cached copy of that trial keeps listing it, which is safe
+because the driver never reads it (every kept model is looked up in the study's record) and every
+other reader (``tuner export``, the dashboard, optuna-dashboard) loads the trial afresh.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from tuner.orchestration.served_files import local_folder
 from tuner.storage import ranking
 from tuner.storage.artifacts import artifact_store, kept_model
 from tuner.storage.locations import Location
-from tuner.storage.trial_attrs import delete_system_attr, set_user_attrs
+from tuner.storage.trial_attrs import delete_system_attr
 from tuner.storage.trial_attrs import trial_id as trial_id_of
 
 MODEL_FILE = "model.pt"  # the files a worker's checkpoint holds (trainable.KeptWeights.FILE, .STATE)
@@ -91,8 +97,8 @@ class KeptModels:
 
     def trial_ended(
         self, trial: optuna.Trial, value: float | None, queued_again: bool = False, tie_loss: float | None = None
-    ) -> dict[str, Any]:
-        """Before the trial is told: register its model if it ranks among the best K; user attrs to store.
+    ) -> None:
+        """Before the trial is told: register its model if it ranks among the best K.
 
         A trial queued to run again keeps its last state, which the new run resumes from.
         """
@@ -100,13 +106,12 @@ class KeptModels:
             shared_data.release(holder)
         if not queued_again:
             self.location.delete(self.state_name(trial.number))
-        path, ended = self.path(trial.number), {}
+        path = self.path(trial.number)
         if value is not None and path.exists() and self._ranks(value, tie_loss):
             artifact_id = upload_artifact(artifact_store=self.store, file_path=str(path), study_or_trial=trial)
             self.kept[trial.number] = artifact_id
-            ended[attrs.MODEL] = artifact_id
+            self._save()
         path.unlink(missing_ok=True)  # the artifact store holds the kept copy; the rest is not kept
-        return ended
 
     def _ranks(self, value: float, tie_loss: float | None) -> bool:
         """Whether a trial ending with ``value`` would be among the best K of the study's COMPLETE trials."""
@@ -124,8 +129,9 @@ class KeptModels:
             with contextlib.suppress(ArtifactNotFound):  # already gone: nothing to free
                 self.store.remove(artifact_id)
             trial_id = trial_id_of(self.storage_url, self.study.study_name, number)
-            delete_system_attr(self.storage_url, trial_id, f"artifacts:{artifact_id}")  # Optuna's own record of it
-            set_user_attrs(self.storage_url, trial_id, {attrs.MODEL: None})
+            # Optuna's own record of the artifact ("artifacts:" + id: Optuna's naming, which its artifact
+            # API offers no way to remove), so optuna-dashboard stops listing a file that is gone
+            delete_system_attr(self.storage_url, trial_id, f"artifacts:{artifact_id}")
         self._save()
 
     def _save(self) -> None:

@@ -5,7 +5,9 @@ Optuna's ``set_trial_user_attr`` commits once per key. A trial's start writes
 three and its end up to seven, and every commit is time the driver spends
 between trials, so the bridge writes them together here. Same table, same
 JSON encoding as Optuna's RDB storage; only for trials that are still RUNNING
-(Optuna caches a trial once it is finished).
+(Optuna caches a trial once it is finished: a finished trial written here would read one way in
+the driver and another in a fresh process). ``delete_system_attr`` is the one write to a finished
+trial, and why it is safe is said in ``orchestration/kept_models.py``.
 """
 
 from __future__ import annotations
