@@ -41,10 +41,19 @@ class TaskInfo:
     metrics: dict[str, str]  # validation metrics a study may optimise -> their direction
     data: Literal["text", "table", "generated", "any"]  # what `data:` must name
     default_data: str | None = None
+    # ``module:Class`` of the task's implementation (torch-side, imported only when it trains or scores)
+    implementation: str = ""
 
 
+# the one registry of built-in tasks: what a study file may say about each, and where its code is
 TASKS: dict[str, TaskInfo] = {
-    "char_lm": TaskInfo(CharLMOptions, {"val_loss": MINIMIZE, "val_bpc": MINIMIZE}, "text", "builtin:tinyshakespeare"),
+    "char_lm": TaskInfo(
+        CharLMOptions,
+        {"val_loss": MINIMIZE, "val_bpc": MINIMIZE},
+        "text",
+        "builtin:tinyshakespeare",
+        "tuner.training.tasks.char_lm:CharLM",
+    ),
     "sequence_classification": TaskInfo(
         SequenceClassificationOptions,
         {
@@ -55,14 +64,22 @@ TASKS: dict[str, TaskInfo] = {
         },
         "table",
         "builtin:control_charts",
+        "tuner.training.tasks.sequence_classification:SequenceClassification",
     ),
     "regression": TaskInfo(
         RegressionOptions,
         {"val_loss": MINIMIZE, "val_mse": MINIMIZE, "val_mae": MINIMIZE},
         "table",
         "builtin:mackey_glass",
+        "tuner.training.tasks.regression:Regression",
     ),
-    "adding": TaskInfo(AddingOptions, {"val_loss": MINIMIZE, "val_mse": MINIMIZE, "val_mae": MINIMIZE}, "generated"),
+    "adding": TaskInfo(
+        AddingOptions,
+        {"val_loss": MINIMIZE, "val_mse": MINIMIZE, "val_mae": MINIMIZE},
+        "generated",
+        None,
+        "tuner.training.tasks.adding:Adding",
+    ),
 }
 
 
@@ -138,7 +155,7 @@ def task_info(name: Any, where: str, key_path: str) -> TaskInfo:
     options, metrics = getattr(task_class, "options", None), getattr(task_class, "metrics", None)
     if not (dataclasses.is_dataclass(options) and isinstance(metrics, dict) and metrics):
         raise BadInput(where, key_path, "a Task subclass with an `options` dataclass and a `metrics` mapping", name)
-    return TaskInfo(options, dict(metrics), "any")
+    return TaskInfo(options, dict(metrics), "any", implementation=name)
 
 
 def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task", default_folds: bool = True) -> TaskSpec:
