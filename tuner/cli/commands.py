@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.attrs import capacity_warning
 from tuner.cli.args import (
@@ -28,6 +29,10 @@ from tuner.errors import BadInput, TunerError, positive
 from tuner.storage import DEFAULT_STORAGE, STORAGE_ENV
 from tuner.streams import discard_writes
 
+if TYPE_CHECKING:
+    from tuner.config.studies import StudySpec
+    from tuner.orchestration.runner import RunSummary
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tuner.config.studies import load_study
@@ -40,8 +45,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from tuner.api import run_spec
     from tuner.config.algorithms import independent_sampling_note
-    from tuner.insight.curves import against_baseline, against_trivial
-    from tuner.insight.score_lines import score_lines
     from tuner.storage.engine import mask_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
@@ -77,20 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{summary.interrupted} trials left running by an earlier run were marked FAIL (interrupted) and run again"
         )
     if summary.best is not None:
-        best = summary.best
-        params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
-        print(f"best trial {best.number}: {spec.metric} {best.value:.4f}  {params}")
-        if baseline := against_baseline(storage, summary.study_name):
-            print(baseline)
-        if trivial := against_trivial(storage, summary.study_name):
-            print(trivial)
-        if summary.test_result:
-            how = summary.test_result.get("from", "trained again")
-            print(f"best trial {summary.test_result['trial']} ({how}) scored on the test data, which no trial read:")
-            for line in score_lines(summary.test_result, minimize=spec.direction == "minimize"):
-                print(f"  {line}")
-        if summary.test_problem:
-            print(f"the test data could not be scored: {summary.test_problem}")
+        _print_best(summary, spec, storage)
     flag = "" if storage == DEFAULT_STORAGE else f" --storage '{mask_url(storage)}'"
     print(f"results: {mask_url(storage)} (study {summary.study_name!r})")
     print("next:")
@@ -107,6 +97,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"every trial of this run failed; the most common reason ({times} of {counts['FAIL']}): {reason}")
         return 1
     return 0
+
+
+def _print_best(summary: RunSummary, spec: StudySpec, storage: str) -> None:
+    """The best trial of a run: its value and knobs, against the baseline and the trivial predictor, and
+    its score on the test data when the study has some."""
+    from tuner.insight.curves import against_baseline, against_trivial
+    from tuner.insight.score_lines import score_lines
+
+    best = summary.best
+    params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
+    print(f"best trial {best.number}: {spec.metric} {best.value:.4f}  {params}")
+    if baseline := against_baseline(storage, summary.study_name):
+        print(baseline)
+    if trivial := against_trivial(storage, summary.study_name):
+        print(trivial)
+    if summary.test_result:
+        how = summary.test_result.get("from", "trained again")
+        print(f"best trial {summary.test_result['trial']} ({how}) scored on the test data, which no trial read:")
+        for line in score_lines(summary.test_result, minimize=spec.direction == "minimize"):
+            print(f"  {line}")
+    if summary.test_problem:
+        print(f"the test data could not be scored: {summary.test_problem}")
 
 
 def _failure_lines(storage: str, study: str) -> list[str]:

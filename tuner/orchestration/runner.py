@@ -30,7 +30,7 @@ from tuner.orchestration.final_test import score_on_test
 from tuner.orchestration.kept_models import CheckpointCopier, KeptModels
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
-from tuner.orchestration.trainable import run_trial
+from tuner.orchestration.trainable import run_trial, trains_networks
 from tuner.storage import queries, ranking
 from tuner.storage.engine import get_engine, optuna_storage, use_wal
 from tuner.storage.tables import create_tables
@@ -198,7 +198,7 @@ def run_study(
 
 def _models_location(spec: StudySpec, storage_url: str, trainable: Callable[[dict], None]) -> str | None:
     """Where the study keeps its best trials' models; None when it keeps none (or its trials train nothing)."""
-    if spec.checkpoints.keep_best == 0 or trainable is not run_trial:
+    if spec.checkpoints.keep_best == 0 or not trains_networks(trainable):
         return None
     return spec.checkpoints.location(storage_url)
 
@@ -269,7 +269,7 @@ def _run_rest(
                 bridge.interrupt()
                 raise
         summary.best = ranking.best_trial(study)
-        if summary.best is not None and trainable is run_trial:  # trainables that train nothing have nothing to test
+        if summary.best is not None and trains_networks(trainable):
             try:
                 model = bridge.models.model_bytes(summary.best.number) if bridge.models is not None else None
                 summary.test_result = score_on_test(spec, study, summary.best, model, bridge.data_actor)

@@ -35,7 +35,7 @@ def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable; ``config`` comes from the searcher (see bridge)."""
     # imported here, not at the top: the trainables in arithmetic.py share this module's
     # constants and must not make every worker import torch (about 2 s each)
-    from tuner.training.trial_run import run_training, trivial_on_validation, validation_confusion
+    from tuner.training.trial_run import run_training, trivial_on_validation
 
     settings = config["settings"]
     metric = settings["metric"]
@@ -84,18 +84,9 @@ def run_trial(config: dict[str, Any]) -> None:
             on_state=kept.write_state if kept and config.get("resumable") else None,
             resume=resume,
         )
-        summary.update(
-            stop_reason=str(result.stop_reason),
-            best_epoch=result.best_epoch,
-            best_val_loss=result.best_val_loss,
-            epochs_run=len(result.epochs),
-            parameter_count=result.parameter_count,
-            training_examples=result.data.training_examples(),
-            best_objective=best,
-            device=json.dumps(device_used(config)),
-            **({"confusion": json.dumps(matrix)} if (matrix := validation_confusion(result)) else {}),
-            **({"warning": resume_warning} if resume_warning else {}),
-        )
+        summary.update(how_it_ended(result, config), best_objective=best)
+        if resume_warning:
+            summary["warning"] = resume_warning
     except Diverged as error:
         summary.update(stop_reason=str(StopReason.DIVERGED), error=str(error))
     except NoGpu as error:
@@ -105,11 +96,40 @@ def run_trial(config: dict[str, Any]) -> None:
     tune.report(summary)
 
 
+def how_it_ended(result: Any, config: dict[str, Any]) -> dict[str, Any]:  # (TrainResult)
+    """A finished training's summary fields: why it stopped, its best epoch, its size, where it ran,
+    and a classifier's confusion counts on validation (nested values as JSON text: Tune flattens them)."""
+    from tuner.training.trial_run import validation_confusion
+
+    matrix = validation_confusion(result)
+    return {
+        "stop_reason": str(result.stop_reason),
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "epochs_run": len(result.epochs),
+        "parameter_count": result.parameter_count,
+        "training_examples": result.data.training_examples(),
+        "device": json.dumps(device_used(config)),
+        **({"confusion": json.dumps(matrix)} if matrix else {}),
+    }
+
+
 def epoch_fields(epoch: dict[str, Any]) -> dict[str, Any]:
     """An epoch's figures as a Tune result: a cross-validated trial's per-fold figures as JSON text (Tune
     flattens nested values), none for one split."""
     folds = epoch.get("folds") or ()
     return {**{k: v for k, v in epoch.items() if k != "folds"}, **({"folds": json.dumps(list(folds))} if folds else {})}
+
+
+# What a trainable can do, said by the trainable: this one trains networks, so the runner keeps its models
+# and scores the best on test data (a trainable that trains nothing, such as a benchmark's arithmetic
+# one, has no such attribute: ``trains_networks``).
+run_trial.trains_networks = True  # type: ignore[attr-defined]
+
+
+def trains_networks(trainable: Any) -> bool:
+    """Whether ``trainable`` trains networks (its models can be kept and the best scored on test)."""
+    return bool(getattr(trainable, "trains_networks", False))
 
 
 def device_used(config: dict[str, Any]) -> dict[str, Any]:

@@ -232,18 +232,11 @@ def train(
     if device.type == "cuda":
         allow_tf32()
     fits = [Fit(hp, split, settings, settings.seed + k) for k, split in enumerate(splits)]
-    history: list[EpochMetrics] = []
     sign = -1.0 if settings.maximize else 1.0  # scores are compared lower-is-better
-    best_score, best_epoch, waited = math.inf, 0, 0
+    history, best_score, best_epoch, waited = [], math.inf, 0, 0
     stop_reason = StopReason.FINISHED
     if resume is not None:
-        for fit, state in zip(fits, resume.get("fits", [resume]), strict=True):
-            fit.load(state)
-        torch.set_rng_state(resume["torch_rng"])
-        if device.type == "cuda" and "cuda_rng" in resume:  # dropout on a GPU draws from the device's generator
-            torch.cuda.set_rng_state(resume["cuda_rng"], device)
-        best_score, best_epoch, waited = resume["best_score"], resume["best_epoch"], resume["waited"]
-        history = [EpochMetrics.from_dict(h) for h in resume["history"]]
+        history, best_score, best_epoch, waited = _restore(fits, resume, device)
     model = fits[0].model if len(fits) == 1 else Ensemble([fit.model for fit in fits], splits[0].target.classification)
     for epoch in range(len(history) + 1, settings.max_epochs + 1):
         started = time.perf_counter()
@@ -263,19 +256,7 @@ def train(
         if improved and on_best is not None:
             on_best(epoch_metrics, model)
         if on_state is not None:
-            states = [fit.state() for fit in fits]
-            on_state(
-                {
-                    # one split keeps the layout states had before folds: an interrupted study resumes
-                    **(states[0] if len(fits) == 1 else {"fits": states}),
-                    "torch_rng": torch.get_rng_state(),
-                    **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
-                    "best_score": best_score,
-                    "best_epoch": best_epoch,
-                    "waited": waited,
-                    "history": [m.as_dict() for m in history],
-                }
-            )
+            on_state(_state(fits, device, history, best_score, best_epoch, waited))
         for callback in on_epoch or []:
             callback(epoch_metrics)
         if stopping_early:
@@ -298,6 +279,34 @@ def train(
         parameter_count=sum(p.numel() for p in fits[0].model.parameters()),
         folds=tuple(splits) if len(splits) > 1 else (),
     )
+
+
+def _state(
+    fits: list[Fit], device: torch.device, history: list[EpochMetrics], best_score: float, best_epoch: int, waited: int
+) -> dict:
+    """What ``resume`` needs to go on after the last epoch of ``history``: plain tensors and values."""
+    states = [fit.state() for fit in fits]
+    return {
+        # one split keeps the layout states had before folds: an interrupted study resumes
+        **(states[0] if len(fits) == 1 else {"fits": states}),
+        "torch_rng": torch.get_rng_state(),
+        **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+        "best_score": best_score,
+        "best_epoch": best_epoch,
+        "waited": waited,
+        "history": [m.as_dict() for m in history],
+    }
+
+
+def _restore(fits: list[Fit], resume: dict, device: torch.device) -> tuple[list[EpochMetrics], float, int, int]:
+    """Load a ``_state`` into ``fits`` and the random generators; (history, best score, best epoch, waited)."""
+    for fit, state in zip(fits, resume.get("fits", [resume]), strict=True):
+        fit.load(state)
+    torch.set_rng_state(resume["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in resume:  # dropout on a GPU draws from the device's generator
+        torch.cuda.set_rng_state(resume["cuda_rng"], device)
+    history = [EpochMetrics.from_dict(h) for h in resume["history"]]
+    return history, resume["best_score"], resume["best_epoch"], resume["waited"]
 
 
 def improves(score: float, val_loss: float, best_score: float, best_loss: float, min_delta: float) -> bool:
