@@ -64,7 +64,7 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory):
     ray.shutdown()
 
 
-def tuner_run(study_file, url: str, address: str, *extra: str, env: dict | None = None) -> subprocess.Popen:  # noqa: ANN001
+def tuner_run(study_file, url: str, address: str, *extra: str, env: dict | None = None) -> subprocess.Popen:
     """`tuner run STUDY --address ADDRESS --quiet` in a process of its own session (so a test can kill it)."""
     return subprocess.Popen(
         [
@@ -110,7 +110,7 @@ def downloaded(storages: list, button: object) -> bytes:
     return storages[-1].get_file(button.proto.url.rsplit("/", 1)[1]).content
 
 
-def wait_for(predicate, timeout: float = 180.0) -> None:  # noqa: ANN001
+def wait_for(predicate, timeout: float = 180.0) -> None:
     """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
     import time
 

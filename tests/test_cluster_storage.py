@@ -106,7 +106,7 @@ def worker_node(address: str, env: dict) -> str:
     return node
 
 
-def study_file(tmp_path, name: str, checkpoints: dict | None = None):  # noqa: ANN001, ANN201
+def study_file(tmp_path, name: str, checkpoints: dict | None = None):
     """Two char_lm trials of a few seconds each over a file of the driver's (no node can read it)."""
     text = (REPO / "tuner/data/tinyshakespeare.txt").read_text()[:20000]
     (tmp_path / "mine.txt").write_text(text)

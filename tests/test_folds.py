@@ -44,7 +44,7 @@ def labelled_file(path: Path, counts: dict[str, int], steps: int = 6) -> Path:
     return path
 
 
-def sequence_numbers(split) -> set[int]:  # noqa: ANN001 (SequenceData)
+def sequence_numbers(split) -> set[int]:
     return {int(round(v)) for v in split.inputs[:, 0, 0].tolist()}
 
 

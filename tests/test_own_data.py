@@ -42,7 +42,7 @@ def variable_length_frame(sequences: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def export_file(tmp_path, study_document: dict, hyperparameters: dict, name: str = "best.yaml"):  # noqa: ANN001
+def export_file(tmp_path, study_document: dict, hyperparameters: dict, name: str = "best.yaml"):
     """What tuner export writes for a trial of this study (without running the study)."""
     spec = load_study(write_yaml(tmp_path / "study.yaml", study_document))
     document = train_document(
@@ -51,7 +51,7 @@ def export_file(tmp_path, study_document: dict, hyperparameters: dict, name: str
     return write_yaml(tmp_path / name, document)
 
 
-def classification_study(tmp_path, **task_extra) -> dict:  # noqa: ANN001
+def classification_study(tmp_path, **task_extra) -> dict:
     variable_length_frame(150, seed=0).to_csv(tmp_path / "train.csv", index=False)
     variable_length_frame(60, seed=1).to_csv(tmp_path / "test.csv", index=False)
     # a hold-out split, as these tests read it (cross-validation: test_folds.py)
@@ -167,7 +167,7 @@ def test_test_fraction_holds_sequences_out_of_training_and_validation(tmp_path):
 
     test = task_for(spec.task.name).load_test(spec.task.data, None, spec.task.parsed_options(), data.preparation)
 
-    def seen(split) -> set[bytes]:  # noqa: ANN001 - each sequence's real steps, as bytes
+    def seen(split) -> set[bytes]:  # each sequence's real steps, as bytes
         return {x[: int(n)].numpy().tobytes() for x, n in zip(split.inputs, split.lengths, strict=True)}
 
     assert test.sequences == 30

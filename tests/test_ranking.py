@@ -52,7 +52,7 @@ def test_the_loop_keeps_the_tied_epoch_with_the_lowest_validation_loss_not_the_f
     assert result.best_epoch != perfect[0].epoch  # the loss went on falling after the first 1.000
 
 
-def tied_study(tmp_path) -> tuple[str, str]:  # noqa: ANN001
+def tied_study(tmp_path) -> tuple[str, str]:
     """Four COMPLETE trials of a maximised accuracy: three tie at 1.0, trial 2 with the lowest loss."""
     url = f"sqlite:///{tmp_path / 'tie.db'}"
     study = optuna.create_study(study_name="tie", storage=url, direction="maximize")

@@ -34,7 +34,7 @@ ARITHMETIC_SPACE = {
 }
 
 
-def arithmetic_spec(tmp_path, **overrides):  # noqa: ANN001, ANN201
+def arithmetic_spec(tmp_path, **overrides):
     document = tiny_study(tmp_path, space=ARITHMETIC_SPACE, **overrides)
     return load_study(write_yaml(tmp_path / "study.yaml", document))
 
@@ -267,7 +267,7 @@ def test_without_retries_a_killed_worker_of_a_fake_arithmetic_trainer_is_fail_an
     assert all("no retries left" in t.user_attrs["error"] for t in trials)
 
 
-def slow_study(tmp_path, name: str, trials: int):  # noqa: ANN001, ANN201
+def slow_study(tmp_path, name: str, trials: int):
     """A real char_lm study whose trials take a few seconds each."""
     document = tiny_study(
         tmp_path,
@@ -293,7 +293,7 @@ def test_an_error_in_the_driver_leaves_no_fake_arithmetic_trial_running_and_the_
     # a fake broken pruner: the driver asks it after each epoch, and from its third question on it raises
     asked: list[int] = []
 
-    def broken_prune(self, study, trial):  # noqa: ANN001, ANN202
+    def broken_prune(self, study, trial):
         asked.append(trial.number)
         if len(asked) >= 3:
             raise RuntimeError("a pruner bug")

@@ -63,7 +63,7 @@ def test_padding_after_a_sequence_does_not_change_its_prediction():
     hp = small(tbptt_length=4, batch_size=3)
     model = RecurrentNet(2, 2, hp)
 
-    def loss(split) -> float:  # noqa: ANN001
+    def loss(split) -> float:
         data = TaskData(Target.CLASS, split, split, input_size=2, output_size=2)
         return evaluate(model, data, hp, torch.device("cpu"), TrainSettings())["val_loss"]
 
@@ -488,7 +488,7 @@ def test_a_file_that_is_not_a_csv_table_is_one_short_line_naming_the_likely_caus
     assert len(err.strip()) - len(str(tmp_path)) < 200  # whatever the file holds
 
 
-def csv_study_file(tmp_path):  # noqa: ANN001, ANN201
+def csv_study_file(tmp_path):
     task = {"name": "sequence_classification", "data": "data.csv"}
     return write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, task=task, objective={"metric": "val_accuracy"}))
 

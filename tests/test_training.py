@@ -75,7 +75,7 @@ def test_a_first_build_of_the_fused_code_is_not_timed_as_epoch_one_with_a_fake_s
 ):
     real, builds = fused.extension, []
 
-    def slow_first_build():  # noqa: ANN202 - the real operators, after a pause the first time, as a build takes
+    def slow_first_build():  # the real operators, after a pause the first time, as a build takes
         if not builds:
             time.sleep(2.0)
         builds.append(True)
@@ -242,7 +242,7 @@ def test_orthogonal_init_makes_recurrent_weights_orthogonal():
     torch.testing.assert_close(w @ w.T, torch.eye(w.shape[0]), atol=1e-5, rtol=0)
 
 
-def outputs_and_gradients(layer: nn.Module, x: torch.Tensor, state, use_fused: bool) -> list[torch.Tensor]:  # noqa: ANN001
+def outputs_and_gradients(layer: nn.Module, x: torch.Tensor, state, use_fused: bool) -> list[torch.Tensor]:
     """Every output of ``layer`` on x and the gradient of a loss that touches each, with or without our fused code."""
     layer.use_fused = use_fused
     layer.zero_grad()
@@ -253,7 +253,7 @@ def outputs_and_gradients(layer: nn.Module, x: torch.Tensor, state, use_fused: b
     return [out, h, c, inputs.grad] + [p.grad.clone() for p in layer.parameters()]
 
 
-def assert_fused_matches(layer: nn.Module, state) -> None:  # noqa: ANN001
+def assert_fused_matches(layer: nn.Module, state) -> None:
     """``layer`` (5 inputs, 7 units, float64) gives the same outputs and gradients with and without our fused code."""
     assert fused.extension() is not None  # built here, or the test would compare a path with itself
     x = torch.randn(3, 9, 5, dtype=torch.double)

@@ -17,7 +17,7 @@ class BadInput(TunerError):
     expected and what was found.
     """
 
-    def __init__(self, where: str, key: str | None, expected: str, found: object, hint: str = ""):
+    def __init__(self, where: str, key: str | None, expected: str, found: object, hint: str = "") -> None:
         self.where = where
         self.key = key
         self.expected = expected

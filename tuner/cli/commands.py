@@ -407,7 +407,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     # . - _, and a name that had to change gets a short hash of itself, so "a/b" and "a b" do not collide
     stem = re.sub(r"[^\w.-]+", "_", args.study)
     if stem != args.study:
-        stem += "-" + hashlib.sha1(args.study.encode()).hexdigest()[:6]
+        stem += "-" + hashlib.sha1(args.study.encode(), usedforsecurity=False).hexdigest()[:6]
     path = out / f"{stem}-report.html"
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path} (one self-contained file)")
@@ -462,7 +462,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     ]
     print(f"dashboard for {mask_url(storage)} at http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     # become the Streamlit server (no child left behind when this process is stopped)
-    os.execve(sys.executable, command, {**os.environ, STORAGE_ENV: storage})
+    os.execve(sys.executable, command, {**os.environ, STORAGE_ENV: storage})  # noqa: S606 - our own interpreter, our arguments
 
 
 HANDLERS = {

@@ -97,7 +97,7 @@ class StudyBridge:
         total_trials: int,
         max_retries: int = 1,
         driver_id: str = "",
-    ):
+    ) -> None:
         self.study = study
         self.storage_url = storage_url
         self.space = space
@@ -326,7 +326,7 @@ def _uses_curves(pruner: optuna.pruners.BasePruner | None) -> bool:
 class OptunaSearcher(Searcher):
     """A Tune searcher over Optuna ask/tell through a StudyBridge."""
 
-    def __init__(self, bridge: StudyBridge, metric: str, mode: str):
+    def __init__(self, bridge: StudyBridge, metric: str, mode: str) -> None:
         super().__init__(metric=metric, mode=mode)
         self.bridge = bridge
 
@@ -349,7 +349,7 @@ class OptunaSearcher(Searcher):
 class OptunaPruningScheduler(FIFOScheduler):
     """Reports every epoch to Optuna and stops the trials the study's pruner prunes."""
 
-    def __init__(self, bridge: StudyBridge):
+    def __init__(self, bridge: StudyBridge) -> None:
         super().__init__()
         self.bridge = bridge
 

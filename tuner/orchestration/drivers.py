@@ -61,7 +61,7 @@ def is_gone(url: str, driver_id: str | None) -> bool:
 class Heartbeat(Callback):
     """Refreshes the driver's row every HEARTBEAT_S while Tune runs."""
 
-    def __init__(self, url: str, driver_id: str, study_name: str):
+    def __init__(self, url: str, driver_id: str, study_name: str) -> None:
         self.url, self.driver_id, self.study_name = url, driver_id, study_name
         self._last = 0.0
 

@@ -48,7 +48,9 @@ STATE_FILE = "resume.pt"
 class KeptModels:
     """Which trials' model files a study keeps; driver only."""
 
-    def __init__(self, study: optuna.Study, storage_url: str, location: str, keep_best: int, resumable: bool = True):
+    def __init__(
+        self, study: optuna.Study, storage_url: str, location: str, keep_best: int, resumable: bool = True
+    ) -> None:
         self.study = study
         self.storage_url = storage_url
         self.location = Location(location)  # a folder or a bucket URI: artifacts and resume states
@@ -142,7 +144,7 @@ class KeptModels:
 class CheckpointCopier(Callback):
     """Tune callback in the driver: each checkpoint a trial reports becomes that trial's model file."""
 
-    def __init__(self, bridge: Any, kept: KeptModels):  # (StudyBridge, KeptModels)
+    def __init__(self, bridge: Any, kept: KeptModels) -> None:  # (StudyBridge, KeptModels)
         self.bridge = bridge
         self.kept = kept
 

@@ -29,7 +29,7 @@ class LinesMayStopConsole(Console):
 class ProgressBar(Callback):
     """Redrawn as each trial ends; a context manager around ``Tuner.fit``."""
 
-    def __init__(self, bridge: StudyBridge, total: int, console: Console | None = None, before: int = 0):
+    def __init__(self, bridge: StudyBridge, total: int, console: Console | None = None, before: int = 0) -> None:
         """``total``: the study's budget; ``before``: its trials that count already (a continued study
         shows 3/8, not 1/6)."""
         self.bridge = bridge

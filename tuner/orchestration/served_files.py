@@ -47,7 +47,7 @@ def _describe(path: str) -> tuple[str, str, int | None, float | None]:
 class _FileServer:
     """Owns ``root`` on the driver's node; every path it is given must lie under it."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
 
     def _inside(self, path: str) -> str:
@@ -117,7 +117,7 @@ class _FileServer:
 class _Upload(io.BytesIO):
     """What a writer writes, sent to the driver's node in one piece when it is closed."""
 
-    def __init__(self, handler: DriverFiles, path: str, append: bool):
+    def __init__(self, handler: DriverFiles, path: str, append: bool) -> None:
         super().__init__()
         self.handler, self.path, self.append = handler, path, append
 
@@ -131,7 +131,7 @@ class DriverFiles(pafs.FileSystemHandler):
     """pyarrow filesystem calls, sent to the ``_FileServer`` actor named ``actor_name`` (picklable: Tune
     ships it to every trial)."""
 
-    def __init__(self, actor_name: str, root: str):
+    def __init__(self, actor_name: str, root: str) -> None:
         self.actor_name = actor_name
         self.root = root
         self._actor: Any = None

@@ -23,7 +23,7 @@ import ray
 
 @ray.remote(num_cpus=0)
 class _DataHolder:
-    def __init__(self, blob: bytes):
+    def __init__(self, blob: bytes) -> None:
         self.blob = blob
 
     def get(self) -> bytes:
@@ -63,7 +63,7 @@ def local_copy(actor_name: str, original: str) -> str:
     blob = fetch(actor_name)
     folder = Path(tempfile.gettempdir()) / "tuner-data"
     folder.mkdir(exist_ok=True)
-    path = folder / f"{hashlib.sha1(blob).hexdigest()}{Path(original).suffix}"
+    path = folder / f"{hashlib.sha1(blob, usedforsecurity=False).hexdigest()}{Path(original).suffix}"
     if not path.exists():
         partial = path.with_suffix(path.suffix + f".{uuid.uuid4().hex}.partial")  # workers may race: rename whole files
         partial.write_bytes(blob)

@@ -17,7 +17,7 @@ from tuner.storage.tables import EPOCH_JSON, EPOCH_METRICS, EpochRow, FoldEpochR
 class EpochSink(Callback):
     """Stores every epoch result as it arrives, so curves show while a study runs."""
 
-    def __init__(self, bridge: StudyBridge, storage_url: str, study_name: str):
+    def __init__(self, bridge: StudyBridge, storage_url: str, study_name: str) -> None:
         self.bridge = bridge
         self.storage_url = storage_url
         self.study_name = study_name

@@ -91,7 +91,7 @@ def run_trial(config: dict[str, Any]) -> None:
         summary.update(stop_reason=str(StopReason.DIVERGED), error=str(error))
     except NoGpu as error:
         summary.update(stop_reason=str(StopReason.NO_GPU), error=str(error))
-    except Exception:  # a crashing trial must never take the study down
+    except Exception:  # noqa: BLE001 - a crashing trial must never take the study down
         summary.update(stop_reason=str(StopReason.FAILED), error=traceback.format_exc())
     tune.report(summary)
 
@@ -164,7 +164,7 @@ class KeptWeights:
     FILE = "model.pt"
     STATE = "resume.pt"
 
-    def __init__(self, config: dict[str, Any]):
+    def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.folder: str | None = None
 

@@ -132,7 +132,7 @@ class RunOwner:
 
     def study_key(self) -> str:
         """A folder name for the study (the URL may hold a password: hashed, never written)."""
-        return hashlib.sha1(f"{self.storage_url}\0{self.study_name}".encode()).hexdigest()[:16]
+        return hashlib.sha1(f"{self.storage_url}\0{self.study_name}".encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 def _folder_name(driver_id: str) -> str:
@@ -166,7 +166,8 @@ def storage_for_run(place: TunePlace, owner: RunOwner) -> Iterator[tuple[str, pa
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    assert place.location is not None  # bucket and shared places always carry theirs
+    if place.location is None:  # bucket and shared places always carry theirs
+        raise ValueError(f"a {place.kind} place for Tune without a location")
     runs = Location(place.location).child(TUNE_RUNS).child(owner.study_key())
     _clear_dead_runs(runs, owner)
     run = runs.child(_folder_name(owner.driver_id))

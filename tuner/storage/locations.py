@@ -137,7 +137,7 @@ def short_reason(error: BaseException, limit: int = 160) -> str:
 class ArtifactStoreAt:
     """Optuna's artifact store protocol (``open_reader``, ``write``, ``remove``) over a ``Location``."""
 
-    def __init__(self, location: Location):
+    def __init__(self, location: Location) -> None:
         self.location = location
 
     def open_reader(self, artifact_id: str) -> BinaryIO:

@@ -34,7 +34,7 @@ State = Tensor | tuple[Tensor, Tensor]
 class ActivationRecurrentLayer(nn.Module):
     """One recurrent layer (batch first) with a chosen cell activation."""
 
-    def __init__(self, cell: Cell, input_size: int, hidden_size: int, activation: Activation):
+    def __init__(self, cell: Cell, input_size: int, hidden_size: int, activation: Activation) -> None:
         super().__init__()
         self.cell, self.hidden_size = cell, hidden_size
         self.act = F.softsign if activation is Activation.SOFTSIGN else torch.tanh

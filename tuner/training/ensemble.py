@@ -27,7 +27,7 @@ from tuner.training.models import RecurrentNet
 class Ensemble(nn.Module):
     """Members of the same configuration whose outputs are averaged (probabilities, or values)."""
 
-    def __init__(self, members: list[RecurrentNet], probabilities: bool):
+    def __init__(self, members: list[RecurrentNet], probabilities: bool) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
         self.probabilities = probabilities

@@ -131,7 +131,7 @@ StateCallback = Callable[[dict], None]
 class Fit:
     """One network learning one split (the hold-out split, or one fold), an epoch at a time."""
 
-    def __init__(self, hp: Hyperparameters, data: TaskData, settings: TrainSettings, shuffle_seed: int):
+    def __init__(self, hp: Hyperparameters, data: TaskData, settings: TrainSettings, shuffle_seed: int) -> None:
         self.hp, self.settings = hp, settings
         self.device = torch.device(settings.device)
         self.host_data, self.data = data, on_device(data, self.device)

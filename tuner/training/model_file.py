@@ -28,7 +28,7 @@ Data = str | Path | pd.DataFrame
 class Model:
     """A network and everything that prepares raw data for it and reads its outputs back."""
 
-    def __init__(self, net: RecurrentNet, checkpoint: dict[str, Any], source: str = "model"):
+    def __init__(self, net: RecurrentNet, checkpoint: dict[str, Any], source: str = "model") -> None:
         self.net = net.eval()
         self.source = source
         self.task_name: str = checkpoint["task"]["name"]

@@ -45,7 +45,7 @@ class RecurrentNet(nn.Module):
     the future into the next window), so it reads a whole sequence when ``tbptt_length`` covers it.
     """
 
-    def __init__(self, input_size: int, output_size: int, hp: Hyperparameters):
+    def __init__(self, input_size: int, output_size: int, hp: Hyperparameters) -> None:
         super().__init__()
         self.hp = hp
         width = hp.hidden_size * (2 if hp.bidirectional else 1)

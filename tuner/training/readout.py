@@ -20,7 +20,7 @@ Pool = tuple[Tensor, ...]  # the running pool carried between windows
 class RunningReadout(nn.Module):
     """(B, T, H) recurrent outputs -> (B, T, H) read so far, and the pool to carry into the next window."""
 
-    def __init__(self, kind: Readout, hidden_size: int):
+    def __init__(self, kind: Readout, hidden_size: int) -> None:
         super().__init__()
         self.kind = kind
         # attention: one learned score per step, from that step's output

@@ -22,7 +22,7 @@ from tuner.errors import BadInput
 
 
 class Target(StrEnum):
-    NEXT_TOKEN = "next_token"  # a class at every step (character language model)
+    NEXT_TOKEN = "next_token"  # noqa: S105 - a target kind, not a password  # a class at every step (character language model)
     CLASS = "class"  # one class per sequence, read at its last valid step (many-to-one)
     VALUES = "values"  # real values per sequence, read at its last valid step (many-to-one regression)
     STEP_VALUES = "step_values"  # real values at every step (many-to-many regression)
