@@ -28,12 +28,14 @@ counting): a test runs it so this script does not rot between GPU loans.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,25 +69,65 @@ def environment(gpu: str) -> None:
 
 
 def policy(gpu: str) -> None:
+    """The layers run in bf16 as the policy says (on the CPU too, in a dry run: the same code path), and the
+    state they leave, which crosses windows, stays float32."""
     device = torch.device(gpu)
     seen = {}
     for activation in (Activation.TANH, Activation.SOFTSIGN):
         layer = make_layer(Cell.LSTM, 4, 8, activation).to(device)
         x = torch.randn(2, 5, 4, device=device)
-        out, (h, _) = run_layer(layer, x, None, torch.bfloat16 if gpu == "cuda" else torch.float32)
+        out, (h, _) = run_layer(layer, x, None, torch.bfloat16)
         seen[f"{activation} LSTM output/state under bf16"] = f"{out.dtype}/{h.dtype}".replace("torch.", "")
     table = {str(p): layer_dtypes(p, device) for p in Precision}
     state_float32 = all(s.endswith("/float32") for s in seen.values())
-    report("policy", state_float32, declared=table, observed=seen)
+    tanh_in_bf16 = seen["tanh LSTM output/state under bf16"].startswith("bfloat16/")
+    report("policy", state_float32 and tanh_in_bf16, declared=table, observed=seen)
 
 
 def shakespeare(chars: int) -> TaskData:
     return task_for("char_lm").load("builtin:tinyshakespeare", CharLMOptions(max_chars=chars, seq_length=1000))
 
 
+SYNCING = ("item", "__bool__", "__float__", "__int__", "tolist", "cpu")  # reads that wait on a device
+
+
+@contextlib.contextmanager
+def host_reads() -> Iterator[list[str]]:
+    """The calls of the product's own code that read a tensor back to the host (each a sync on a GPU):
+    the dry run's stand-in for CUDA's sync debug mode (torch's own reads, of CPU step counters, cost a
+    GPU nothing and are not counted)."""
+    calls: list[str] = []
+    product = str(REPO / "tuner")
+    originals = {name: getattr(torch.Tensor, name) for name in SYNCING}
+
+    def counting(name: str, original: Any) -> Any:
+        def counted(self: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            if sys._getframe(1).f_code.co_filename.startswith(product):
+                calls.append(name)
+            return original(self, *args, **kwargs)
+
+        return counted
+
+    for name, original in originals.items():
+        setattr(torch.Tensor, name, counting(name, original))
+    try:
+        yield calls
+    finally:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, original)
+
+
 def syncs(gpu: str, data: TaskData) -> None:
+    """An epoch waits on its device a handful of times, however many TBPTT windows it has."""
     if gpu != "cuda":
-        report("syncs", True, skipped="no CUDA (dry run)")
+        counts = {}
+        for tbptt in (50, 10):
+            hp = Hyperparameters(hidden_size=16, depth=1, tbptt_length=tbptt, grad_clip=1.0)
+            with host_reads() as calls:
+                train(hp, data, TrainSettings(max_epochs=1))
+            counts[f"tbptt {tbptt}"] = len(calls)
+        few, many = counts.values()
+        report("syncs", many == few and many <= 10, per_epoch=counts, counted="host reads from tuner code (dry run)")
         return
     counts = {}
     for tbptt in (50, 10):
@@ -118,13 +160,15 @@ def agreement(gpu: str, data: TaskData, epochs: int) -> None:
         for precision in precisions:
             on_gpu = val_loss_after(hp, data, gpu, precision, epochs)
             drift = abs(on_gpu - cpu) / cpu
+            # a dry run compares the CPU with itself: the same seed and threads must give the same loss
+            tolerance = TOLERANCE[precision] if gpu == "cuda" else 0.0
             report(
                 f"agreement {activation} lstm {precision}",
-                drift <= TOLERANCE[precision],
+                drift <= tolerance,
                 cpu_val_loss=round(cpu, 5),
                 gpu_val_loss=round(on_gpu, 5),
                 relative_drift=round(drift, 5),
-                tolerance=TOLERANCE[precision],
+                tolerance=tolerance,
             )
 
 
@@ -139,11 +183,15 @@ def epoch_time(gpu: str, data: TaskData) -> None:
             "seconds": round(epoch.seconds, 2),
             "chars_per_sec": round(epoch.steps_per_sec),
         }
-    report("epoch_time", True, train_chars=data.train.steps, **figures)
+    timed = all(f["seconds"] > 0 and f["chars_per_sec"] > 0 for f in figures.values())
+    report("epoch_time", timed, train_chars=data.train.steps, **figures)
 
 
 def study(gpu: str, chars: int) -> None:
+    """A real study whose trials share one GPU (a quarter each); a dry run's is the smallest that runs
+    the same code: two trials of one epoch on the CPU."""
     share = 0.25 if gpu == "cuda" else 0
+    trials = 4 if share else 2
     document = {
         "name": "gpu-check",
         "task": {
@@ -157,8 +205,8 @@ def study(gpu: str, chars: int) -> None:
         },
         "sampler": {"type": "random", "seed": 0},
         "pruner": {"type": "none"},
-        "trials": 4,
-        "max_epochs": 2,
+        "trials": trials,
+        "max_epochs": 2 if share else 1,
         "resources": {"cpu": 1, "gpu": share},
         "checkpoints": {"keep_best": 1},
     }
@@ -168,7 +216,7 @@ def study(gpu: str, chars: int) -> None:
         url = f"sqlite:///{folder}/gpu.db"
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "tuner.cli", "run", str(path), "--storage", url, "--workers", "4"],
+            [sys.executable, "-m", "tuner.cli", "run", str(path), "--storage", url, "--workers", str(trials)],
             capture_output=True,
             text=True,
             cwd=folder,

@@ -172,3 +172,14 @@ def test_the_gpu_check_script_runs_every_part_on_the_cpu_so_it_is_ready_when_a_g
     names = [p["part"] for p in parts]
     assert names[:3] == ["environment", "policy", "syncs"] and names[-2:] == ["study", "summary"]
     assert all(p["ok"] for p in parts), parts
+    found = {p["part"]: p for p in parts}
+    # what a dry run can check on a CPU, checked: the product's host reads per epoch do not grow with
+    # the number of TBPTT windows; the bf16 policy's dtypes; the CPU repeats itself exactly
+    reads = found["syncs"]["per_epoch"]
+    assert reads["tbptt 10"] == reads["tbptt 50"] <= 10, reads
+    observed = found["policy"]["observed"]
+    assert observed["tanh LSTM output/state under bf16"] == "bfloat16/float32", observed
+    assert observed["softsign LSTM output/state under bf16"].endswith("/float32"), observed
+    for name in [n for n in names if n.startswith("agreement")]:
+        assert found[name]["relative_drift"] == 0.0, found[name]
+    assert found["study"]["states"] == ["COMPLETE", "COMPLETE"], found["study"]
