@@ -403,8 +403,7 @@ def test_the_dashboard_opens_a_maximize_study_on_its_best_trials(maximize_study,
     app = open_page(monkeypatch, url, "overfitting")
     assert app.multiselect[0].value == best_three
     labels = app.dataframe[0].value
-    assert list(labels["trial"]) == best_three and len(trials) == 5
-    assert set(labels["fit"]) <= {"underfit", "good fit", "overfit", "no better than trivial"}
+    assert list(labels["trial"]) == best_three and len(trials) == 5  # each label's rule: test_dashboard.py
     export = open_page(monkeypatch, url, "export")
     assert export.selectbox[0].value == best_three[0]  # the best trial by accuracy, highest first
     studies = open_page(monkeypatch, url)  # the Studies page: the best trial's confusion matrices
