@@ -32,7 +32,7 @@ def local_ray(num_cpus: int = 2) -> Iterator[Path]:
             include_dashboard=False,
             logging_level=logging.ERROR,
             log_to_driver=False,
-            _temp_dir=f"{folder}/ray",
+            _temp_dir=f"{folder}/ray",  # Ray's one way to choose where its session files go
         )
         try:
             yield Path(folder)

@@ -35,6 +35,7 @@ from tuner.cli import main
 from tuner.config.export_file import train_document
 from tuner.config.studies import load_study
 from tuner.training.model_file import load_model
+from tuner.training.tasks import task_for
 
 
 def long_frame(sequences: int, steps: int, seed: int) -> pd.DataFrame:
@@ -89,7 +90,7 @@ def main_benchmark() -> None:
         frame = long_frame(args.sequences, args.steps, seed=1).drop(columns=["label"])
         frame.to_parquet(folder / "new.parquet", index=False)
         model = load_model(model_path)
-        prepared = model._task().prepare(frame, model.preparation, labelled=False).data.inputs
+        prepared = task_for(model.task_name).prepare(frame, model.preparation, labelled=False).data.inputs
         torch.set_num_threads(args.threads)  # tuner train set its own count
         started = time.perf_counter()
         bare_forward(model.net, prepared)

@@ -59,6 +59,7 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory):
 
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     temp_dir = tmp_path_factory.mktemp("ray")
+    # _temp_dir: Ray's one way to put a local instance's session files in a chosen folder (ray.init documents it)
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(temp_dir), logging_level="ERROR", log_to_driver=False)
     yield ray
     ray.shutdown()

@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 from tests.conftest import REPO, tiny_study, write_yaml
 from tuner.cli import main
 from tuner.storage.queries import epochs_frame
+from tuner.storage.trial_attrs import trial_id
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -59,7 +60,8 @@ def test_our_table_has_one_row_per_epoch_each_trial_ran(quickstart):
     for trial in study.get_trials():
         rows = epochs[epochs["trial_number"] == trial.number]
         assert list(rows["epoch"]) == sorted(trial.intermediate_values)
-        assert set(rows["trial_id"]) == {trial._trial_id}  # linked to Optuna's trials table
+        # linked to Optuna's trials table (its id, looked up in that table: FrozenTrial keeps it private)
+        assert set(rows["trial_id"]) == {trial_id(url, "quickstart", trial.number)}
         assert list(rows["val_loss"]) == pytest.approx([trial.intermediate_values[e] for e in rows["epoch"]])
         assert (rows["train_loss"] > 0).all() and (rows["steps_per_sec"] > 0).all()
         assert rows["val_bpc"].tolist() == pytest.approx((rows["val_loss"] / math.log(2)).tolist())

@@ -33,6 +33,7 @@ class Parser(argparse.ArgumentParser):
         args, unknown = self.parse_known_args(argv)
         if unknown:
             command = self.commands[args.command]
+            # argparse has no public list of a parser's options: _actions is the one it keeps itself
             flags = [flag for action in command._actions for flag in action.option_strings]
             hint = did_you_mean(unknown[0], flags) if unknown[0].startswith("-") else ""
             raise BadInput(

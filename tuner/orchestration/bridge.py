@@ -319,6 +319,7 @@ def _uses_curves(pruner: optuna.pruners.BasePruner | None) -> bool:
     while pruner is not None:
         if isinstance(pruner, OverfittingPruner):
             return True
+        # Optuna's PatientPruner keeps the pruner it wraps private (no public accessor); ours name it openly
         pruner = getattr(pruner, "_wrapped_pruner", None) or getattr(pruner, "wrapped_pruner", None)
     return False
 

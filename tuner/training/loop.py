@@ -414,6 +414,8 @@ def _clip_gradients(layers: list[torch.nn.Module], max_norm: float) -> tuple[Ten
     """
     grouped = [[p.grad for p in layer.parameters() if p.grad is not None] for layer in layers]
     flat = [g for group in grouped for g in group]
+    # the fused multi-tensor kernels torch.nn.utils.clip_grad_norm_ itself uses: no public form returns the
+    # per-tensor norms the per-layer diagnostics need
     squares = torch.stack(torch._foreach_norm(flat)) ** 2
     sizes = [len(group) for group in grouped]
     per_layer = torch.stack([chunk.sum() for chunk in squares.split(sizes)]).sqrt()
