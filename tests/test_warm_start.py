@@ -119,3 +119,25 @@ def test_a_warm_started_study_runs_the_sources_best_first_and_marks_them(small_s
     assert main(["compare", source, "warmed", "--storage", url]) == 0
     line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("warm-started trials"))
     assert line.split()[2:4] == ["none", "2"]
+
+
+def test_startup_keep_counts_the_warm_trials_before_the_samplers_random_start_up(tmp_path):
+    from tuner import attrs
+    from tuner.orchestration.warm_start import with_startup_kept
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    document = tiny_study(
+        tmp_path, sampler={"type": "tpe", "n_startup_trials": 5}, warm_start={"study": "source", "startup": "keep"}
+    )
+    spec = load_study(write_yaml(tmp_path / "s.yaml", document))
+    assert with_startup_kept(spec, 3, url)["n_startup_trials"] == 8  # a new study queueing 3 warm trials
+    study = optuna.create_study(study_name=spec.name, storage=url)
+    for _ in range(2):
+        study.enqueue_trial({}, user_attrs={attrs.WARM_START_FROM: "source#0"})
+    study.enqueue_trial({})  # not a warm one
+    assert with_startup_kept(spec, None, url)["n_startup_trials"] == 7  # a continued study counts its own
+    replaced = load_study(write_yaml(tmp_path / "r.yaml", {**document, "warm_start": {"study": "source"}}))
+    assert with_startup_kept(replaced, 3, url) == replaced.sampler  # the default: warm trials stand in
+    bad = {**document, "warm_start": {"study": "source", "startup": "both"}}
+    with pytest.raises(BadInput, match="warm_start.startup"):
+        load_study(write_yaml(tmp_path / "b.yaml", bad))

@@ -80,6 +80,9 @@ class WarmStart:
     study: str
     storage: str | None = None  # None: the new study's own storage
     top_k: int = 5
+    # replace: the warm trials are the sampler's start-up trials (TPE's random ones are not drawn);
+    # keep: the sampler still draws its random start-up trials, after the warm ones
+    startup: str = "replace"
 
 
 @dataclass(frozen=True)
@@ -192,13 +195,18 @@ def _parse_warm_start(raw: Any, where: str) -> tuple[WarmStart, ...]:
         key = "warm_start" if not isinstance(raw, list) else f"warm_start[{index}]"
         if not isinstance(source, dict):
             raise BadInput(where, key, "a mapping with study, storage and top_k (or a list of them)", source)
-        check_keys(where, key, source, {"study", "storage", "top_k"})
+        check_keys(where, key, source, {"study", "storage", "top_k", "startup"})
         study, storage = source.get("study"), source.get("storage")
         if not isinstance(study, str) or not study:
             raise BadInput(where, f"{key}.study", "the name of a finished study", study)
         if storage is not None and (not isinstance(storage, str) or not storage):
             raise BadInput(where, f"{key}.storage", "a storage URL", storage)
-        parsed.append(WarmStart(study, storage, int_at_least(source, "top_k", 5, where, f"{key}.top_k")))
+        startup = source.get("startup", "replace")
+        if startup not in ("replace", "keep"):
+            raise BadInput(
+                where, f"{key}.startup", "replace (warm trials instead of random start-up ones) or keep", startup
+            )
+        parsed.append(WarmStart(study, storage, int_at_least(source, "top_k", 5, where, f"{key}.top_k"), startup))
     return tuple(parsed)
 
 

@@ -99,7 +99,8 @@ def open_study(spec: StudySpec, storage_url: str, warm: list[warm_start.Mapped] 
     create_tables(get_engine(storage_url))
     existing = spec.name in queries.study_names(storage_url)
     finished = queries.trial_count(storage_url, spec.name)  # 0 for a new study
-    sampler = build_sampler(spec.sampler, spec.space, spec.sampler_seed + finished, spec.source)
+    sampler_config = warm_start.with_startup_kept(spec, len(warm or []) if not existing else None, storage_url)
+    sampler = build_sampler(sampler_config, spec.space, spec.sampler_seed + finished, spec.source)
     pruner = build_pruner(spec.pruner, spec.source, max_epochs=spec.max_epochs, space=spec.space)
     study = optuna.create_study(
         study_name=spec.name,

@@ -10,13 +10,15 @@ COMPLETE trials (by the source's own direction) are mapped into this study's spa
 - a knob the source did not have is drawn by the sampler.
 
 The mapped configurations are queued before the sampler draws (``study.enqueue_trial``), marked
-with the user attr ``warm_start_from`` ("STUDY#N"). They count towards the budget, and since
-TPE's start-up trials count finished trials of any origin, they take the place of that many of
-its random start-up trials.
+with the user attr ``warm_start_from`` ("STUDY#N"). They count towards the budget. Since TPE's
+start-up trials count finished trials of any origin, by default (``startup: replace``) they take
+the place of that many of its random start-up trials; ``startup: keep`` adds their count to the
+sampler's ``n_startup_trials``, so its random start-up trials are still drawn, after them.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner import attrs
+from tuner.config.algorithms import SAMPLERS
 from tuner.config.spaces import Param, ParamType, SearchSpace
 from tuner.config.studies import StudySpec, WarmStart
 from tuner.errors import BadInput
@@ -136,3 +139,19 @@ def summary_line(mapped: list[Mapped]) -> str:
             changes.append(f"{label} {', '.join(seen)}")
     what = "; ".join(changes) if changes else "nothing changed"
     return f"warm start: {len(mapped)} configurations from {', '.join(sources)} run first ({what})"
+
+
+def with_startup_kept(spec: StudySpec, new_warm_trials: int | None, storage_url: str) -> dict[str, Any]:
+    """The study's sampler options; with ``startup: keep`` its random start-up trials come after the warm
+    ones (their count is added to ``n_startup_trials``) instead of the warm trials standing in for them.
+    ``new_warm_trials``: how many a new study queues now; None: count those an existing study holds."""
+    if not any(source.startup == "keep" for source in spec.warm_start):
+        return spec.sampler
+    default = inspect.signature(SAMPLERS[spec.sampler["type"]]).parameters.get("n_startup_trials")
+    if default is None:  # a sampler without random start-up trials: nothing to keep
+        return spec.sampler
+    if new_warm_trials is None:
+        study = optuna.load_study(study_name=spec.name, storage=storage_url)
+        new_warm_trials = sum(attrs.WARM_START_FROM in t.user_attrs for t in study.get_trials(deepcopy=False))
+    startup = spec.sampler.get("n_startup_trials", default.default)
+    return {**spec.sampler, "n_startup_trials": startup + new_warm_trials}
