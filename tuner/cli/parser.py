@@ -57,6 +57,17 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
             )
         return sub
 
+    _study_commands(command)
+    _model_commands(command)
+    _insight_commands(command)
+    return parser
+
+
+Command = Callable[..., argparse.ArgumentParser]  # makes a subcommand: (name, help, reads_storage=True)
+
+
+def _study_commands(command: Command) -> None:
+    """run, status, trials, export: a study and its trials."""
     run = command("run", "Run a study file: new, or continue an existing study up to its budget.")
     run.add_argument("study_file", help="a study YAML, e.g. studies/quickstart.yaml")
     run.add_argument("--trials", type=int, help="total trials the study should hold (default: the study file's)")
@@ -88,6 +99,9 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
         "--model", help="also write the trial's kept model file (as tuner train writes; the best K trials keep one)"
     )
 
+
+def _model_commands(command: Command) -> None:
+    """train, evaluate, predict, sample: a network from an export, and using it."""
     train = command("train", "Retrain an exported config alone: no Ray, no Optuna.", reads_storage=False)
     train.add_argument("config", help="a file written by tuner export")
     train.add_argument("--out", default="model.pt", help="checkpoint to write (default model.pt)")
@@ -99,30 +113,6 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
         choices=["cpu", "cuda"],
         help="where to train (default: where the trial trained, if this machine has it, else the CPU)",
     )
-
-    importance = command("importance", "Hyperparameter importances of a study (fANOVA and PED-ANOVA).")
-    importance.add_argument("study", help="study name")
-    importance.add_argument(
-        "--bootstrap",
-        type=int,
-        default=BOOTSTRAP,
-        help=f"resamplings of the trials behind fANOVA's interval (default {BOOTSTRAP}, as the report and dashboard; 0: no interval)",
-    )
-
-    narrow = command("narrow", "A search-space file narrowed to the region of a finished study's best trials.")
-    narrow.add_argument("study", help="study name")
-    narrow.add_argument("--top", type=float, default=0.2, help="share of the COMPLETE trials to keep (default 0.2)")
-    narrow.add_argument("--out", help="the space file to write (default: print it)")
-
-    compare = command("compare", "Two studies side by side: best values, trials to reach a target, importances.")
-    compare.add_argument("study_a", help="study name")
-    compare.add_argument("study_b", help="study name")
-    compare.add_argument("--target", type=float, help="objective value to reach (default: the worse of the two bests)")
-
-    report = command("report", "Write one self-contained HTML report of a study.")
-    report.add_argument("study", help="study name")
-    report.add_argument("--out", default=".", help="folder to write STUDY-report.html into (default: here)")
-    report.add_argument("--top", type=int, default=5, help="top trials to show (default 5)")
 
     evaluate = command(
         "evaluate", "Score a model file on a labelled data file: the task's metrics.", reads_storage=False
@@ -154,7 +144,33 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     sample.add_argument("--temperature", type=float, default=0.8, help="below 1: safer, above 1: wilder (default 0.8)")
     sample.add_argument("--seed", type=int, default=0, help="random seed of the sampling")
 
+
+def _insight_commands(command: Command) -> None:
+    """importance, narrow, compare, report, dashboard: reading what studies found."""
+    importance = command("importance", "Hyperparameter importances of a study (fANOVA and PED-ANOVA).")
+    importance.add_argument("study", help="study name")
+    importance.add_argument(
+        "--bootstrap",
+        type=int,
+        default=BOOTSTRAP,
+        help=f"resamplings of the trials behind fANOVA's interval (default {BOOTSTRAP}, as the report and dashboard; 0: no interval)",
+    )
+
+    narrow = command("narrow", "A search-space file narrowed to the region of a finished study's best trials.")
+    narrow.add_argument("study", help="study name")
+    narrow.add_argument("--top", type=float, default=0.2, help="share of the COMPLETE trials to keep (default 0.2)")
+    narrow.add_argument("--out", help="the space file to write (default: print it)")
+
+    compare = command("compare", "Two studies side by side: best values, trials to reach a target, importances.")
+    compare.add_argument("study_a", help="study name")
+    compare.add_argument("study_b", help="study name")
+    compare.add_argument("--target", type=float, help="objective value to reach (default: the worse of the two bests)")
+
+    report = command("report", "Write one self-contained HTML report of a study.")
+    report.add_argument("study", help="study name")
+    report.add_argument("--out", default=".", help="folder to write STUDY-report.html into (default: here)")
+    report.add_argument("--top", type=int, default=5, help="top trials to show (default 5)")
+
     dashboard = command("dashboard", "Open the Streamlit dashboard on the storage (read-only).")
     dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     dashboard.add_argument("--port", type=int, default=8501, help="port (default 8501)")
-    return parser
