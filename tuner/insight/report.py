@@ -10,6 +10,7 @@ reasons. Read-only over the storage.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import pandas as pd
 import plotly.io as pio
@@ -51,6 +52,67 @@ def _settings_table(settings: dict) -> str:
     return "<table class='settings'>" + "".join(rows) + "</table>"
 
 
+class Figures:
+    """Plotly figures as HTML fragments; plotly's JavaScript goes into the file once, with the first."""
+
+    def __init__(self) -> None:
+        self.inlined = False
+
+    def __call__(self, fig: Any) -> str:  # (a plotly Figure)
+        html_text = pio.to_html(fig, full_html=False, include_plotlyjs=False if self.inlined else "inline")
+        self.inlined = True
+        return html_text
+
+
+def _curves_section(
+    url: str, study: str, numbers: list[int], metric: str, direction: str, trivial: dict | None, figure: Figures
+) -> list[str]:
+    """The top trials' overfitting curves and the label each gets."""
+    epochs = queries.epochs_frame(url, study, numbers)
+    curves = {int(n): with_gap(group) for n, group in epochs.groupby("trial_number")}
+    if not curves:
+        return []
+    readings = read_curves(curves, metric, direction, trivial)
+    labels = pd.DataFrame(
+        [
+            {"trial": n, "fit": str(r.fit), "best epoch": r.best_epoch, "overfitting onset": r.onset_epoch}
+            for n, r in readings.items()
+        ]
+    )
+    return [
+        "<h2>Overfitting curves of the top trials</h2>",
+        figure(charts.overfitting_figure(curves, readings)),
+        labels.to_html(index=False, na_rep="-"),
+    ]
+
+
+def _importance_section(url: str, study: str, trials: pd.DataFrame, direction: str, figure: Figures) -> list[str]:
+    """fANOVA importances with their bootstrap intervals (as ``tuner importance`` and the dashboard)."""
+    result = bootstrap_importances(trials, queries.distributions(url, study), direction, BOOTSTRAP)
+    parts = ["<h2>Hyperparameter importance (fANOVA)</h2>"]
+    if result.values.empty:
+        return [*parts, f"<p>Not enough COMPLETE trials that differ ({result.trials}).</p>"]
+    overlap = result.top_two_overlap()
+    return [
+        *parts,
+        f"<p class='note'>from {result.trials} COMPLETE trials"
+        + ("" if result.trials >= RELIABLE_TRIALS else f"; fewer than {RELIABLE_TRIALS}: a rough guide")
+        + f"; bars: 90% intervals over {result.resamples} bootstrap resamplings of the trials"
+        + ("; the top two overlap: their order is not settled" if overlap else "")
+        + "</p>",
+        figure(charts.importance_figure(result.values)),
+    ]
+
+
+def _failures(trials: pd.DataFrame) -> str:
+    """Each failed trial's stop reason and the last line of its error."""
+    failed = trials[trials["error"] != ""]
+    if failed.empty:
+        return "<p>None.</p>"
+    reasons = failed.assign(error=failed["error"].map(lambda e: e.strip().splitlines()[-1]))
+    return reasons[["number", "stop_reason", "error"]].to_html(index=False)
+
+
 def build_report(url: str, study: str, top_k: int = 5) -> str:
     """The report's HTML text (the study must exist: see queries.check_study)."""
     direction = queries.study_direction(url, study)
@@ -59,13 +121,7 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
     metric = queries.study_metric(url, study)
     trials = queries.trials_frame(url, study)
     complete = ranking.ranked_rows(trials, direction)
-    plotly_inlined = False
-
-    def figure(fig) -> str:  # noqa: ANN001 (a plotly Figure)
-        nonlocal plotly_inlined  # plotly's JavaScript goes into the file once, with the first figure
-        html_text = pio.to_html(fig, full_html=False, include_plotlyjs=False if plotly_inlined else "inline")
-        plotly_inlined = True
-        return html_text
+    figure = Figures()
 
     parts = [
         f"<h1>Study {html.escape(study)}</h1>",
@@ -92,53 +148,18 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
             f"<h2>Top {len(top)} trials</h2>",
             queries.readable_trials(top).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""),
         ]
-        epochs = queries.epochs_frame(url, study, list(top["number"]))
-        curves = {int(n): with_gap(group) for n, group in epochs.groupby("trial_number")}
-        if curves:
-            readings = read_curves(curves, metric, direction, trivial)
-            labels = pd.DataFrame(
-                [
-                    {"trial": n, "fit": str(r.fit), "best epoch": r.best_epoch, "overfitting onset": r.onset_epoch}
-                    for n, r in readings.items()
-                ]
-            )
-            parts += [
-                "<h2>Overfitting curves of the top trials</h2>",
-                figure(charts.overfitting_figure(curves, readings)),
-                labels.to_html(index=False, na_rep="-"),
-            ]
+        parts += _curves_section(url, study, list(top["number"]), metric, direction, trivial, figure)
         parts += [
             "<h2>Best value over trials</h2>",
             figure(charts.best_so_far_figure(best_so_far(trials, direction), metric, baseline_value)),
         ]
-        result = bootstrap_importances(trials, queries.distributions(url, study), direction, BOOTSTRAP)
-        parts.append("<h2>Hyperparameter importance (fANOVA)</h2>")
-        if result.values.empty:
-            parts.append(f"<p>Not enough COMPLETE trials that differ ({result.trials}).</p>")
-        else:
-            overlap = result.top_two_overlap()
-            parts += [
-                f"<p class='note'>from {result.trials} COMPLETE trials"
-                + ("" if result.trials >= RELIABLE_TRIALS else f"; fewer than {RELIABLE_TRIALS}: a rough guide")
-                + f"; bars: 90% intervals over {result.resamples} bootstrap resamplings of the trials"
-                + ("; the top two overlap: their order is not settled" if overlap else "")
-                + "</p>",
-                figure(charts.importance_figure(result.values)),
-            ]
+        parts += _importance_section(url, study, trials, direction, figure)
     if confusions := best_trial_confusions(trials, direction, queries.study_user_attr(url, study, attrs.TEST_RESULT)):
         parts.append(
             "<h2>Confusion matrices of the best trial</h2><p class='note'>rows: the true label, columns: the predicted one</p>"
         )
         for title, frame in confusions.items():
             parts += [f"<h3>{html.escape(title)}</h3>", frame.to_html()]
-    failed = trials[trials["error"] != ""]
-    parts.append("<h2>Failures</h2>")
-    if failed.empty:
-        parts.append("<p>None.</p>")
-    else:
-        reasons = failed.assign(error=failed["error"].map(lambda e: e.strip().splitlines()[-1]))[
-            ["number", "stop_reason", "error"]
-        ]
-        parts.append(reasons.to_html(index=False))
+    parts += ["<h2>Failures</h2>", _failures(trials)]
     body = "\n".join(parts)
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(study)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
