@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -248,13 +247,15 @@ def test_a_cross_validated_study_stores_fold_rows_and_ends_with_an_ensemble(ray_
     assert code == 0
     assert "selection: 5-fold cross-validation" in out and "5 fold networks, their outputs averaged" in out
     assert "(kept model: 5 fold networks) scored on the test data" in out
-    with sqlite3.connect(tmp_path / "cv.db") as db:
-        rows = db.execute("select trial_number, epoch, val_loss from tuner_epochs").fetchall()
-        folds = db.execute("select trial_number, epoch, fold, val_loss from tuner_fold_epochs").fetchall()
+    from tuner.storage.queries import epochs_frame, fold_epochs_frame
+
+    rows, folds = epochs_frame(url, "cv"), fold_epochs_frame(url, "cv")
     assert len(rows) == 4 and len(folds) == 4 * 5
-    for trial, epoch, val_loss in rows:
-        assert sorted(f[2] for f in folds if f[:2] == (trial, epoch)) == [1, 2, 3, 4, 5]
-        assert val_loss == pytest.approx(float(np.mean([f[3] for f in folds if f[:2] == (trial, epoch)])))
+    for (trial, epoch), group in folds.groupby(["trial_number", "epoch"]):
+        assert list(group["fold"]) == [1, 2, 3, 4, 5]
+        stored = rows[(rows["trial_number"] == trial) & (rows["epoch"] == epoch)].iloc[0]
+        assert stored["val_loss"] == pytest.approx(group["val_loss"].mean())
+        assert stored["val_accuracy"] == pytest.approx(group["val_accuracy"].mean())
     model = tmp_path / "best.pt"
     assert (
         cli(capsys, "export", "cv", "--storage", url, "--out", str(tmp_path / "b.yaml"), "--model", str(model))[0] == 0

@@ -231,40 +231,43 @@ def epochs_frame(url: str, study_name: str, trial_numbers: Sequence[int] | None 
     The task's own validation metrics (``val_bpc``, ``val_accuracy``, ...) come as columns too.
     """
     columns = ["trial_id", "trial_number", "epoch", *EPOCH_METRICS, *EPOCH_JSON]
-    query = sa.select(*[getattr(EpochRow, c) for c in columns]).where(EpochRow.study_name == study_name)
-    if trial_numbers is not None:
-        query = query.where(EpochRow.trial_number.in_([int(n) for n in trial_numbers]))
-    query = query.order_by(EpochRow.trial_number, EpochRow.epoch)
-    with get_engine(url).connect() as connection:
-        if not sa.inspect(connection).has_table(EpochRow.__tablename__):
-            return pd.DataFrame(columns=columns)
-        frame = pd.read_sql(query, connection)
-    if frame.empty:
-        return frame
-    # JSON columns come back as text from some drivers and as objects from others
-    for name in EPOCH_JSON:
-        frame[name] = frame[name].map(lambda v: json.loads(v) if isinstance(v, str) else v)
-    extra = pd.DataFrame(list(frame["metrics"]), index=frame.index).drop(columns=["val_loss"], errors="ignore")
-    return pd.concat([frame, extra], axis=1)
+    return _per_epoch(url, EpochRow, columns, EPOCH_JSON, study_name, trial_numbers)
 
 
 def fold_epochs_frame(url: str, study_name: str, trial_numbers: Sequence[int] | None = None) -> pd.DataFrame:
     """Each fold's epochs of a study's cross-validated trials (``task.options.folds``), ordered by trial,
     epoch and fold, the task's validation metrics as columns; empty for a study of hold-out trials."""
     columns = ["trial_number", "epoch", "fold", "train_loss", "val_loss", "seconds", "metrics"]
-    query = sa.select(*[getattr(FoldEpochRow, c) for c in columns]).where(FoldEpochRow.study_name == study_name)
+    frame = _per_epoch(url, FoldEpochRow, columns, ("metrics",), study_name, trial_numbers, FoldEpochRow.fold)
+    return frame.drop(columns=["metrics"])
+
+
+def _per_epoch(
+    url: str,
+    table: type,
+    columns: list[str],
+    json_columns: Sequence[str],
+    study_name: str,
+    trial_numbers: Sequence[int] | None,
+    *then: Any,
+) -> pd.DataFrame:
+    """Rows of one of our per-epoch tables, ordered by trial, epoch and ``then``; the ``metrics`` mapping
+    spread into columns too (an empty frame of ``columns`` when the table does not exist yet)."""
+    query = sa.select(*[getattr(table, c) for c in columns]).where(table.study_name == study_name)
     if trial_numbers is not None:
-        query = query.where(FoldEpochRow.trial_number.in_([int(n) for n in trial_numbers]))
-    query = query.order_by(FoldEpochRow.trial_number, FoldEpochRow.epoch, FoldEpochRow.fold)
+        query = query.where(table.trial_number.in_([int(n) for n in trial_numbers]))
+    query = query.order_by(table.trial_number, table.epoch, *then)
     with get_engine(url).connect() as connection:
-        if not sa.inspect(connection).has_table(FoldEpochRow.__tablename__):
+        if not sa.inspect(connection).has_table(table.__tablename__):
             return pd.DataFrame(columns=columns)
         frame = pd.read_sql(query, connection)
     if frame.empty:
         return frame
-    frame["metrics"] = frame["metrics"].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+    # JSON columns come back as text from some drivers and as objects from others
+    for name in json_columns:
+        frame[name] = frame[name].map(lambda v: json.loads(v) if isinstance(v, str) else v)
     extra = pd.DataFrame(list(frame["metrics"]), index=frame.index).drop(columns=["val_loss"], errors="ignore")
-    return pd.concat([frame.drop(columns=["metrics"]), extra], axis=1)
+    return pd.concat([frame, extra], axis=1)
 
 
 def study_user_attr(url: str, study_name: str, key: str) -> Any:
