@@ -233,28 +233,12 @@ class StudyBridge:
                 attrs.TRIVIAL, json.loads(summary["trivial"])
             )  # the same data for every trial: once
             self._trivial_stored = True
-        ended[attrs.STOP] = summary["stop_reason"]
-        ended[attrs.NODE] = {"node": summary.get("node"), "gpus": summary.get("gpus", [])}
-        if "device" in summary:
-            ended[attrs.DEVICE] = json.loads(summary["device"])
+        ended |= ended_attrs(summary)
         if "error" in summary:
             self._end(trial, TrialState.FAIL, {**ended, attrs.ERROR: summary["error"]})
             return
-        ended[attrs.BEST_EPOCH] = summary["best_epoch"]
-        if "confusion" in summary:
-            ended[attrs.CONFUSION] = json.loads(summary["confusion"])
-        if "best_val_loss" in summary:  # (trainables that train nothing have none)
-            ended[attrs.BEST_VAL_LOSS] = float(summary["best_val_loss"])
-        ended[attrs.PARAMETER_COUNT] = summary["parameter_count"]
-        ended[attrs.TRAINING_EXAMPLES] = summary["training_examples"]
-        warnings = [
-            attrs.capacity_warning(summary["parameter_count"], summary["training_examples"]),
-            summary.get("warning"),
-        ]
-        if warning := "; ".join(w for w in warnings if w):  # e.g. too many parameters; a resume that could not be
-            ended[attrs.WARNING] = warning
         value = float(summary["best_objective"])
-        self._end(trial, TrialState.COMPLETE, ended, value)
+        self._end(trial, TrialState.COMPLETE, ended | trained_attrs(summary), value)
         best = self.outcomes.best_value
         if best is None or (value < best if self._minimize else value > best):
             self.outcomes.best_value = value
@@ -304,6 +288,38 @@ class StudyBridge:
                 )
         self.outcomes.by_state[state.name] += 1
         self._budget_full = False
+
+
+def ended_attrs(summary: dict[str, Any]) -> dict[str, Any]:
+    """What every trial's summary says of how it ended: why, where, on what device."""
+    ended = {
+        attrs.STOP: summary["stop_reason"],
+        attrs.NODE: {"node": summary.get("node"), "gpus": summary.get("gpus", [])},
+    }
+    if "device" in summary:
+        ended[attrs.DEVICE] = json.loads(summary["device"])
+    return ended
+
+
+def trained_attrs(summary: dict[str, Any]) -> dict[str, Any]:
+    """What a COMPLETE trial's summary says of the network it trained: best epoch, size, confusion counts,
+    warnings (too many parameters for the data; a resume that could not be)."""
+    trained: dict[str, Any] = {
+        attrs.BEST_EPOCH: summary["best_epoch"],
+        attrs.PARAMETER_COUNT: summary["parameter_count"],
+        attrs.TRAINING_EXAMPLES: summary["training_examples"],
+    }
+    if "confusion" in summary:
+        trained[attrs.CONFUSION] = json.loads(summary["confusion"])
+    if "best_val_loss" in summary:  # (trainables that train nothing have none)
+        trained[attrs.BEST_VAL_LOSS] = float(summary["best_val_loss"])
+    warnings = [
+        attrs.capacity_warning(summary["parameter_count"], summary["training_examples"]),
+        summary.get("warning"),
+    ]
+    if warning := "; ".join(w for w in warnings if w):
+        trained[attrs.WARNING] = warning
+    return trained
 
 
 def queue_again(
