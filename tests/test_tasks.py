@@ -327,9 +327,19 @@ def test_a_task_module_that_cannot_be_imported(tmp_path):
         load_study(path)
 
 
-def test_shipped_task_studies_parse():
-    for name, metric in (("control_charts", "val_accuracy"), ("mackey_glass", "val_mae"), ("adding", "val_mse")):
-        assert load_study(REPO / f"studies/{name}.yaml").metric == metric
+@pytest.mark.parametrize(
+    ("name", "metric"), [("control_charts", "val_accuracy"), ("mackey_glass", "val_mae"), ("adding", "val_mse")]
+)
+def test_each_shipped_task_study_reads_its_data_and_trains_an_epoch_on_its_metric(name, metric):
+    from tuner.training.trial_run import task_splits
+
+    spec = load_study(REPO / f"studies/{name}.yaml")
+    assert spec.metric == metric
+    (data,) = task_splits(spec.task.to_dict())  # one hold-out split: these sets are not small
+    assert data.train.sequences > data.val.sequences > 0
+    hp = Hyperparameters(hidden_size=8, depth=1, batch_size=64, tbptt_length=50)
+    epoch = train(hp, data, TrainSettings(max_epochs=1, monitor=metric)).epochs[0]
+    assert math.isfinite(epoch.val_loss) and math.isfinite(epoch.metrics[metric])
 
 
 def test_parquet_files_load_like_csv(tmp_path):
