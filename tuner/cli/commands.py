@@ -270,6 +270,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"training with {threads} thread{'s' if threads > 1 else ''}{_as_the_trial(threads, train_file.threads)}")
     result, scores, final = retrain(train_file, threads=threads, device=device, on_epoch=[show])
     print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} ({result.stop_reason})")
+    if result.folds and final is result:
+        print(
+            f"cross-validated: {len(result.folds)} fold networks trained in step (the figures are their means); "
+            "the model file holds all of them, their outputs averaged (refit: ensemble)"
+        )
     if final is not result:
         print(
             f"refit: a new network trained {final.best_epoch} epochs on training + validation data "
