@@ -272,3 +272,14 @@ def test_a_cross_validated_study_stores_fold_rows_and_ends_with_an_ensemble(ray_
     assert np.allclose(predicted[["p_a", "p_b"]].sum(axis=1), 1.0, atol=1e-5)
     truth = {n: "a" if n < 4 else "b" for n in range(8)}
     assert accuracy == pytest.approx((predicted["predicted"] == predicted["sequence_id"].map(truth)).mean())
+
+
+def test_a_cross_validated_studys_trivial_predictor_is_scored_as_its_trials_are_on_every_fold(tmp_path):
+    from tuner.training.trial_run import trivial_on_validation
+    from tuner.training.trivial import trivial_baseline
+
+    folds = small_folds(tmp_path)
+    task = {"name": "sequence_classification", "data": str(tmp_path / "d.csv"), "options": {"folds": 3}}
+    trivial = trivial_on_validation(task)
+    each = [trivial_baseline(fold).metrics["val_loss"] for fold in folds]
+    assert trivial["metrics"]["val_loss"] == pytest.approx(float(np.mean(each)))
