@@ -158,11 +158,12 @@ def study_document(name: str, arm: dict, length: int, trials: int, epochs: int, 
 
 def refit_test_accuracy(summary) -> float:  # noqa: ANN001 (RunSummary)
     """The chosen trial's configuration trained again on training + validation data for its best epoch
-    count (``refit: train_val``), scored on the test file."""
+    count (``refit: train_val``), scored on the test file; NaN when that refit diverges."""
     import optuna
 
     from tuner import attrs
     from tuner.config.task import TaskSpec
+    from tuner.errors import Diverged
     from tuner.training.inference import evaluate_split
     from tuner.training.tasks import task_for
     from tuner.training.trial_run import refit_training
@@ -170,13 +171,11 @@ def refit_test_accuracy(summary) -> float:  # noqa: ANN001 (RunSummary)
     best = summary.best
     study = optuna.load_study(study_name=summary.study_name, storage=summary.storage_url)
     settings = study.user_attrs[attrs.SETTINGS]
-    final = refit_training(
-        settings,
-        best.user_attrs[attrs.HYPERPARAMETERS],
-        best.user_attrs[attrs.SEED],
-        best.user_attrs[attrs.BEST_EPOCH],
-        cpus=2,
-    )
+    hyperparameters, seed = best.user_attrs[attrs.HYPERPARAMETERS], best.user_attrs[attrs.SEED]
+    try:
+        final = refit_training(settings, hyperparameters, seed, best.user_attrs[attrs.BEST_EPOCH], cpus=2)
+    except Diverged:  # its loss went to NaN: a refit that has no test score
+        return float("nan")
     spec = TaskSpec(**settings["task"])
     test = task_for(spec.name).load_test(spec.data, spec.test_data, spec.parsed_options(), final.data.preparation)
     return evaluate_split(final.model, final.data.target, test, final.data.input_size)["val_accuracy"]

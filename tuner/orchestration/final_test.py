@@ -18,7 +18,7 @@ import ray
 
 from tuner import attrs
 from tuner.config.studies import StudySpec
-from tuner.errors import BadInput
+from tuner.errors import BadInput, Diverged
 
 
 def _score(
@@ -101,6 +101,8 @@ def score_on_test(
     except ray.exceptions.RayTaskError as error:
         if isinstance(error.cause, BadInput):
             raise error.cause from None
+        if isinstance(error.cause, Diverged):  # the refit (or the configuration trained again) diverged
+            raise Diverged(f"the final network diverged: {error.cause}") from None
         raise
     result = {"trial": best.number, **scores}  # "from" says which network the worker scored
     study.set_user_attr(attrs.TEST_RESULT, result)

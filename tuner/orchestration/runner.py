@@ -22,7 +22,7 @@ from tuner.attrs import StopReason
 from tuner.config.algorithms import build_pruner, build_sampler
 from tuner.config.hyperparams import Hyperparameters
 from tuner.config.studies import StudySpec
-from tuner.errors import BadInput
+from tuner.errors import BadInput, Diverged
 from tuner.orchestration import drivers, shared_data, tune_storage, warm_start
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
@@ -274,7 +274,7 @@ def _run_rest(
             try:
                 model = bridge.models.model_bytes(summary.best.number) if bridge.models is not None else None
                 summary.test_result = score_on_test(spec, study, summary.best, model, bridge.data_actor)
-            except BadInput as error:  # the study is done and kept; only its final score is missing
+            except (BadInput, Diverged) as error:  # the study is done and kept; only its final score is missing
                 summary.test_problem = str(error)
     return summary
 
