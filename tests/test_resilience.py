@@ -426,3 +426,21 @@ def test_two_drivers_share_one_budget(ray_session, tmp_path):
         assert len(last_two) == 2, "one driver alone never starts a trial past the budget"
     drivers_seen = {t.user_attrs["driver"] for t in trials}
     assert len(drivers_seen) == 2  # both really ran trials
+
+
+def test_a_fake_final_network_that_diverges_leaves_the_finished_study_with_one_line(ray_session, tmp_path, monkeypatch):
+    """The best trial's final network (a refit, or the configuration trained again) may diverge when it is
+    scored on test data: the study is done and kept, and the run says why it has no test score."""
+    from tuner.errors import Diverged
+    from tuner.orchestration import runner
+
+    def diverging(*args, **kwargs):
+        raise Diverged("the final network diverged: validation loss is nan at epoch 3")
+
+    monkeypatch.setattr(runner, "score_on_test", diverging)  # the fake final network
+    monkeypatch.setattr(runner, "trains_networks", lambda trainable: True)  # as a real trainable says
+    spec = arithmetic_spec(tmp_path, trials=2, max_epochs=2, checkpoints={"keep_best": 0})
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    summary = run_study(spec, url, trials=2, workers=2, show_progress=False, trainable=arithmetic_trial)
+    assert summary.outcomes.by_state["COMPLETE"] == 2 and summary.best is not None
+    assert summary.test_problem == "the final network diverged: validation loss is nan at epoch 3"
