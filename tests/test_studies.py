@@ -307,3 +307,12 @@ def test_a_continued_study_counts_progress_against_its_whole_budget_with_a_fake_
     out = io.StringIO()
     ProgressBar(bridge, 8, Console(file=out, force_terminal=False), before=2).on_trial_complete(0, [], None)
     assert out.getvalue().startswith("trials 3/8 ")
+
+
+def test_a_study_file_without_a_space_searches_the_shipped_one(tmp_path):
+    document = tiny_study(tmp_path)
+    del document["space"]
+    spec = load_study(write_yaml(tmp_path / "s.yaml", document))
+    shipped = load_study(write_yaml(tmp_path / "b.yaml", {**document, "space": {"path": "builtin:rnn"}}))
+    assert spec.space.distributions() == shipped.space.distributions()
+    assert {"learning_rate", "updater", "cell", "hidden_size", "dropout"} <= set(spec.space.distributions())

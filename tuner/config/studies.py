@@ -41,6 +41,9 @@ _TOP_KEYS = {
     "refit",
 }
 
+# a study file that names no space searches the shipped one (search_spaces/rnn.yaml)
+DEFAULT_SPACE = {"path": BUILTIN_PREFIX + "rnn"}
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -140,7 +143,7 @@ def load_study(path: str | Path) -> StudySpec:
         raise BadInput(where, "name", "a non-empty study name", name)
     task = parse_task(raw.get("task", {}), where, path.parent)
     space = _causal_for(
-        task, _readout_for(task, _parse_space_entry(raw.get("space"), where, path.parent), where), where
+        task, _readout_for(task, _parse_space_entry(raw.get("space", DEFAULT_SPACE), where, path.parent), where), where
     )
     metric, direction = _parse_objective(raw.get("objective", {}), task, where)
     max_epochs = int_at_least(raw, "max_epochs", 10, where)
