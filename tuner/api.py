@@ -240,7 +240,7 @@ def train(
     )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(out) if out is not None else Path(folder) / "model.pt"
-        save_checkpoint(path, final, train_file, scores, selection=result)
+        save_checkpoint(path, final, train_file, scores.as_dict(), selection=result)
         return load_model(path)
 
 

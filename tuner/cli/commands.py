@@ -288,7 +288,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     for line in score_lines(scores.as_dict(), minimize=train_file.settings["direction"] == "minimize"):
         print(line)
-    save_checkpoint(out, final, train_file, scores, selection=result)
+    save_checkpoint(out, final, train_file, scores.as_dict(), selection=result)
     use = f"tuner sample {out}" if result.data.vocab else f"tuner predict {out} --data FILE --out FILE.csv"
     print(f"saved {out}; use it with: tuner evaluate {out} --data FILE, {use}")
     return 0

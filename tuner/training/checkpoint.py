@@ -21,7 +21,6 @@ from tuner.training.models import RecurrentNet
 
 if TYPE_CHECKING:
     from tuner.config.export_file import TrainFile
-    from tuner.training.final import FinalScores
     from tuner.training.loop import TrainResult
     from tuner.training.tasks import TaskData
 
@@ -36,12 +35,13 @@ def save_model_file(
     hyperparameters: dict[str, Any],
     settings: dict[str, Any],
     best: tuple[int, float, str, float],
-    scores: FinalScores | None = None,
+    scores: dict[str, Any] | None = None,
     fit_on: str = "train",
     validation: dict[str, float] | None = None,
 ) -> None:
     """The model file of ``model``'s current weights; ``best`` is (epoch, validation loss, metric, its value)
-    of the run that chose it; ``fit_on``: what the weights learned from (``final.fit_on``); ``validation``:
+    of the run that chose it; ``scores``: ``FinalScores.as_dict()`` (plain values: the file format does not
+    know the scorer); ``fit_on``: what the weights learned from (``ensemble.fit_on``); ``validation``:
     the chosen epoch's validation metrics (an ensemble's cannot be measured again: each member trained on
     the others' validation sequences)."""
     epoch, val_loss, metric, value = best
@@ -64,7 +64,7 @@ def save_model_file(
             "best_val_loss": val_loss,
             "metric": metric,
             "best_value": value,
-            "scores": None if scores is None else scores.as_dict(),
+            "scores": scores,
             "fit_on": fit_on,
             **members,
             **({"validation_metrics": dict(validation)} if validation is not None else {}),
@@ -78,7 +78,7 @@ def save_checkpoint(
     path: str | Path,
     result: TrainResult,
     train_file: TrainFile,
-    scores: FinalScores | None = None,
+    scores: dict[str, Any] | None = None,
     selection: TrainResult | None = None,
 ) -> None:
     """What ``tuner train`` writes: the kept weights of ``result``, the network it ends with; ``selection``:
