@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 import torch
@@ -256,6 +257,10 @@ def test_a_cross_validated_study_stores_fold_rows_and_ends_with_an_ensemble(ray_
         stored = rows[(rows["trial_number"] == trial) & (rows["epoch"] == epoch)].iloc[0]
         assert stored["val_loss"] == pytest.approx(group["val_loss"].mean())
         assert stored["val_accuracy"] == pytest.approx(group["val_accuracy"].mean())
+    # the trivial predictor beside the test score is judged on the folds as the study's trials were
+    study = optuna.load_study(study_name="cv", storage=url)
+    trivial = study.user_attrs["test_result"]["trivial"]["validation"]["metrics"]
+    assert trivial == pytest.approx(study.user_attrs["trivial"]["metrics"])
     model = tmp_path / "best.pt"
     assert (
         cli(capsys, "export", "cv", "--storage", url, "--out", str(tmp_path / "b.yaml"), "--model", str(model))[0] == 0

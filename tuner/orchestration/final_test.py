@@ -40,7 +40,7 @@ def _score(
 
     from tuner.orchestration.trainable import receive_data
     from tuner.training.final import final_scores, model_file_scores
-    from tuner.training.trial_run import local_task, refit_training, run_training, task_data
+    from tuner.training.trial_run import local_task, refit_training, run_training, task_splits
 
     receive_data({"settings": settings, "data_actor": data_actor})
     task = local_task(settings["task"])  # a test_fraction is cut from this node's copy of the data
@@ -54,7 +54,10 @@ def _score(
     with tempfile.NamedTemporaryFile(suffix=".pt") as file:
         file.write(model)
         file.flush()
-        scores = model_file_scores(file.name, task_data(task), task, refitted.model if refitted else None)
+        splits = task_splits(task)
+        scores = model_file_scores(
+            file.name, splits[-1], task, refitted.model if refitted else None, splits if len(splits) > 1 else ()
+        )
     kept = (
         f"kept model: {settings['task']['options']['folds']} fold networks"
         if scores.fit_on == "folds"

@@ -7,6 +7,7 @@ network among many, so it flatters it; the test value does not.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from tuner.training.inference import class_labels, confusion_on, evaluate_split,
 from tuner.training.loop import TrainResult
 from tuner.training.models import RecurrentNet
 from tuner.training.tasks import Target, TaskData, task_for
-from tuner.training.trivial import Trivial, trivial_baseline
+from tuner.training.trivial import Trivial, trivial_baseline, trivial_over
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,11 @@ def final_scores(result: TrainResult, task: dict[str, Any], refitted: TrainResul
     validation = dict(result.epochs[result.best_epoch - 1].metrics)
     matrix = validation_confusion_of(result) if result.data.target is Target.CLASS else None
     final = None if refitted is None else refitted.model
-    return _scores(result.model, result.data, validation, matrix, result.monitor, task, final)
+    return _scores(result.model, result.data, validation, matrix, result.monitor, task, final, result.folds)
 
 
 def model_file_scores(
-    path: str, data: TaskData, task: dict[str, Any], final: RecurrentNet | None = None
+    path: str, data: TaskData, task: dict[str, Any], final: RecurrentNet | None = None, folds: Sequence[TaskData] = ()
 ) -> FinalScores:
     """The same for a kept model file of a trial (its validation metrics measured again on ``data``, or,
     for a cross-validated trial's ensemble, whose members trained on one another's validation sequences,
@@ -66,7 +67,7 @@ def model_file_scores(
     else:
         validation = evaluate_split(net, data.target, data.val, data.input_size, data.target_scale)
         matrix = confusion_on(net, data.val, data.input_size, data.output_size) if data.target is Target.CLASS else None
-    return _scores(net, data, validation, matrix, checkpoint["metric"], task, final)
+    return _scores(net, data, validation, matrix, checkpoint["metric"], task, final, folds)
 
 
 def _scores(
@@ -77,12 +78,14 @@ def _scores(
     metric: str,
     task: dict[str, Any],
     final: RecurrentNet | None = None,
+    folds: Sequence[TaskData] = (),
 ) -> FinalScores:
-    """``net`` chose on validation; ``final`` (default: ``net``) is the network scored on test."""
+    """``net`` chose on validation; ``final`` (default: ``net``) is the network scored on test; ``folds``: a
+    cross-validated study's, on whose validation parts the trivial predictor is scored as its trials were."""
     final = net if final is None else final
     spec = TaskSpec(**task)
     test = task_for(spec.name).load_test(spec.data, spec.test_data, spec.parsed_options(), data.preparation)
-    trivial = trivial_baseline(data)
+    trivial = trivial_over(folds) if folds else trivial_baseline(data)
     matrices = None
     if data.target is Target.CLASS:
         matrices = {"labels": class_labels(data.preparation, data.output_size)}

@@ -147,14 +147,6 @@ def trivial_on_validation(task: dict[str, Any]) -> dict[str, Any]:
     """The trivial predictor's validation metrics for a task's data (see ``training.trivial``); for K folds,
     the mean of its metrics on each fold's validation part (as a trial's are), the predictor chosen on the
     first fold (class frequencies learn from each fold's own training part)."""
-    import numpy as np
+    from tuner.training.trivial import trivial_over
 
-    from tuner.training.trivial import trivial_baseline
-
-    splits = task_splits(task)
-    first = trivial_baseline(splits[0])
-    if len(splits) == 1:
-        return first.as_dict()
-    scored = [first] + [trivial_baseline(split, predictor=first.predictor) for split in splits[1:]]
-    metrics = {name: float(np.mean([t.metrics[name] for t in scored])) for name in first.metrics}
-    return {"predictor": first.predictor, "metrics": metrics}
+    return trivial_over(task_splits(task)).as_dict()

@@ -12,7 +12,8 @@ The scores come from the same formulas as a network's (``terms``), in the same u
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -92,3 +93,13 @@ def _naive_forecast(split: SequenceData, season: int, data: TaskData) -> Tensor:
     last = split.lengths - 1  # (N,)
     forecast = values[torch.arange(split.sequences)[:, None], last[:, None] - back[None, :]]  # (N, H)
     return forecast[:, None, :].expand(-1, split.inputs.shape[1], -1)
+
+
+def trivial_over(splits: Sequence[TaskData]) -> Trivial:
+    """The trivial predictor on the validation part of each split, its metrics averaged (a cross-validated
+    study's K folds, judged as its trials are); the predictor is the one chosen on the first split."""
+    first = trivial_baseline(splits[0])
+    if len(splits) == 1:
+        return first
+    scored = [first] + [trivial_baseline(split, predictor=first.predictor) for split in splits[1:]]
+    return Trivial(first.predictor, {name: statistics.fmean(t.metrics[name] for t in scored) for name in first.metrics})
