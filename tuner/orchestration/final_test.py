@@ -54,10 +54,7 @@ def _score(
     with tempfile.NamedTemporaryFile(suffix=".pt") as file:
         file.write(model)
         file.flush()
-        splits = task_splits(task)
-        scores = model_file_scores(
-            file.name, splits[-1], task, refitted.model if refitted else None, splits if len(splits) > 1 else ()
-        )
+        scores = model_file_scores(file.name, task_splits(task), task, refitted.model if refitted else None)
     kept = (
         f"kept model: {settings['task']['options']['folds']} fold networks"
         if scores.fit_on == "folds"

@@ -186,7 +186,6 @@ class KeptWeights:
             self.config["hyperparameters"],
             settings,
             best,
-            fit_on="folds" if getattr(model, "members", None) else "train",
             validation=metrics.metrics,
         )
 

@@ -36,14 +36,14 @@ def save_model_file(
     settings: dict[str, Any],
     best: tuple[int, float, str, float],
     scores: dict[str, Any] | None = None,
-    fit_on: str = "train",
+    learned_from: str | None = None,
     validation: dict[str, float] | None = None,
 ) -> None:
     """The model file of ``model``'s current weights; ``best`` is (epoch, validation loss, metric, its value)
     of the run that chose it; ``scores``: ``FinalScores.as_dict()`` (plain values: the file format does not
-    know the scorer); ``fit_on``: what the weights learned from (``ensemble.fit_on``); ``validation``:
-    the chosen epoch's validation metrics (an ensemble's cannot be measured again: each member trained on
-    the others' validation sequences)."""
+    know the scorer); ``learned_from``: what the weights learned from (default: as ``model`` trained, see
+    ``ensemble.fit_on``); ``validation``: the chosen epoch's validation metrics (an ensemble's cannot be
+    measured again: each member trained on the others' validation sequences)."""
     epoch, val_loss, metric, value = best
     members = {}
     if isinstance(model, Ensemble):
@@ -65,7 +65,7 @@ def save_model_file(
             "metric": metric,
             "best_value": value,
             "scores": scores,
-            "fit_on": fit_on,
+            "fit_on": learned_from or fit_on(model, model),
             **members,
             **({"validation_metrics": dict(validation)} if validation is not None else {}),
             "state_dict": model.state_dict(),

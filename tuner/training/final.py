@@ -56,11 +56,13 @@ def final_scores(result: TrainResult, task: dict[str, Any], refitted: TrainResul
 
 
 def model_file_scores(
-    path: str, data: TaskData, task: dict[str, Any], final: RecurrentNet | None = None, folds: Sequence[TaskData] = ()
+    path: str, splits: Sequence[TaskData], task: dict[str, Any], final: RecurrentNet | None = None
 ) -> FinalScores:
-    """The same for a kept model file of a trial (its validation metrics measured again on ``data``, or,
-    for a cross-validated trial's ensemble, whose members trained on one another's validation sequences,
-    the fold means its file keeps); ``final``: a refit of it, scored on test instead."""
+    """The same for a kept model file of a trial (its validation metrics measured again on its one split,
+    or, for a cross-validated trial's ensemble, whose members trained on one another's validation
+    sequences, the fold means its file keeps); ``splits``: ``trial_run.task_splits``; ``final``: a refit
+    of it, scored on test instead."""
+    data, folds = splits[-1], splits if len(splits) > 1 else ()
     net, checkpoint = load_checkpoint(path)
     if isinstance(net, Ensemble):
         validation, matrix = dict(checkpoint["validation_metrics"]), None

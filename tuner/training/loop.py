@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -187,10 +188,7 @@ def in_step(per_fold: list[EpochMetrics], fits: list[Fit], seconds: float) -> Ep
     early stopping see one curve), the time their sum, each fold's own figures kept in ``folds``."""
     if len(per_fold) == 1:
         return per_fold[0]
-
-    def mean(values: list[float]) -> float:
-        return float(np.mean(values))
-
+    mean = statistics.fmean
     steps = [fit.data.train.steps for fit in fits]
     train_seconds = sum(n / m.steps_per_sec for n, m in zip(steps, per_fold, strict=True))
     return EpochMetrics(

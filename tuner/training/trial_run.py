@@ -110,8 +110,7 @@ def run_training(
     """Train one configuration as a study trial would (the callbacks and ``resume``: see ``training.loop.train``)."""
     hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
     train_as = train_settings(settings, seed, cpus, gpus, precision)
-    splits = task_splits(settings["task"])
-    return train(hp, splits[0] if len(splits) == 1 else splits, train_as, on_epoch, on_best, on_state, resume)
+    return train(hp, task_splits(settings["task"]), train_as, on_epoch, on_best, on_state, resume)
 
 
 def refit_training(
