@@ -83,8 +83,8 @@ def _client_options(env: dict) -> dict:
 @pytest.fixture(scope="module")
 def cluster_without_shared_disk(s3_server):
     """A head node with no CPU and a 2-CPU worker node whose /tmp is its own; both know the S3 server."""
-    if reason := namespaces_allowed():
-        pytest.skip(reason)
+    if reason := namespaces_allowed():  # the worker node's private disk is the point: fail, never skip
+        pytest.fail(f"the no-shared-disk cluster needs a private mount namespace for its worker node; {reason}")
     os.environ.update(s3_server)  # the driver's environment too, as a user's shell would have it
     try:
         with ray_cluster(
