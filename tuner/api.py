@@ -17,6 +17,7 @@ study file's ``storage``, else ``sqlite:///tuner.db`` in the working folder.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,18 +59,37 @@ class StudyResult:
     summary: RunSummary = field(repr=False)
 
     @property
+    def best_trials(self) -> list[optuna.trial.FrozenTrial]:
+        """The front of a multi-objective study (its feasible COMPLETE trials no other dominates), as
+        Optuna's ``best_trials``; for one objective, the best trial alone (or none)."""
+        if self.summary.front is not None:
+            return list(self.summary.front)
+        return [] if self.summary.best is None else [self.summary.best]
+
+    @property
     def best_trial(self) -> optuna.trial.FrozenTrial | None:
         """The best COMPLETE trial (Optuna's), or None when no trial completed."""
-        return self.summary.best
+        return self._single().best
 
     @property
     def best_value(self) -> float | None:
-        return None if self.summary.best is None else self.summary.best.value
+        best = self._single().best
+        return None if best is None else best.value
 
     @property
     def best_params(self) -> dict[str, Any]:
         """The searched knobs of the best trial (``export`` gives every knob)."""
-        return {} if self.summary.best is None else dict(self.summary.best.params)
+        best = self._single().best
+        return {} if best is None else dict(best.params)
+
+    def _single(self) -> RunSummary:
+        """The summary of a one-objective study; a multi-objective one has a front, not a best trial."""
+        if self.summary.front is not None:
+            raise RuntimeError(
+                f"study {self.name} has several objectives: its best trials are a front (best_trials), "
+                "not one best_trial, best_value or best_params"
+            )
+        return self.summary
 
     @property
     def test_result(self) -> dict[str, Any] | None:
@@ -162,11 +182,19 @@ def epochs(study: str, trials: list[int] | None = None, storage: str | None = No
     return epochs_frame(_storage(storage, study), study, trials)
 
 
-def export(study: str, trial: int | None = None, storage: str | None = None) -> dict[str, Any]:
-    """The best (or ``trial``) trial as the document ``tuner export`` writes and ``train`` retrains."""
+def export(
+    study: str,
+    trial: int | None = None,
+    storage: str | None = None,
+    best_for: str | None = None,
+    where: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The best (or ``trial``) trial as the document ``tuner export`` writes and ``train`` retrains; on a
+    multi-objective study, ``trial`` or the front member best for the objective ``best_for`` (among
+    those meeting each ``where`` condition, such as ``"params<=100000"``)."""
     from tuner.insight.export import export_document
 
-    return export_document(_storage(storage, study), study, trial)
+    return export_document(_storage(storage, study), study, trial, best_for, where)
 
 
 def importance(study: str, storage: str | None = None) -> pd.DataFrame:

@@ -21,8 +21,8 @@ class StopReason(StrEnum):
 
 # Trial user attrs
 HYPERPARAMETERS = "hyperparameters"  # every knob, searched or not: what export writes
-SEED = "seed"
-WARM_START_FROM = "warm_start_from"  # "STUDY#N": the source trial a warm-started trial's configuration came from  # the torch seed the trial trained with
+SEED = "seed"  # the torch seed the trial trained with
+WARM_START_FROM = "warm_start_from"  # "STUDY#N": the source trial a warm-started trial's configuration came from
 DEVICE = "device"  # {"kind": "cuda" or "cpu", "precision": "fp32" or "bf16"}: what it trained on and in
 THREADS = "threads"  # torch threads it trained with: a retrain reproduces its value exactly only with as many
 STOP = "stop_reason"
@@ -41,6 +41,10 @@ ATTEMPT = "attempt"  # 1 for a first run; a retry after a worker died counts up
 RETRIED = "retried"  # this failed trial was queued again: it does not use up the budget
 RETRY_OF = "retry_of"  # number of the interrupted trial this one re-runs
 BASELINE = "baseline"  # the study's baseline config (trial 0): never pruned, the full-budget reference
+# multi-objective studies (config.objectives)
+COSTS = "costs"  # {"params": n, "latency_ms": x, "train_seconds": s}: what the trial's network costs
+INFEASIBLE = "infeasible"  # the constraints a trial broke, as text ("params 250000 > 200000"); absent when feasible
+PRUNED_BECAUSE = "pruned_because"  # one line: why the front pruner stopped the trial
 
 # Study user attrs
 SETTINGS = "settings"  # task, metric, epochs, early stopping, seed: what a trial needs besides its knobs

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuner.attrs import capacity_warning
+from tuner.attrs import PRUNED_BECAUSE, capacity_warning
 from tuner.cli.args import (
     check_can_listen,
     make_folder,
@@ -79,6 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(
             f"{summary.interrupted} trials left running by an earlier run were marked FAIL (interrupted) and run again"
         )
+    if summary.front is not None:
+        _print_front(summary, spec)
     if summary.best is not None:
         _print_best(summary, spec, storage)
     flag = "" if storage == DEFAULT_STORAGE else f" --storage '{mask_url(storage)}'"
@@ -89,7 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  tuner trials {summary.study_name} --errors{flag}")
     else:
         print(f"  tuner trials {summary.study_name}{flag}")
-        print(f"  tuner export {summary.study_name} --out best.yaml{flag}")
+        pick = f" --best-for {spec.metric}" if summary.front is not None else ""
+        print(f"  tuner export {summary.study_name}{pick} --out best.yaml{flag}")
     print(f"  tuner dashboard{flag}")
     if counts["FAIL"] and not counts["COMPLETE"] and not counts["PRUNED"]:
         # a run whose every trial failed is no success (exit 1; bad input is 2): say the usual why last
@@ -97,6 +100,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"every trial of this run failed; the most common reason ({times} of {counts['FAIL']}): {reason}")
         return 1
     return 0
+
+
+def _print_front(summary: RunSummary, spec: StudySpec) -> None:
+    """A multi-objective study's front, a member per line."""
+    from tuner.insight.front import describe_member
+
+    front, metrics = summary.front or [], spec.all_objectives.metrics
+    print(f"front: {len(front)} trials no other feasible trial beats on every objective ({', '.join(metrics)})")
+    for trial in front:
+        print(f"  trial {describe_member(trial, metrics)}")
 
 
 def _print_best(summary: RunSummary, spec: StudySpec, storage: str) -> None:
@@ -107,7 +120,8 @@ def _print_best(summary: RunSummary, spec: StudySpec, storage: str) -> None:
 
     best = summary.best
     params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
-    print(f"best trial {best.number}: {spec.metric} {best.value:.4f}  {params}")
+    value = best.values[spec.all_objectives.metrics.index(spec.metric)]
+    print(f"best trial {best.number}: {spec.metric} {value:.4f}  {params}")
     if baseline := against_baseline(storage, summary.study_name):
         print(baseline)
     if trivial := against_trivial(storage, summary.study_name):
@@ -162,6 +176,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("  none yet: start one with tuner run STUDY_FILE")
         return 0
     frame["elapsed_s"] = frame["elapsed_s"].round().astype(int)
+    if frame["front"].isna().all():  # no multi-objective study here
+        frame = frame.drop(columns=["front"])
+    else:
+        frame["front"] = ["-" if v is None or v != v else str(int(v)) for v in frame["front"]]
     print(frame.drop(columns=["started"]).to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-"))
     return 0
 
@@ -183,6 +201,10 @@ def cmd_trials(args: argparse.Namespace) -> int:
         print(f"trial {row['number']} {row['stop_reason']}: {error if args.errors else error.splitlines()[-1]}")
     for row in frame[frame["warning"] != ""].to_dict("records"):
         print(f"trial {row['number']} warning: {row['warning']}")
+    if "front" in frame:  # a multi-objective study
+        for row in frame[frame[PRUNED_BECAUSE] != ""].to_dict("records"):
+            print(f"trial {row['number']} pruned {row[PRUNED_BECAUSE]}")
+        print(f"front (*): {int(every['front'].sum())} trials; export one: tuner export {args.study} --trial N")
     if baseline := against_baseline(storage, args.study, every):
         print(baseline)
     if trivial := against_trivial(storage, args.study, every):
@@ -198,9 +220,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     storage = storage_url(args)
     out = output_file("--out", args.out) if args.out else None  # every path checked before anything is written
     model = output_file("--model", args.model) if args.model else None
-    text = render(export(args.study, args.trial, storage), FileFormat(args.format))
+    where = args.where or ()
+    text = render(export(args.study, args.trial, storage, args.best_for, where), FileFormat(args.format))
     if model is not None:
-        number = export_model(storage, args.study, args.trial, model)
+        number = export_model(storage, args.study, args.trial, model, args.best_for, where)
         print(f"wrote {model}, trial {number}'s kept model; use it with: tuner evaluate {model} --data FILE")
     if out is not None:
         out.write_text(text, encoding="utf-8")

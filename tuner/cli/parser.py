@@ -19,7 +19,7 @@ _EXAMPLES = {
     "run": "example:\n  tuner run studies/quickstart.yaml --workers 2\n  tuner run studies/shakespeare.yaml --trials 8 --workers 2 --storage sqlite:///shakespeare.db",
     "status": "example:\n  tuner status\n  tuner status --storage postgresql+psycopg://user:pw@db/tuner",
     "trials": "example:\n  tuner trials quickstart\n  tuner trials quickstart --state FAIL --errors",
-    "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --model best.pt\n  tuner export quickstart --trial 3 --format json --out trial3.json",
+    "export": "example:\n  tuner export quickstart --out best.yaml\n  tuner export quickstart --model best.pt\n  tuner export quickstart --trial 3 --format json --out trial3.json\n  tuner export small-and-good --best-for val_loss --where 'params<=100000' --out best.yaml",
     "train": "example:\n  tuner train best.yaml --out model.pt",
     "importance": "example:\n  tuner importance shakespeare-char",
     "narrow": "example:\n  tuner narrow quickstart --top 0.2 --out search_spaces/narrow.yaml",
@@ -93,6 +93,17 @@ def _study_commands(command: Command) -> None:
     export = command("export", "Write a trial's complete training config (best by default) as YAML or JSON.")
     export.add_argument("study", help="study name")
     export.add_argument("--trial", type=int, help="trial number (default: the best COMPLETE trial)")
+    export.add_argument(
+        "--best-for",
+        metavar="METRIC",
+        help="a multi-objective study: the front member best for METRIC (one of its objectives)",
+    )
+    export.add_argument(
+        "--where",
+        action="append",
+        metavar="CONDITION",
+        help='with --best-for, only front members meeting it, e.g. "params<=100000" (repeatable)',
+    )
     export.add_argument("--format", choices=["yaml", "json"], default="yaml")
     export.add_argument("--out", help="file to write (default: standard output)")
     export.add_argument(

@@ -26,7 +26,11 @@ SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
     "cmaes": optuna.samplers.CmaEsSampler,
     # Gaussian-process Bayesian optimisation (Optuna's GPSampler; needs torch, which training has anyway)
     "gp": optuna.samplers.GPSampler,
+    # the genetic algorithm of multi-objective optimisation (also runs a single objective)
+    "nsgaii": optuna.samplers.NSGAIISampler,
 }
+# samplers of several objectives (TPE, NSGA-II and GP also read each trial's constraint values)
+MULTI_OBJECTIVE_SAMPLERS = ("tpe", "nsgaii", "gp", "random", "qmc", "grid")
 
 PRUNERS: dict[str, type[BasePruner]] = {
     "none": optuna.pruners.NopPruner,
@@ -37,6 +41,10 @@ PRUNERS: dict[str, type[BasePruner]] = {
     "patient": optuna.pruners.PatientPruner,
     "overfitting": OverfittingPruner,
 }
+# The pruners a multi-objective study can wrap (orchestration.front_pruning): their rule reads only the
+# trials' curves, so a reference set of other trials can be handed to them; successive halving and
+# hyperband keep rung records on the study's own trials, and the overfitting pruner a stored curve.
+FRONT_PRUNERS = ("none", "median", "percentile", "patient")
 _WRAPPERS = {"patient", "overfitting"}  # pruners that may wrap another: {type: overfitting, wrapped: {type: median}}
 
 # Arguments we fill in ourselves, never from the study file.
@@ -243,3 +251,19 @@ def _check_hyperband(options: Mapping[str, Any], where: str, key_path: str, hint
         raise BadInput(where, f"{key_path}.max_resource", "an integer >= 1 or auto", high)
     if is_integer(low) and is_integer(high) and high < low:
         raise BadInput(where, f"{key_path}.max_resource", f"at least min_resource ({low})", high, hint)
+
+
+def check_multi_objective(sampler: Mapping[str, Any], pruner: Mapping[str, Any], where: str) -> None:
+    """A multi-objective study needs a sampler that models several objectives and a pruner the front
+    pruner can wrap (one line naming the key otherwise)."""
+    if sampler.get("type") not in MULTI_OBJECTIVE_SAMPLERS:
+        expected = "a sampler of several objectives: " + ", ".join(MULTI_OBJECTIVE_SAMPLERS)
+        raise BadInput(where, "sampler.type", expected, sampler.get("type"))
+    key_path, inner = "pruner", pruner
+    while inner is not None:
+        if inner.get("type") not in FRONT_PRUNERS:
+            expected = "a pruner of a multi-objective study: " + ", ".join(FRONT_PRUNERS)
+            raise BadInput(where, f"{key_path}.type", expected, inner.get("type"))
+        if "group_by" in inner:
+            raise BadInput(where, f"{key_path}.group_by", "no group_by in a multi-objective study", inner["group_by"])
+        key_path, inner = f"{key_path}.wrapped", inner.get("wrapped")

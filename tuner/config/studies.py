@@ -11,9 +11,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tuner.config.algorithms import build_pruner, build_sampler
+from tuner.config.algorithms import build_pruner, build_sampler, check_multi_objective
 from tuner.config.early_stopping import EarlyStopping, parse_early_stopping
 from tuner.config.hyperparams import Hyperparameters, Precision
+from tuner.config.objectives import Objective, Objectives, parse_objectives
 from tuner.config.spaces import ParamType, SearchSpace, parse_space
 from tuner.config.task import BUILTIN_PREFIX, TaskSpec, parse_refit, parse_task
 from tuner.config.yaml_file import load_mapping
@@ -26,6 +27,8 @@ _TOP_KEYS = {
     "task",
     "space",
     "objective",
+    "objectives",
+    "constraints",
     "sampler",
     "pruner",
     "trials",
@@ -116,8 +119,18 @@ class StudySpec:
     # averaged (ensemble), or trained again on training + validation data for the epochs selection chose
     # (train_val, scikit-learn's refit); see config.task.parse_refit
     refit: str = "none"
+    # every objective and constraint; one objective (``metric``, ``direction``) unless the file lists several
+    objectives: Objectives | None = None
     # the data file's bytes, read when the study is read: trials get them through Ray (shared_data)
     data_bytes: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def all_objectives(self) -> Objectives:
+        return self.objectives or Objectives((Objective(self.metric, self.direction),))
+
+    @property
+    def multi_objective(self) -> bool:
+        return self.all_objectives.multi
 
     def settings(self) -> dict[str, Any]:
         """What a trial needs besides its hyperparameters; stored with the study and in exports."""
@@ -129,6 +142,7 @@ class StudySpec:
             "early_stopping": self.early_stopping.as_settings(),
             "seed": self.seed,
             **({"refit": self.refit} if self.refit != "none" else {}),  # no key for the default: older studies match
+            **(self.all_objectives.to_settings() if self.multi_objective else {}),
         }
 
 
@@ -145,7 +159,8 @@ def load_study(path: str | Path) -> StudySpec:
     space = _causal_for(
         task, _readout_for(task, _parse_space_entry(raw.get("space", DEFAULT_SPACE), where, path.parent), where), where
     )
-    metric, direction = _parse_objective(raw.get("objective", {}), task, where)
+    objectives = parse_objectives(raw, task.metrics(), task.name, where)
+    metric, direction = objectives.validation.metric, objectives.validation.direction
     max_epochs = int_at_least(raw, "max_epochs", 10, where)
     sampler = _mapping(raw, "sampler", {"type": "tpe"}, where)
     pruner = _mapping(raw, "pruner", {"type": "none"}, where)
@@ -153,6 +168,8 @@ def load_study(path: str | Path) -> StudySpec:
     sampler_seed = integer(sampler, "seed", seed, where, "sampler.seed")  # the study's seed when it has none
     build_sampler(sampler, space, sampler_seed, where)  # built now only to check the options
     build_pruner(pruner, where, max_epochs=max_epochs, space=space)
+    if objectives.multi:
+        check_multi_objective(sampler, pruner, where)
     storage = raw.get("storage", DEFAULT_STORAGE)
     if not isinstance(storage, str) or "://" not in storage:
         raise BadInput(where, "storage", "an SQLAlchemy URL such as sqlite:///tuner.db", storage)
@@ -186,6 +203,7 @@ def load_study(path: str | Path) -> StudySpec:
         checkpoints=_parse_checkpoints(raw.get("checkpoints", {}), where, path.parent),
         warm_start=_parse_warm_start(raw.get("warm_start", []), where),
         refit=parse_refit(raw.get("refit"), where, "refit", task.folds()),
+        objectives=objectives,
         data_bytes=_data_bytes(task),
     )
 
@@ -299,22 +317,6 @@ def _space_file(path: str, base_dir: Path, where: str) -> Path:
     if not space_file.is_file():
         raise BadInput(where, "space.path", "an existing search-space file", str(space_file))
     return space_file
-
-
-def _parse_objective(raw: Any, task: TaskSpec, where: str) -> tuple[str, str]:
-    if not isinstance(raw, dict):
-        raise BadInput(where, "objective", "a mapping with metric and direction", raw)
-    check_keys(where, "objective", raw, {"metric", "direction"})
-    metrics = task.metrics()
-    metric = raw.get("metric", next(iter(metrics)))
-    if metric not in metrics:
-        raise BadInput(
-            where, "objective.metric", f"a validation metric of task {task.name}: " + ", ".join(metrics), metric
-        )
-    direction = raw.get("direction", metrics[metric])
-    if direction != metrics[metric]:
-        raise BadInput(where, "objective.direction", f"{metrics[metric]} for {metric}", direction)
-    return metric, direction
 
 
 def _data_bytes(task: TaskSpec) -> bytes | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
@@ -10,15 +11,31 @@ from optuna.trial import TrialState
 from tuner import attrs
 from tuner.config.export_file import FileFormat, render, train_document
 from tuner.errors import BadInput
+from tuner.insight import front
 from tuner.storage import ranking
 from tuner.storage.artifacts import kept_model
 from tuner.storage.engine import optuna_storage
 from tuner.storage.queries import check_study
 
 
-def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial:
-    """The best COMPLETE trial, or trial ``number`` (COMPLETE or PRUNED)."""
+def pick_trial(
+    study: optuna.Study, number: int | None, best_metric: str | None = None, where: Sequence[str] = ()
+) -> optuna.trial.FrozenTrial:
+    """The best COMPLETE trial, or trial ``number`` (COMPLETE or PRUNED); on a multi-objective study,
+    which has a front and no best trial, trial ``number`` or the front member best for ``best_metric``."""
+    if where and best_metric is None:
+        raise BadInput(
+            "--where", None, "--best-for METRIC beside it (it narrows the front members looked at)", where[0]
+        )
+    if best_metric is not None and number is not None:
+        raise BadInput("--best-for", None, "either --trial or --best-for", f"--trial {number} and --best-for")
     if number is None:
+        if best_metric is not None and not front.is_multi_objective(study):
+            raise BadInput("--best-for", None, "a multi-objective study (this one has one objective)", best_metric)
+        if front.is_multi_objective(study):
+            if best_metric is None:
+                raise front.ask_for_a_member(study)
+            return front.best_for(study, best_metric, where)
         best = ranking.best_trial(study)
         if best is None:
             raise BadInput(study.study_name, None, "a study with at least one COMPLETE trial", "none complete yet")
@@ -33,8 +50,18 @@ def pick_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTr
     return trial
 
 
-def export_document(storage_url: str, study_name: str, number: int | None) -> dict:
-    """The export of a study's best trial, or trial ``number``, as the document ``tuner train`` reads."""
+def validation_value(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> float | None:
+    """A COMPLETE trial's value of the study's (validation) objective; None for a pruned one."""
+    if trial.state is not TrialState.COMPLETE:
+        return None
+    return trial.values[ranking.validation_index(study.user_attrs.get(attrs.SETTINGS))]
+
+
+def export_document(
+    storage_url: str, study_name: str, number: int | None, best_metric: str | None = None, where: Sequence[str] = ()
+) -> dict:
+    """The export of a study's best trial, or trial ``number`` (or a front member: ``pick_trial``), as the
+    document ``tuner train`` reads."""
     check_study(storage_url, study_name)
     study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url, create_tables=False))
     settings = study.user_attrs.get(attrs.SETTINGS)
@@ -42,8 +69,8 @@ def export_document(storage_url: str, study_name: str, number: int | None) -> di
         raise BadInput(
             "STUDY", None, "a study made by tuner run", study_name, "it holds no tuner settings to retrain from"
         )
-    trial = pick_trial(study, number)
-    value = trial.value if trial.state is TrialState.COMPLETE else None
+    trial = pick_trial(study, number, best_metric, where)
+    value = validation_value(study, trial)
     return train_document(
         study=study_name,
         trial=trial.number,
@@ -60,9 +87,16 @@ def export_document(storage_url: str, study_name: str, number: int | None) -> di
     )
 
 
-def export_text(storage_url: str, study_name: str, number: int | None, file_format: FileFormat) -> str:
-    """The export file's text for a study's best trial, or trial ``number``."""
-    return render(export_document(storage_url, study_name, number), file_format)
+def export_text(
+    storage_url: str,
+    study_name: str,
+    number: int | None,
+    file_format: FileFormat,
+    best_metric: str | None = None,
+    where: Sequence[str] = (),
+) -> str:
+    """The export file's text for a study's best trial, or trial ``number`` (or a front member)."""
+    return render(export_document(storage_url, study_name, number, best_metric, where), file_format)
 
 
 def _test_result_of(study: optuna.Study, number: int) -> dict | None:
@@ -77,14 +111,21 @@ def kept_model_of(storage_url: str, study_name: str, number: int) -> bytes | Non
     return kept_model(study.user_attrs.get(attrs.MODELS), number)
 
 
-def export_model(storage_url: str, study_name: str, number: int | None, out: Path) -> int:
+def export_model(
+    storage_url: str,
+    study_name: str,
+    number: int | None,
+    out: Path,
+    best_metric: str | None = None,
+    where: Sequence[str] = (),
+) -> int:
     """Write the kept model file of the best (or ``number``) trial to ``out``; returns the trial's number.
 
     The file is the one the trial's worker wrote at its best epoch, in ``tuner train``'s format.
     """
     check_study(storage_url, study_name)
     study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url, create_tables=False))
-    trial = pick_trial(study, number)
+    trial = pick_trial(study, number, best_metric, where)
     if (model := kept_model(study.user_attrs.get(attrs.MODELS), trial.number)) is not None:
         partial = out.with_name(f".{out.name}.partial")  # renamed when whole: never half a file
         partial.write_bytes(model)

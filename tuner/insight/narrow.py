@@ -78,17 +78,30 @@ def narrow(storage_url: str, study_name: str, top: float) -> str:
             study_name,
             "older studies kept only their distributions, not the space's conditions",
         )
-    complete = ranking.ranked(study.get_trials(deepcopy=False), ranking.maximizes(study))
-    if len(complete) < 2:
-        raise BadInput("STUDY", None, "a study with at least 2 COMPLETE trials", f"{study_name} has {len(complete)}")
-    best = complete[: max(2, math.ceil(top * len(complete)))]
+    complete = ranking.ranked_trials(study)
+    multi = len(study.directions) > 1
+    # a multi-objective study has no top share: its front members are its best trials
+    best = ranking.front_trials(study) if multi else complete[: max(2, math.ceil(top * len(complete)))]
+    if len(best) < 2:
+        found = f"{study_name} has {len(best)}"
+        raise BadInput(
+            "STUDY", None, f"a study with at least 2 {'front members' if multi else 'COMPLETE trials'}", found
+        )
     space = narrow_space(parse_space(document, f"study {study_name}"), [t.params for t in best])
     numbers = ", ".join(str(t.number) for t in best)
+    chosen = (
+        f"the {len(best)} trials of its front"
+        if multi
+        else f"the best {len(best)} of its {len(complete)} COMPLETE trials (--top {top:g})"
+    )
+    index = ranking.validation_index(study.user_attrs.get(attrs.SETTINGS))
+    ends = sorted(t.values[index] for t in best)
     header = (
         f"# Narrowed by tuner narrow from study {study_name} ({mask_url(storage_url)}):\n"
-        f"# the best {len(best)} of its {len(complete)} COMPLETE trials (--top {top:g}), trials {numbers},\n"
-        f"# {study.direction.name.lower()} {study.user_attrs.get(attrs.SETTINGS, {}).get('metric', 'value')} "
-        f"from {best[-1].value:.4g} to {best[0].value:.4g}.\n"
+        f"# {chosen}, trials {numbers},\n"
+        f"# {study.directions[index].name.lower()} {study.user_attrs.get(attrs.SETTINGS, {}).get('metric', 'value')} "
+        f"from {ends[-1] if not ranking.maximizes(study) else ends[0]:.4g} "
+        f"to {ends[0] if not ranking.maximizes(study) else ends[-1]:.4g}.\n"
     )
     body = {"description": f"narrowed from study {study_name}", **space.to_document()}
     return header + yaml.safe_dump(body, sort_keys=False, default_flow_style=None)

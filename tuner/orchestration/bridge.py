@@ -30,9 +30,11 @@ from ray.tune.search import Searcher
 from tuner import attrs
 from tuner.attrs import StopReason
 from tuner.config.hyperparams import Hyperparameters
+from tuner.config.objectives import COST_METRICS, from_settings
 from tuner.config.pruners import OverfittingPruner
 from tuner.config.spaces import SearchSpace
 from tuner.config.studies import Resources
+from tuner.orchestration.front_pruning import FrontPruner, Progress
 from tuner.orchestration.trainable import EPOCH, SUMMARY
 from tuner.storage import queries
 from tuner.storage.trial_attrs import set_user_attrs, trial_id
@@ -74,6 +76,8 @@ class TrialRecord:
     pruned: bool = False
     node: dict[str, Any] | None = None  # where it runs ({"node": Ray node id, "gpus": ids}), from its results
     curve: dict[str, list[float]] = field(default_factory=lambda: {"train_loss": [], "val_loss": []})
+    progress: Progress | None = None  # a multi-objective trial's curve and costs, for the front pruner
+    pruned_because: str = ""
 
 
 @dataclass
@@ -115,6 +119,10 @@ class StudyBridge:
         self._trivial_stored = attrs.TRIVIAL in study.user_attrs
         self.models: KeptModels | None = None  # set by the runner when the study keeps its best models
         self.data_actor: str | None = None  # the Ray actor holding the study's data file (shared_data)
+        self.objectives = from_settings(settings)
+        # a multi-objective study's pruner (set by the runner) and what its finished trials reached
+        self.front: FrontPruner | None = None
+        self.finished: dict[int, Progress] = {}
 
     def __getstate__(self) -> dict:
         # Tune pickles its searcher and scheduler into its experiment folder; the live
@@ -149,7 +157,11 @@ class StudyBridge:
                 attrs.DRIVER: self.driver_id,
             },
         )
-        self.records[tune_trial_id] = TrialRecord(trial, baseline=bool(trial.user_attrs.get(attrs.BASELINE)))
+        self.records[tune_trial_id] = TrialRecord(
+            trial,
+            baseline=bool(trial.user_attrs.get(attrs.BASELINE)),
+            progress=Progress(trial.number) if self.front is not None else None,
+        )
         self._budget_full = False  # this trial is now RUNNING: recount next time
         return {
             "settings": self.settings,
@@ -195,6 +207,8 @@ class StudyBridge:
         value = float(result["objective"])
         if not math.isfinite(value):
             return False
+        if record.progress is not None:
+            return self._judged_on_front(record, result, value)
         record.trial.report(value, step=record.epochs)
         if result.get("replayed"):  # an epoch its interrupted run trained: recorded, not judged again
             return False
@@ -207,6 +221,21 @@ class StudyBridge:
             record.pruned = True
             return True
         return False
+
+    def _judged_on_front(self, record: TrialRecord, result: dict[str, Any], value: float) -> bool:
+        """A multi-objective trial's epoch: True when the front pruner says stop (Optuna cannot prune it)."""
+        progress, front = record.progress, self.front
+        if progress is None or front is None:
+            return False
+        progress.curve[record.epochs] = value
+        progress.costs.update(costs_in(result))
+        if result.get("replayed") or record.baseline or result.get("ends_training", False):
+            return False  # as for one objective: recorded, not judged; the reference; or ending anyway
+        why = front.verdict(progress, self.finished.values())
+        if why is None:
+            return False
+        record.pruned, record.pruned_because = True, why
+        return True
 
     def optuna_trial_id(self, tune_trial_id: str) -> tuple[int, int] | None:
         """(Optuna trial_id, trial number) of a Tune trial, for the metrics sink."""
@@ -223,6 +252,9 @@ class StudyBridge:
         ended: dict[str, Any] = {attrs.EPOCHS_RUN: record.epochs}
         if record.pruned:
             where = {attrs.NODE: record.node} if record.node else {}
+            if record.progress is not None:
+                self._set_constraints(trial, record.progress.costs)
+                where |= {attrs.COSTS: record.progress.costs, attrs.PRUNED_BECAUSE: record.pruned_because}
             self._end(trial, TrialState.PRUNED, {**ended, attrs.STOP: str(StopReason.PRUNED), **where})
             return
         if error or summary.get("kind") != "summary":
@@ -238,10 +270,39 @@ class StudyBridge:
             self._end(trial, TrialState.FAIL, {**ended, attrs.ERROR: summary["error"]})
             return
         value = float(summary["best_objective"])
-        self._end(trial, TrialState.COMPLETE, ended | trained_attrs(summary), value)
+        if self.front is not None:
+            self._end_on_front(trial, record, ended | trained_attrs(summary), value, costs_in(summary))
+        else:
+            self._end(trial, TrialState.COMPLETE, ended | trained_attrs(summary), value)
         best = self.outcomes.best_value
         if best is None or (value < best if self._minimize else value > best):
             self.outcomes.best_value = value
+
+    def _end_on_front(
+        self, trial: optuna.Trial, record: TrialRecord, ended: dict[str, Any], value: float, costs: dict[str, float]
+    ) -> None:
+        """A multi-objective trial ends COMPLETE with one value per objective; outside a constraint it is
+        recorded infeasible. Its curve and costs join the front pruner's reference."""
+        measured = {self.objectives.validation.metric: value, **costs}
+        self._set_constraints(trial, measured)
+        broken = [
+            f"{c.metric} {measured[c.metric]:g} outside {c.describe()}"
+            for c in self.objectives.constraints
+            if c.metric in measured and c.violation(measured[c.metric]) > 0
+        ]
+        ended = {**ended, attrs.COSTS: costs, **({attrs.INFEASIBLE: "; ".join(broken)} if broken else {})}
+        values = [measured[m] for m in self.objectives.metrics]
+        self._end(trial, TrialState.COMPLETE, ended, values, ranked_by=value)
+        if record.progress is not None:
+            record.progress.costs.update(costs)
+            self.finished[trial.number] = record.progress
+
+    def _set_constraints(self, trial: optuna.Trial, measured: dict[str, float]) -> None:
+        """Each constraint's value for Optuna (<= 0: kept), which its samplers read; a metric the trial did
+        not get to measure (a pruned trial's final validation value) counts as on its bound."""
+        for constraint in self.objectives.constraints:
+            value = measured.get(constraint.metric)
+            trial.set_constraint(constraint.metric, 0.0 if value is None else constraint.violation(value))
 
     def _worker_died(self, trial: optuna.Trial, ended: dict[str, Any]) -> None:
         """FAIL with the reason; queue the same parameters again while retries are left."""
@@ -265,18 +326,26 @@ class StudyBridge:
             queue_again(self.study, record.trial)
         return len(stopped)
 
-    def _end(self, trial: optuna.Trial, state: TrialState, ended: dict[str, Any], value: float | None = None) -> None:
-        """Store how the trial ended (one transaction), then tell Optuna its state; keep its model if it ranks."""
+    def _end(
+        self,
+        trial: optuna.Trial,
+        state: TrialState,
+        ended: dict[str, Any],
+        value: float | list[float] | None = None,
+        ranked_by: float | None = None,
+    ) -> None:
+        """Store how the trial ended (one transaction), then tell Optuna its state (and its value, or one
+        per objective); keep its model if it ranks (``ranked_by``: a multi-objective trial's validation value)."""
         if self.models is not None:  # registered while the trial still runs: Optuna adds nothing to a finished one
             queued_again = ended.get(attrs.STOP) in (StopReason.INTERRUPTED, StopReason.WORKER_DIED)
-            finished = value if state is TrialState.COMPLETE else None
+            finished = (ranked_by if ranked_by is not None else value) if state is TrialState.COMPLETE else None
             self.models.trial_ended(trial, finished, queued_again, ended.get(attrs.BEST_VAL_LOSS))
         set_user_attrs(self.storage_url, self._trial_id(trial), ended)
         self._tell(trial, state, value)
         if self.models is not None and state is TrialState.COMPLETE:
             self.models.trim()
 
-    def _tell(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
+    def _tell(self, trial: optuna.Trial, state: TrialState, value: float | list[float] | None = None) -> None:
         try:
             self.study.tell(trial, value if state is TrialState.COMPLETE else None, state=state)
         except Exception as error:  # noqa: BLE001 - Optuna stores the state before its sampler's after_trial can raise
@@ -320,6 +389,11 @@ def trained_attrs(summary: dict[str, Any]) -> dict[str, Any]:
     if warning := "; ".join(w for w in warnings if w):
         trained[attrs.WARNING] = warning
     return trained
+
+
+def costs_in(result: dict[str, Any]) -> dict[str, float]:
+    """The cost metrics a worker's result carries (a multi-objective trial's: config.objectives)."""
+    return {metric: float(result[metric]) for metric in COST_METRICS if result.get(metric) is not None}
 
 
 def queue_again(

@@ -27,6 +27,7 @@ from tuner.orchestration import drivers, shared_data, tune_storage, warm_start
 from tuner.orchestration.bridge import OptunaPruningScheduler, OptunaSearcher, Outcomes, StudyBridge, queue_again
 from tuner.orchestration.cluster import check_address, check_trial_fits, start_ray
 from tuner.orchestration.final_test import score_on_test
+from tuner.orchestration.front_pruning import FrontPruner, finished_progress
 from tuner.orchestration.kept_models import CheckpointCopier, KeptModels
 from tuner.orchestration.progress import ProgressBar
 from tuner.orchestration.sink import EpochSink
@@ -51,6 +52,9 @@ class RunSummary:
     test_result: dict[str, Any] | None = None  # the best trial scored on the test data (final_test)
     test_problem: str = ""  # why the test data could not be scored, if it could not
     warm_start: str = ""  # what a new study took from its warm_start sources, in one line
+    # a multi-objective study's front (storage.ranking.front_trials); None for one objective, whose
+    # ``best`` is the best trial (for several, ``best`` is the best on the validation objective)
+    front: list[optuna.trial.FrozenTrial] | None = None
 
 
 def _space_json(spec: StudySpec) -> str:
@@ -93,7 +97,7 @@ def choose_study(spec: StudySpec, storage_url: str, force: bool) -> StudySpec:
 
 def open_study(spec: StudySpec, storage_url: str, warm: list[warm_start.Mapped] | None = None) -> optuna.Study:
     """Create the study (storing its settings and space, queueing its baseline and warm start) or load it
-    (``choose_study`` checked they match)."""
+    (``choose_study`` checked they match). A multi-objective study gets one direction per objective."""
     use_wal(storage_url)
     storage = optuna_storage(storage_url)
     create_tables(get_engine(storage_url))
@@ -105,7 +109,7 @@ def open_study(spec: StudySpec, storage_url: str, warm: list[warm_start.Mapped] 
     study = optuna.create_study(
         study_name=spec.name,
         storage=storage,
-        direction=spec.direction,
+        directions=spec.all_objectives.directions,
         sampler=sampler,
         pruner=pruner,
         load_if_exists=True,
@@ -251,6 +255,9 @@ def _run_rest(
         max_retries=spec.max_retries,
         driver_id=driver_id,
     )
+    if spec.multi_objective:
+        bridge.front = FrontPruner(study.pruner, spec.pruner["type"], spec.all_objectives)
+        bridge.finished = finished_progress(study, storage_url)
     if models := _models_location(spec, storage_url, trainable):
         bridge.models = KeptModels(study, storage_url, models, spec.checkpoints.keep_best, spec.checkpoints.resume)
     summary = RunSummary(spec.name, storage_url, remaining, bridge.outcomes, None, interrupted)
@@ -270,6 +277,7 @@ def _run_rest(
                 bridge.interrupt()
                 raise
         summary.best = ranking.best_trial(study)
+        summary.front = ranking.front_trials(study) if spec.multi_objective else None
         if summary.best is not None and trains_networks(trainable):
             try:
                 model = bridge.models.model_bytes(summary.best.number) if bridge.models is not None else None

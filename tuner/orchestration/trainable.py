@@ -44,12 +44,21 @@ def run_trial(config: dict[str, Any]) -> None:
 
     kept = KeptWeights(config) if config.get("keep_models") else None
     resume, resume_warning = resume_state(config)
+    costs = Costs(settings.get("measure", []))
 
     def report_epoch(metrics) -> None:  # noqa: ANN001 (EpochMetrics)
         nonlocal best
         value = metrics.value(metric)
         best = value if math.isnan(best) else better(best, value)
-        result = {"kind": EPOCH, **epoch_fields(metrics.as_dict()), "objective": value, "best_objective": best, **where}
+        costs.epoch_ended(metrics.seconds)
+        result = {
+            "kind": EPOCH,
+            **epoch_fields(metrics.as_dict()),
+            "objective": value,
+            "best_objective": best,
+            **costs.known(),
+            **where,
+        }
         with kept.checkpoint() if kept else contextlib.nullcontext() as checkpoint:
             tune.report(result, checkpoint=checkpoint)
 
@@ -59,6 +68,7 @@ def run_trial(config: dict[str, Any]) -> None:
         for epoch in history:
             value = epoch["metrics"].get(metric, epoch.get(metric))
             best = value if math.isnan(best) else better(best, value)
+            costs.epoch_ended(float(epoch.get("seconds", 0.0)))
             tune.report(
                 {"kind": EPOCH, **epoch_fields(epoch), "objective": value, "best_objective": best, "replayed": True}
             )
@@ -83,8 +93,9 @@ def run_trial(config: dict[str, Any]) -> None:
             on_best=kept.write if kept else None,
             on_state=kept.write_state if kept and config.get("resumable") else None,
             resume=resume,
+            on_start=costs.measure if costs.metrics else None,
         )
-        summary.update(how_it_ended(result, config), best_objective=best)
+        summary.update(how_it_ended(result, config), best_objective=best, **costs.known())
         if resume_warning:
             summary["warning"] = resume_warning
     except Diverged as error:
@@ -94,6 +105,31 @@ def run_trial(config: dict[str, Any]) -> None:
     except Exception:  # noqa: BLE001 - a crashing trial must never take the study down
         summary.update(stop_reason=str(StopReason.FAILED), error=traceback.format_exc())
     tune.report(summary)
+
+
+class Costs:
+    """What a multi-objective trial's network costs (``settings.measure``, config.objectives): its
+    parameter count and latency, measured before the first epoch (they depend on the network's shape,
+    not its weights), and its training time so far; reported with every epoch and in the summary."""
+
+    def __init__(self, metrics: list[str]) -> None:
+        self.metrics = metrics
+        self.values: dict[str, float] = {}
+        self._seconds = 0.0
+
+    def measure(self, model: Any, data: Any) -> None:  # (RecurrentNet, TaskData): training.loop's on_start
+        from tuner.training.latency import latency_ms
+
+        self.values["params"] = float(sum(p.numel() for p in model.parameters()))
+        if "latency_ms" in self.metrics:
+            self.values["latency_ms"] = latency_ms(model, data.val, data.input_size, model.hp.batch_size)
+
+    def epoch_ended(self, seconds: float) -> None:
+        self._seconds += seconds
+
+    def known(self) -> dict[str, float]:
+        known = dict(self.values, train_seconds=self._seconds)
+        return {metric: known[metric] for metric in self.metrics if metric in known}
 
 
 def how_it_ended(result: Any, config: dict[str, Any]) -> dict[str, Any]:  # (TrainResult)

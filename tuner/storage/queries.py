@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from tuner import attrs
 from tuner.errors import BadInput, did_you_mean
+from tuner.storage import ranking
 from tuner.storage.engine import get_engine
 from tuner.storage.tables import EPOCH_JSON, EPOCH_METRICS, EpochRow, FoldEpochRow
 
@@ -32,6 +33,7 @@ STUDY_COLUMNS = [
     "fail",
     "running",
     "best_value",
+    "front",  # members of a multi-objective study's front (storage.ranking); None for one objective
     "started",
     "elapsed_s",
 ]
@@ -143,7 +145,25 @@ def studies_frame(url: str) -> pd.DataFrame:
                 "elapsed_s": 0.0 if pd.isna(started) else (last - started).total_seconds(),
             }
         )
-    return pd.DataFrame(rows, columns=STUDY_COLUMNS)
+    return _with_fronts(url, pd.DataFrame(rows, columns=STUDY_COLUMNS))
+
+
+def _with_fronts(url: str, studies: pd.DataFrame) -> pd.DataFrame:
+    """Multi-objective studies' rows: the direction of their validation objective, its best feasible
+    value, and how many trials their front holds (read only for those studies)."""
+    for index, name in studies["study"].items():
+        settings = study_user_attr(url, name, attrs.SETTINGS) or {}
+        if not settings.get("objectives"):
+            continue
+        trials = trials_frame(url, name)
+        feasible = trials[(trials["state"] == "COMPLETE") & (trials["infeasible"] == "")]["value"].dropna()
+        best = feasible.max() if settings["direction"] == "maximize" else feasible.min()
+        studies.loc[index, ["direction", "best_value", "front"]] = [
+            settings["direction"],
+            None if feasible.empty else float(best),
+            int(trials["front"].sum()),
+        ]
+    return studies
 
 
 def trials_frame(url: str, study_name: str) -> pd.DataFrame:
@@ -200,7 +220,48 @@ def trials_frame(url: str, study_name: str) -> pd.DataFrame:
     params_wide = _pivot(decoded.assign(param_name="param_" + decoded["param_name"]), "param_name", "value")
     frame = frame.merge(params_wide, how="left", left_on="trial_id", right_index=True)
     param_columns = [c for c in frame.columns if c.startswith("param_")]
-    return frame[["trial_id", *TRIAL_COLUMNS, *param_columns]].reset_index(drop=True)
+    frame, objective_columns = _with_objectives(url, study_name, frame)
+    return frame[["trial_id", *TRIAL_COLUMNS, *objective_columns, *param_columns]].reset_index(drop=True)
+
+
+def _with_objectives(url: str, study_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """A multi-objective study's trials: ``value`` is the validation objective's; a column per cost
+    objective (``params``, ``latency_ms``, ...), ``infeasible`` (the constraints a trial broke, else "")
+    and ``front`` (True for the members of the front: storage.ranking). Nothing added for one objective."""
+    settings = study_user_attr(url, study_name, attrs.SETTINGS) or {}
+    objectives = settings.get("objectives")
+    if not objectives:
+        return frame, []
+    sql = (
+        "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
+        "JOIN trials t ON t.trial_id = v.trial_id JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study"
+    )
+    rows = _study_rows(url, sql, study_name)
+    values = {(r[0], r[1]): _value(r[2], r[3]) for r in rows}
+    metrics = [o["metric"] for o in objectives]
+    measured = _user_attr_values(url, study_name, attrs.COSTS)  # a pruned trial's costs too
+    for index, metric in enumerate(metrics):
+        frame[metric] = [values.get((trial, index), measured.get(trial, {}).get(metric)) for trial in frame["trial_id"]]
+    frame["value"] = frame[settings["metric"]].where(frame["state"] == "COMPLETE")
+    infeasible = _user_attr_values(url, study_name, attrs.INFEASIBLE)
+    frame["infeasible"] = [infeasible.get(trial, "") for trial in frame["trial_id"]]
+    candidates = frame[(frame["state"] == "COMPLETE") & (frame["infeasible"] == "")]
+    maximize = [o["direction"] == "maximize" for o in objectives]
+    on_front = candidates.index[ranking.front_of(candidates[metrics].to_numpy().tolist(), maximize)]
+    frame["front"] = frame.index.isin(on_front)
+    pruned_because = _user_attr_values(url, study_name, attrs.PRUNED_BECAUSE)
+    frame[attrs.PRUNED_BECAUSE] = [pruned_because.get(trial, "") for trial in frame["trial_id"]]
+    costs = [m for m in metrics if m != settings["metric"]]
+    return frame, [*costs, "infeasible", "front", attrs.PRUNED_BECAUSE]
+
+
+def _user_attr_values(url: str, study_name: str, key: str) -> dict[int, Any]:
+    """trial_id -> one user attribute of the study's trials (those that have it)."""
+    sql = (
+        "SELECT a.trial_id, a.value_json FROM trial_user_attributes a JOIN trials t ON t.trial_id = a.trial_id "
+        "JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study AND a.key = :key"
+    )
+    return {row[0]: json.loads(row[1]) for row in _study_rows(url, sql, study_name, key=key)}
 
 
 def readable_trials(frame: pd.DataFrame) -> pd.DataFrame:
@@ -209,6 +270,9 @@ def readable_trials(frame: pd.DataFrame) -> pd.DataFrame:
     hidden = ["trial_id", "error", "warning", "started", "completed", attrs.BEST_VAL_LOSS, attrs.CONFUSION]
     if not (frame["warm_start_from"] != "").any():
         hidden.append("warm_start_from")
+    if "front" in frame:  # a multi-objective study: its front members marked, why trials stopped said apart
+        frame = frame.assign(front=frame["front"].map({True: "*", False: ""}))
+        hidden.append(attrs.PRUNED_BECAUSE)
     return frame.drop(columns=hidden).rename(columns=lambda c: c.removeprefix("param_"))
 
 

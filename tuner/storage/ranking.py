@@ -5,12 +5,17 @@ on a small validation split, say) are ranked by the validation loss at their bes
 ``best_val_loss``: lower is better), then by number. The training loop breaks ties between epochs
 the same way (``training.loop``), so the best epoch, the kept models, ``tuner trials``, the report,
 the dashboard, ``export`` and ``narrow`` all agree on the same trial.
+
+A multi-objective study (``objectives:`` in its file) ranks the same way on its validation objective,
+among its feasible trials; its *front* (``front_numbers``) is the set of feasible COMPLETE trials
+that no other feasible trial dominates (no worse on every objective, better on one), as Optuna's
+``best_trials``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import optuna
 import pandas as pd
@@ -25,34 +30,81 @@ def rank_key(value: float, tie_loss: float | None, maximize: bool) -> tuple[floa
     return (-value if maximize else value, tie)
 
 
-def ranked(trials: Iterable[FrozenTrial], maximize: bool) -> list[FrozenTrial]:
-    """The COMPLETE ``trials``, best first (a stable sort: among whole ties, the earlier trial first)."""
-    complete = sorted((t for t in trials if t.state is TrialState.COMPLETE), key=lambda t: t.number)
-    return sorted(complete, key=lambda t: rank_key(t.value, t.user_attrs.get(attrs.BEST_VAL_LOSS), maximize))
+def validation_index(settings: dict | None) -> int:
+    """Which of a trial's values is the study's validation objective (its settings' ``metric``): the only
+    one, or its place in a multi-objective study's ``objectives``."""
+    objectives = (settings or {}).get("objectives")
+    return [o["metric"] for o in objectives].index(settings["metric"]) if objectives else 0  # type: ignore[index]
+
+
+def feasible(trial: FrozenTrial) -> bool:
+    """Whether a trial kept its study's constraints (a study without constraints has only feasible trials)."""
+    return attrs.INFEASIBLE not in trial.user_attrs
+
+
+def _validation_of(study: optuna.Study) -> tuple[int, bool]:
+    """(index among a trial's values, maximize) of ``study``'s validation objective."""
+    index = validation_index(study.user_attrs.get(attrs.SETTINGS)) if len(study.directions) > 1 else 0
+    return index, study.directions[index] is optuna.study.StudyDirection.MAXIMIZE
+
+
+def ranked(trials: Iterable[FrozenTrial], maximize: bool, index: int = 0) -> list[FrozenTrial]:
+    """The feasible COMPLETE ``trials``, best first by their ``index``-th value (a stable sort: among
+    whole ties, the earlier trial first)."""
+    complete = sorted((t for t in trials if t.state is TrialState.COMPLETE and feasible(t)), key=lambda t: t.number)
+    return sorted(complete, key=lambda t: rank_key(t.values[index], t.user_attrs.get(attrs.BEST_VAL_LOSS), maximize))
 
 
 def maximizes(study: optuna.Study) -> bool:
-    return study.direction is optuna.study.StudyDirection.MAXIMIZE
+    """Whether the study's (validation) objective is maximised."""
+    return _validation_of(study)[1]
+
+
+def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's feasible COMPLETE trials, best first by its (validation) objective."""
+    index, maximize = _validation_of(study)
+    return ranked(study.get_trials(deepcopy=False), maximize, index)
 
 
 def best_numbers(study: optuna.Study, k: int) -> list[int]:
     """Numbers of the best ``k`` COMPLETE trials of ``study``, best first."""
-    return [t.number for t in ranked(study.get_trials(deepcopy=False), maximizes(study))[:k]]
+    return [t.number for t in ranked_trials(study)[:k]]
 
 
 def ranked_above(study: optuna.Study, value: float, tie_loss: float | None) -> int:
     """How many of the study's COMPLETE trials rank above a trial ending with ``value`` (and that
     validation loss at its best epoch): 0 means it would be the best."""
-    maximize = maximizes(study)
+    index, maximize = _validation_of(study)
     own = rank_key(value, tie_loss, maximize)
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return sum(1 for t in complete if rank_key(t.value, t.user_attrs.get(attrs.BEST_VAL_LOSS), maximize) < own)
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if feasible(t)]
+    return sum(1 for t in complete if rank_key(t.values[index], t.user_attrs.get(attrs.BEST_VAL_LOSS), maximize) < own)
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
     """The best COMPLETE trial, ties broken as above (Optuna's ``best_trial`` takes the first of a tie)."""
-    best = ranked(study.get_trials(deepcopy=False), maximizes(study))
+    best = ranked_trials(study)
     return best[0] if best else None
+
+
+def dominates(a: Sequence[float], b: Sequence[float], maximize: Sequence[bool]) -> bool:
+    """Whether values ``a`` are no worse than ``b`` on every objective and better on one."""
+    signed = [(-x, -y) if up else (x, y) for x, y, up in zip(a, b, maximize, strict=True)]
+    return all(x <= y for x, y in signed) and any(x < y for x, y in signed)
+
+
+def front_of(points: Sequence[Sequence[float]], maximize: Sequence[bool]) -> list[int]:
+    """Indices of the points no other point dominates (the Pareto front), in their order."""
+    return [i for i, p in enumerate(points) if not any(dominates(q, p, maximize) for q in points)]
+
+
+def front_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The front of a multi-objective study: its feasible COMPLETE trials no other one dominates, by number."""
+    complete = sorted(
+        (t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if feasible(t)),
+        key=lambda t: t.number,
+    )
+    maximize = [d is optuna.study.StudyDirection.MAXIMIZE for d in study.directions]
+    return [complete[i] for i in front_of([t.values for t in complete], maximize)]
 
 
 def ranked_rows(frame: pd.DataFrame, direction: str) -> pd.DataFrame:

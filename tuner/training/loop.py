@@ -127,6 +127,9 @@ EpochCallback = Callable[[EpochMetrics], None]
 BestCallback = Callable[[EpochMetrics, RecurrentNet | Ensemble], None]
 # called after every epoch with what training needs to go on from there (``resume``): plain tensors and values
 StateCallback = Callable[[dict], None]
+# called once before the first epoch with the network (or ensemble) and its data: to measure what does not
+# change with training, such as the network's latency
+StartCallback = Callable[["RecurrentNet | Ensemble", "TaskData"], None]
 
 
 class Fit:
@@ -213,6 +216,7 @@ def train(
     on_best: BestCallback | None = None,
     on_state: StateCallback | None = None,
     resume: dict | None = None,
+    on_start: StartCallback | None = None,
 ) -> TrainResult:
     """Train a RecurrentNet on ``data`` with early stopping on ``settings.monitor`` (validation loss by default).
 
@@ -236,6 +240,8 @@ def train(
     if resume is not None:
         history, best_score, best_epoch, waited = _restore(fits, resume, device)
     model = fits[0].model if len(fits) == 1 else Ensemble([fit.model for fit in fits], splits[0].target.classification)
+    if on_start is not None:
+        on_start(fits[0].model, fits[0].data)  # one network's: the configuration's costs, as parameter_count
     for epoch in range(len(history) + 1, settings.max_epochs + 1):
         started = time.perf_counter()
         epoch_metrics = in_step([fit.epoch(epoch) for fit in fits], fits, time.perf_counter() - started)

@@ -106,11 +106,12 @@ def run_training(
     on_best: Any = None,
     on_state: Any = None,
     resume: dict | None = None,
+    on_start: Any = None,
 ) -> TrainResult:
     """Train one configuration as a study trial would (the callbacks and ``resume``: see ``training.loop.train``)."""
     hp = Hyperparameters.from_dict(hyperparameters, "trial", "hyperparameters")
     train_as = train_settings(settings, seed, cpus, gpus, precision)
-    return train(hp, task_splits(settings["task"]), train_as, on_epoch, on_best, on_state, resume)
+    return train(hp, task_splits(settings["task"]), train_as, on_epoch, on_best, on_state, resume, on_start)
 
 
 def refit_training(

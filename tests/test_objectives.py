@@ -1,0 +1,222 @@
+"""Multi-objective studies: objectives and constraints in a study file, the front pruner's rule, the
+network's measured costs, the front in trials/export and the Python API, over a real Ray run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState, create_trial
+
+from tests.conftest import REPO, tiny_study, write_yaml
+from tests.test_bad_input import assert_one_line_error, run_cli
+from tuner import attrs
+from tuner.config.hyperparams import Hyperparameters
+from tuner.config.objectives import Constraint, Objective, Objectives
+from tuner.errors import BadInput
+from tuner.insight.front import best_for
+from tuner.orchestration.front_pruning import FrontPruner, Progress
+from tuner.storage import ranking
+from tuner.training.latency import TOLERANCE, latency_ms
+from tuner.training.models import RecurrentNet
+from tuner.training.tasks.base import SequenceData
+
+LOSS_AND_SIZE = [{"metric": "val_loss"}, {"metric": "params"}]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needles"),
+    [
+        ({"objective": {"metric": "val_loss"}, "objectives": LOSS_AND_SIZE}, ["objectives", "not both"]),
+        ({"objectives": [{"metric": "val_loss"}, {"metric": "flops"}]}, ["objectives[1].metric", "params", "'flops'"]),
+        ({"objectives": [{"metric": "params"}, {"metric": "params"}]}, ["objectives[1].metric", "each metric once"]),
+        ({"objectives": [{"metric": "params"}, {"metric": "latency_ms"}]}, ["objectives", "one validation metric"]),
+        ({"objectives": [{"metric": "val_loss"}]}, ["objectives", "two or more"]),
+        ({"objectives": LOSS_AND_SIZE, "constraints": {"val_bpc": {"max": 3}}}, ["constraints.val_bpc", "'val_bpc'"]),
+        ({"objectives": LOSS_AND_SIZE, "constraints": {"params": {"most": 9}}}, ["constraints.params.most"]),
+        ({"constraints": {"params": {"max": 9}}}, ["constraints", "beside objectives"]),
+        ({"objectives": [{"metric": "val_loss"}, {"metric": "params", "direction": "maximize"}]}, ["minimize"]),
+        ({"objectives": LOSS_AND_SIZE, "sampler": {"type": "cmaes"}}, ["sampler.type", "nsgaii", "'cmaes'"]),
+        ({"objectives": LOSS_AND_SIZE, "pruner": {"type": "hyperband"}}, ["pruner.type", "median", "'hyperband'"]),
+        ({"objective": {"metric": "params"}}, ["objective.metric", "a validation metric"]),
+    ],
+)
+def test_a_bad_objectives_or_constraints_entry_is_one_line_and_writes_nothing(tmp_path, capsys, overrides, needles):
+    path = write_yaml(tmp_path / "mo.yaml", tiny_study(tmp_path, **overrides))
+    db = tmp_path / "mo.db"
+    code, err = run_cli(capsys, "run", str(path), "--storage", f"sqlite:///{db}")
+    assert_one_line_error(code, err, str(path), *needles)
+    assert not db.exists()
+
+
+# The front pruner's rule, on curves built so that one trial is dominated at an epoch and the others end
+# on the front of an unpruned run: trials in the order they start, (params, validation loss per epoch).
+TRIALS = {
+    "A": (100, [3.0, 2.5, 2.0]),
+    "B": (200, [2.8, 2.2, 1.5]),
+    "C": (300, [3.5, 3.2, 3.0]),  # worse than A and B, which are smaller, from epoch 1: dominated
+    "D": (50, [4.0, 3.9, 3.8]),  # the smallest: nothing finished costs no more, so nothing judges it
+    "E": (400, [2.9, 2.0, 1.0]),  # the largest, ahead of the median of the smaller ones all along
+}
+
+
+def _run_front_pruner(pruner: FrontPruner, sizes: bool = True) -> set[str]:
+    """Each trial in turn, epoch by epoch, judged against the ones finished before it: the pruned names
+    (``sizes=False``: every network told the same size, as a single-objective pruner sees them)."""
+    finished: list[Progress] = []
+    pruned = set()
+    for number, (name, (params, curve)) in enumerate(TRIALS.items()):
+        progress = Progress(number, costs={"params": float(params) if sizes else 0.0})
+        for epoch, value in enumerate(curve, start=1):
+            progress.curve[epoch] = value
+            if pruner.verdict(progress, finished):
+                pruned.add(name)
+                break
+        else:
+            finished.append(progress)
+    return pruned
+
+
+def test_the_front_pruner_stops_the_dominated_trial_and_none_that_ends_on_the_unpruned_front():
+    objectives = Objectives((Objective("val_loss", "minimize"), Objective("params", "minimize")))
+    median = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    finals = {name: (params, curve[-1]) for name, (params, curve) in TRIALS.items()}
+    unpruned_front = {
+        name
+        for name, point in finals.items()
+        if not any(ranking.dominates(other, point, [False, False]) for other in finals.values())
+    }
+    assert unpruned_front == {"A", "B", "D", "E"}
+    pruned = _run_front_pruner(FrontPruner(median, "median", objectives))
+    assert pruned == {"C"}
+    assert not pruned & unpruned_front
+    # without the sizes (every finished trial in the reference, as a single-objective median), the
+    # smallest network, on the front, is stopped
+    assert "D" in _run_front_pruner(FrontPruner(median, "median", objectives), sizes=False)
+
+
+def test_a_trial_whose_known_size_breaks_a_constraint_is_stopped_at_its_first_epoch_and_says_why():
+    objectives = Objectives(
+        (Objective("val_loss", "minimize"), Objective("params", "minimize")), (Constraint("params", max=1000),)
+    )
+    pruner = FrontPruner(optuna.pruners.NopPruner(), "none", objectives)
+    why = pruner.verdict(Progress(0, {1: 2.0}, {"params": 2500.0}), [])
+    assert why is not None and "infeasible" in why and "params 2500" in why and "params <= 1000" in why
+    assert pruner.verdict(Progress(0, {1: 2.0}, {"params": 900.0}), []) is None
+
+
+def test_latency_is_measured_positive_and_repeats_within_its_tolerance():
+    torch.manual_seed(0)
+    net = RecurrentNet(6, 3, Hyperparameters(hidden_size=16, depth=1))
+    split = SequenceData(torch.randn(32, 20, 6), torch.zeros(32, dtype=torch.long), torch.full((32,), 20))
+    readings = [latency_ms(net, split, 6, batch_size=16) for _ in range(3)]
+    assert all(r > 0 for r in readings)
+    assert max(readings) <= (1 + TOLERANCE) * min(readings), readings
+    assert net.training  # measuring leaves the network as it found it
+
+
+def _study_with(values_and_attrs: list[tuple[list[float], dict]]) -> optuna.Study:
+    """An in-memory two-objective study (val_loss, params) as tuner run stores one."""
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    study.set_user_attr(
+        attrs.SETTINGS,
+        {
+            "metric": "val_loss",
+            "direction": "minimize",
+            "objectives": [
+                {"metric": "val_loss", "direction": "minimize"},
+                {"metric": "params", "direction": "minimize"},
+            ],
+        },
+    )
+    for values, user_attrs in values_and_attrs:
+        study.add_trial(create_trial(state=TrialState.COMPLETE, values=values, user_attrs=user_attrs))
+    return study
+
+
+def test_infeasible_trials_are_never_on_the_front_nor_picked_and_where_narrows_the_pick():
+    study = _study_with(
+        [
+            ([1.0, 5000.0], {}),
+            ([0.5, 9000.0], {attrs.INFEASIBLE: "params 9000 outside params <= 8000"}),
+            ([2.0, 1000.0], {}),
+            ([2.5, 3000.0], {}),  # dominated by trial 2
+        ]
+    )
+    assert [t.number for t in ranking.front_trials(study)] == [0, 2]
+    assert best_for(study, "val_loss").number == 0  # not the infeasible trial 1, though its loss is lowest
+    assert best_for(study, "params").number == 2
+    assert best_for(study, "val_loss", ["params<=2000"]).number == 2
+    with pytest.raises(BadInput, match="no front member meets params<=10"):
+        best_for(study, "val_loss", ["params<=10"])
+    with pytest.raises(BadInput, match="METRIC <=|<|>=|>|== NUMBER"):
+        best_for(study, "val_loss", ["params at most 10"])
+
+
+@pytest.fixture(scope="module")
+def two_objective_study(ray_session, tmp_path_factory) -> tuple[str, str, object]:
+    """A real two-objective study (val_loss, params) with a size constraint, through Ray Tune."""
+    from tuner.api import run_spec
+    from tuner.config.studies import load_study
+
+    folder = tmp_path_factory.mktemp("two-objectives")
+    document = tiny_study(
+        folder,
+        name="small-and-good",
+        objectives=LOSS_AND_SIZE,
+        constraints={"params": {"max": 5000}},  # hidden 8 and 16 fit; 24 does not
+        pruner={"type": "median", "n_startup_trials": 1},
+        trials=5,
+        max_epochs=2,
+    )
+    document["space"]["parameters"]["hidden_size"] = {"type": "int", "low": 8, "high": 24, "step": 8}
+    path = write_yaml(folder / "mo.yaml", document)
+    url = f"sqlite:///{folder / 'mo.db'}"
+    result = run_spec(load_study(path), storage=url, workers=2, progress=False)
+    return url, "small-and-good", result
+
+
+def test_a_two_objective_study_stores_both_values_and_its_front_is_the_hand_computed_one(two_objective_study):
+    from tuner.storage.queries import trials_frame
+
+    url, name, result = two_objective_study
+    study = optuna.load_study(study_name=name, storage=url)
+    complete = [t for t in study.trials if t.state is TrialState.COMPLETE]
+    assert complete
+    for trial in complete:
+        assert len(trial.values) == 2
+        assert trial.values[1] == trial.user_attrs[attrs.PARAMETER_COUNT] <= 5000
+    for trial in study.trials:  # every trial's size was measured; those over the bound were stopped at once
+        if trial.user_attrs[attrs.COSTS]["params"] > 5000:
+            assert trial.state is TrialState.PRUNED and "infeasible" in trial.user_attrs[attrs.PRUNED_BECAUSE]
+    by_hand = {
+        t.number for t in complete if not any(ranking.dominates(o.values, t.values, [False, False]) for o in complete)
+    }
+    frame = trials_frame(url, name)
+    assert set(frame[frame["front"]]["number"]) == by_hand
+    assert {t.number for t in result.best_trials} == by_hand
+    with pytest.raises(RuntimeError, match="several objectives.*best_trials"):
+        _ = result.best_value
+
+
+def test_a_front_member_exported_by_best_for_retrains_with_tuner_train(two_objective_study, tmp_path):
+    url, name, _ = two_objective_study
+    tuner = [sys.executable, "-m", "tuner.cli"]
+    trials = subprocess.run([*tuner, "trials", name, "--storage", url], capture_output=True, text=True, cwd=REPO)
+    assert trials.returncode == 0 and "front (*)" in trials.stdout
+    asked = subprocess.run([*tuner, "export", name, "--storage", url], capture_output=True, text=True, cwd=REPO)
+    assert asked.returncode == 2 and "--best-for METRIC" in asked.stderr and "front:" in asked.stderr
+    out = tmp_path / "smallest.yaml"
+    export = [*tuner, "export", name, "--best-for", "params", "--out", str(out), "--storage", url]
+    assert subprocess.run(export, capture_output=True, text=True, cwd=REPO).returncode == 0
+    study = optuna.load_study(study_name=name, storage=url)
+    smallest = min(ranking.front_trials(study), key=lambda t: (t.values[1], t.values[0]))
+    assert f"trial: {smallest.number}\n" in out.read_text()
+    train = subprocess.run(
+        [*tuner, "train", str(out), "--out", str(tmp_path / "m.pt")], capture_output=True, text=True, cwd=REPO
+    )
+    assert train.returncode == 0, train.stderr
+    assert (tmp_path / "m.pt").exists()
