@@ -220,3 +220,52 @@ def test_a_front_member_exported_by_best_for_retrains_with_tuner_train(two_objec
     )
     assert train.returncode == 0, train.stderr
     assert (tmp_path / "m.pt").exists()
+
+
+def test_the_dashboard_front_page_and_the_report_show_the_front(two_objective_study, monkeypatch):
+    from tests.test_dashboard import figures, open_page
+    from tuner.insight.report import build_report
+
+    url, name, _ = two_objective_study
+    study = optuna.load_study(study_name=name, storage=url)
+    members = {t.number for t in ranking.front_trials(study)}
+    app = open_page(monkeypatch, url, "front", study=name)
+    assert [h.value for h in app.header] == [f"Front: {name}"]
+    charts = {f["layout"]["title"]["text"]: f for f in figures(app)}
+    front = next(trace for trace in charts["Front: val_loss against params"]["data"] if trace["name"] == "front")
+    assert set(front["customdata"]) == members
+    assert "Training vs validation loss" in charts  # the picked member's learning curves
+    report = build_report(url, name)
+    assert "<h2>Front</h2>" in report and "Front: val_loss against params" in report
+
+
+def test_narrow_warm_start_and_compare_take_a_front_in_place_of_the_top_k(two_objective_study, tmp_path):
+    from tuner.config.studies import WarmStart
+    from tuner.insight.curves import compare_table
+    from tuner.insight.narrow import narrow
+    from tuner.orchestration.warm_start import best_configs
+
+    url, name, _ = two_objective_study
+    ran = optuna.load_study(study_name=name, storage=url)
+    # a study of three known trials: 0 and 2 on the front, 1 dominated by 0
+    copy_url = f"sqlite:///{tmp_path / 'front.db'}"
+    study = optuna.create_study(study_name="known", storage=copy_url, directions=["minimize", "minimize"])
+    for key in (attrs.SETTINGS, attrs.SPACE_DOCUMENT):
+        study.set_user_attr(key, ran.user_attrs[key])
+    source = next(t for t in ran.trials if t.state is TrialState.COMPLETE)
+    for values, hidden in (([2.0, 1000.0], 8), ([2.5, 4000.0], 16), ([1.5, 4000.0], 16)):
+        params = {**source.params, "hidden_size": hidden}
+        study.add_trial(
+            create_trial(
+                values=values,
+                params=params,
+                distributions=source.distributions,
+                user_attrs={attrs.HYPERPARAMETERS: {**source.user_attrs[attrs.HYPERPARAMETERS], **params}},
+            )
+        )
+    assert "the 2 trials of its front, trials 0, 2" in narrow(copy_url, "known", 0.2)
+    warm = best_configs(WarmStart(study="known", top_k=1), copy_url, "minimize", "study.yaml")
+    assert [source_name for source_name, _, _ in warm] == ["known#0", "known#2"]  # the front, not the top 1
+    table = compare_table(url, name, name)
+    volumes = table.loc[[i for i in table.index if i.startswith("hypervolume")][0]]
+    assert volumes.iloc[0] == volumes.iloc[1] > 0

@@ -38,6 +38,7 @@ def main() -> None:
             st.Page(VIEWS / "studies.py", title="Studies", default=True, url_path="studies"),
             st.Page(VIEWS / "trials.py", title="Trials", url_path="trials"),
             st.Page(VIEWS / "overfitting.py", title="Overfitting", url_path="overfitting"),
+            st.Page(VIEWS / "front.py", title="Front", url_path="front"),
             st.Page(VIEWS / "insight.py", title="Search insight", url_path="insight"),
             st.Page(VIEWS / "export.py", title="Export", url_path="export"),
         ]

@@ -154,3 +154,30 @@ def objective_vs_params_figure(trials: pd.DataFrame, params: list[str], metric: 
             figure.update_xaxes(row=row, col=col, **ticks)
     figure.update_layout(title=f"{metric} against each parameter", height=260 * rows, margin={"t": 80})
     return figure
+
+
+def front_figure(trials: pd.DataFrame, metric: str, cost: str) -> go.Figure:
+    """A multi-objective study's trials, ``metric`` (the validation objective) against one ``cost``
+    objective: the front's members joined in cost order, the other feasible COMPLETE trials, and the
+    infeasible ones apart (as optuna-dashboard's Pareto view). Each point's text is its trial number."""
+    complete = trials[trials["state"] == "COMPLETE"]
+    groups = (
+        ("front", complete[complete["front"]].sort_values(cost), "lines+markers", "circle", _color(0)),
+        ("feasible", complete[~complete["front"] & (complete["infeasible"] == "")], "markers", "circle", "#999"),
+        ("infeasible", complete[complete["infeasible"] != ""], "markers", "x", "#d62728"),
+    )
+    figure = go.Figure()
+    for name, rows, mode, symbol, color in groups:
+        figure.add_scatter(
+            x=rows[cost].tolist(),
+            y=rows["value"].tolist(),
+            text=[f"trial {n}" for n in rows["number"]],
+            customdata=rows["number"].tolist(),
+            name=name,
+            mode=mode,
+            marker={"symbol": symbol, "size": 10, "color": color},
+            line={"color": color},
+            hovertemplate="%{text}<br>" + cost + " %{x}<br>" + metric + " %{y}<extra></extra>",
+        )
+    figure.update_layout(title=f"Front: {metric} against {cost}", xaxis_title=cost, yaxis_title=metric)
+    return figure

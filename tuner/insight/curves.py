@@ -13,6 +13,7 @@ import pandas as pd
 from tuner import attrs
 from tuner.errors import BadInput
 from tuner.insight.analysis import best_so_far
+from tuner.insight.front import hypervolume
 from tuner.insight.importance import Evaluator, bootstrap_importances, param_importances
 from tuner.insight.score_lines import score_lines, versus_trivial
 from tuner.storage import queries
@@ -80,7 +81,33 @@ def compare_table(url: str, study_a: str, study_b: str, target: float | None = N
             )
             or "-",
         }
+    _compare_fronts(url, names, trials, rows)
     return pd.DataFrame(rows)
+
+
+def _compare_fronts(url: str, names: tuple[str, str], trials: dict[str, pd.DataFrame], rows: dict) -> None:
+    """Two multi-objective studies of the same objectives: each front's size and hypervolume, against one
+    reference point (per objective, the worst value among both studies' feasible COMPLETE trials)."""
+    objectives = [(queries.study_user_attr(url, n, attrs.SETTINGS) or {}).get("objectives") for n in names]
+    if not any(objectives):
+        return
+    if objectives[0] != objectives[1]:
+        raise BadInput("STUDY_B", None, f"a study of the same objectives as {names[0]}", names[1])
+    metrics = [o["metric"] for o in objectives[0]]
+    maximize = [o["direction"] == "maximize" for o in objectives[0]]
+    columns = ["value" if m == (queries.study_metric(url, names[0])) else m for m in metrics]
+    feasible = {
+        n: trials[n][(trials[n]["state"] == "COMPLETE") & (trials[n]["infeasible"] == "")][columns].to_numpy().tolist()
+        for n in names
+    }
+    every = feasible[names[0]] + feasible[names[1]]
+    if not every:
+        return
+    reference = [min(p[i] for p in every) if up else max(p[i] for p in every) for i, up in enumerate(maximize)]
+    label = "hypervolume (reference " + ", ".join(f"{m} {r:.4g}" for m, r in zip(metrics, reference, strict=True)) + ")"
+    for key, name in zip(rows, names, strict=True):
+        rows[key]["front members"] = int(trials[name]["front"].sum())
+        rows[key][label] = hypervolume(feasible[name], reference, maximize)
 
 
 def _warm_started(trials: pd.DataFrame, minimize: bool) -> str:

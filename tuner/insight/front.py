@@ -112,3 +112,27 @@ def ask_for_a_member(study: optuna.Study) -> BadInput:
         study.study_name,
         front_line(study),
     )
+
+
+def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float], maximize: Sequence[bool]) -> float:
+    """The volume of objective space that ``points`` dominate up to ``reference`` (larger is better): the
+    usual measure of a whole front. Exact, by slicing along the last objective (fine for fronts of tens
+    of trials); points no better than the reference on every objective add nothing."""
+    signed = [[-v if up else v for v, up in zip(p, maximize, strict=True)] for p in points]
+    bound = [-v if up else v for v, up in zip(reference, maximize, strict=True)]
+    inside = [p for p in signed if all(x < r for x, r in zip(p, bound, strict=True))]
+    return _volume(inside, bound)
+
+
+def _volume(points: list[list[float]], reference: list[float]) -> float:
+    if not points:
+        return 0.0
+    if len(reference) == 1:
+        return reference[0] - min(p[0] for p in points)
+    ordered = sorted(points, key=lambda p: p[-1])
+    total = 0.0
+    for i, point in enumerate(ordered):
+        top = ordered[i + 1][-1] if i + 1 < len(ordered) else reference[-1]
+        if top > point[-1]:
+            total += _volume([p[:-1] for p in ordered[: i + 1]], reference[:-1]) * (top - point[-1])
+    return total

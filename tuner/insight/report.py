@@ -43,6 +43,20 @@ def _best_config(url: str, study: str) -> str:
         return f"<p class='note'>No export: {html.escape(str(error))}</p>"
 
 
+def _front_section(trials: pd.DataFrame, metric: str, figure: Figures) -> list[str]:
+    """A multi-objective study's front: a chart per cost objective and the members' table."""
+    costs = [c for c in ("params", "latency_ms", "train_seconds") if c in trials]
+    front = trials[trials["front"]].sort_values(costs[0])
+    parts = [
+        "<h2>Front</h2>",
+        f"<p class='note'>{len(front)} feasible trials no other beats on every objective; "
+        "export one with tuner export STUDY --trial N or --best-for METRIC</p>",
+    ]
+    parts += [figure(charts.front_figure(trials, metric, cost)) for cost in costs]
+    table = front[["number", "value", *costs]].rename(columns={"value": metric})
+    return [*parts, table.to_html(index=False, float_format=lambda v: f"{v:.4g}")]
+
+
 def _settings_table(settings: dict) -> str:
     """One row per setting; a nested one (task, sampler, pruner, early stopping) in YAML's flow style."""
     rows = []
@@ -133,7 +147,10 @@ def build_report(url: str, study: str, top_k: int = 5) -> str:
     if complete.empty:
         parts.append("<p>No COMPLETE trial yet.</p>")
     else:
-        parts += ["<h2>Best config</h2>", _best_config(url, study)]
+        if "front" in trials:  # a multi-objective study: its front in place of one best config
+            parts += _front_section(trials, metric, figure)
+        else:
+            parts += ["<h2>Best config</h2>", _best_config(url, study)]
         baseline = queries.baseline_result(url, study)
         baseline_value = baseline[1] if baseline else None
         if line := baseline_summary(trials, baseline, direction == "minimize", metric):

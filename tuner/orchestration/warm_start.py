@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from tuner import attrs
 from tuner.config.algorithms import SAMPLERS
 from tuner.config.spaces import Param, ParamType, SearchSpace
 from tuner.config.studies import StudySpec, WarmStart
 from tuner.errors import BadInput
+from tuner.storage import ranking
 from tuner.storage.engine import choose_storage
 from tuner.storage.queries import study_names
 
@@ -84,7 +84,8 @@ def map_config(source: str, values: dict[str, Any], searched: set[str], space: S
 
 
 def best_configs(source: WarmStart, storage_url: str, direction: str, where: str) -> list[tuple[str, dict, set]]:
-    """The source's best ``top_k`` COMPLETE trials: ("STUDY#N", every knob, the searched knobs)."""
+    """The source's best ``top_k`` COMPLETE trials (storage.ranking's order and ties), or a multi-objective
+    source's front: ("STUDY#N", every knob, the searched knobs)."""
     url = choose_storage(source.storage or storage_url, f"{where}: warm_start.storage")
     names = study_names(url)
     if source.study not in names:
@@ -93,18 +94,19 @@ def best_configs(source: WarmStart, storage_url: str, direction: str, where: str
             where, "warm_start.study", f"a study in {url.split('://')[0]} storage (there: {listed})", source.study
         )
     study = optuna.load_study(study_name=source.study, storage=url)
-    if study.direction.name.lower() != direction:
+    source_direction = "maximize" if ranking.maximizes(study) else "minimize"  # its (validation) objective's
+    if source_direction != direction:
         raise BadInput(
             where,
             "warm_start.study",
             f"a study that {direction}s its metric, as this one does",
-            f"{source.study} ({study.direction.name.lower()}s)",
+            f"{source.study} ({source_direction}s)",
         )
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    complete.sort(key=lambda t: t.value, reverse=direction == "maximize")
+    # a multi-objective source has no top K: its front's members are its best trials
+    best = ranking.front_trials(study) if len(study.directions) > 1 else ranking.ranked_trials(study)[: source.top_k]
     return [
         (f"{source.study}#{t.number}", {**t.user_attrs.get(attrs.HYPERPARAMETERS, {}), **t.params}, set(t.params))
-        for t in complete[: source.top_k]
+        for t in best
     ]
 
 

@@ -98,7 +98,11 @@ def trial_count(url: str, study_name: str) -> int:
 
 
 def study_direction(url: str, study_name: str) -> str:
-    """'minimize' or 'maximize' (the study must exist: see check_study)."""
+    """'minimize' or 'maximize' (the study must exist: see check_study); a multi-objective study's is its
+    validation objective's, the ``value`` of its trials frame."""
+    settings = study_user_attr(url, study_name, attrs.SETTINGS) or {}
+    if settings.get("objectives"):
+        return str(settings["direction"])
     sql = (
         "SELECT d.direction FROM study_directions d JOIN studies s ON s.study_id = d.study_id "
         "WHERE s.study_name = :study AND d.objective = 0"

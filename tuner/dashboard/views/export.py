@@ -17,17 +17,20 @@ if complete.empty:
     st.info(f"Study {context.study} has no COMPLETE trial yet: nothing to export.")
     st.stop()
 best = int(ranking.ranked_rows(trials, context.direction).iloc[0]["number"])
+# a multi-objective study has a front, not a best trial: every export names its trial (--trial N)
+by_number = "front" in trials
 choices = list(exportable["number"])
 preferred = [n for n in selected_trials(trials, context.direction) if n in choices]
 number = st.selectbox(
     "trial",
     choices,
     index=choices.index(preferred[0] if preferred else best),
-    format_func=lambda n: f"{n} (best)" if n == best else str(n),
+    format_func=lambda n: f"{n} (best)" if n == best and not by_number else str(n),
 )
 file_format = FileFormat(st.radio("format", [f.value for f in FileFormat], horizontal=True))
 try:
-    text = export_text(context.storage, context.study, None if number == best else number, file_format)
+    named = None if number == best and not by_number else number
+    text = export_text(context.storage, context.study, named, file_format)
 except BadInput as error:  # a study Optuna made directly has nothing to retrain from
     st.info(f"Nothing to export: {error}")
     st.stop()
@@ -50,5 +53,5 @@ else:
     st.caption(f"trial {number} has no kept model (only the study's best keep_best are kept): retrain its config")
 st.code(text, language=file_format.value)
 st.caption(
-    f"the same bytes as: tuner export {context.study}{'' if number == best else f' --trial {number}'} --format {file_format.value}"
+    f"the same bytes as: tuner export {context.study}{'' if named is None else f' --trial {number}'} --format {file_format.value}"
 )
