@@ -198,6 +198,7 @@ def test_a_two_objective_study_stores_both_values_and_its_front_is_the_hand_comp
     frame = trials_frame(url, name)
     assert set(frame[frame["front"]]["number"]) == by_hand
     assert {t.number for t in result.best_trials} == by_hand
+    assert {t.number for t in study.best_trials} == by_hand  # Optuna's own reading of the study agrees
     with pytest.raises(RuntimeError, match="several objectives.*best_trials"):
         _ = result.best_value
 
