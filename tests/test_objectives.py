@@ -147,6 +147,7 @@ def test_infeasible_trials_are_never_on_the_front_nor_picked_and_where_narrows_t
         ]
     )
     assert [t.number for t in ranking.front_trials(study)] == [0, 2]
+    assert ranking.best_trial(study).number == 0  # the kept models and the final test skip trial 1 too
     assert best_for(study, "val_loss").number == 0  # not the infeasible trial 1, though its loss is lowest
     assert best_for(study, "params").number == 2
     assert best_for(study, "val_loss", ["params<=2000"]).number == 2

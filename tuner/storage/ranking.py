@@ -108,8 +108,10 @@ def front_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def ranked_rows(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
-    """The COMPLETE rows of a trials frame (``queries.trials_frame``), best first."""
+    """The feasible COMPLETE rows of a trials frame (``queries.trials_frame``), best first."""
     complete = frame[frame["state"] == "COMPLETE"].sort_values("number")
+    if "infeasible" in complete:  # a multi-objective study's trials outside its constraints
+        complete = complete[complete["infeasible"] == ""]
     maximize = direction == "maximize"
     keys = [rank_key(v, t, maximize) for v, t in zip(complete["value"], complete[attrs.BEST_VAL_LOSS], strict=True)]
     order = sorted(range(len(complete)), key=lambda i: keys[i])
