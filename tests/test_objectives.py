@@ -18,7 +18,7 @@ from tuner.config.hyperparams import Hyperparameters
 from tuner.config.objectives import Constraint, Objective, Objectives
 from tuner.errors import BadInput
 from tuner.insight.front import best_for
-from tuner.orchestration.front_pruning import FrontPruner, Progress
+from tuner.orchestration.front_pruning import FrontPruner, Progress, finished_progress
 from tuner.storage import ranking
 from tuner.training.latency import TOLERANCE, latency_ms
 from tuner.training.models import RecurrentNet
@@ -167,7 +167,7 @@ def two_objective_study(ray_session, tmp_path_factory) -> tuple[str, str, object
     document = tiny_study(
         folder,
         name="small-and-good",
-        objectives=LOSS_AND_SIZE,
+        objectives=[*LOSS_AND_SIZE, {"metric": "latency_ms"}],
         constraints={"params": {"max": 5000}},  # hidden 8 and 16 fit; 24 does not
         pruner={"type": "median", "n_startup_trials": 1},
         trials=5,
@@ -188,13 +188,14 @@ def test_a_two_objective_study_stores_both_values_and_its_front_is_the_hand_comp
     complete = [t for t in study.trials if t.state is TrialState.COMPLETE]
     assert complete
     for trial in complete:
-        assert len(trial.values) == 2
+        assert len(trial.values) == 3
         assert trial.values[1] == trial.user_attrs[attrs.PARAMETER_COUNT] <= 5000
+        assert trial.values[2] == trial.user_attrs[attrs.COSTS]["latency_ms"] > 0  # measured by its worker
     for trial in study.trials:  # every trial's size was measured; those over the bound were stopped at once
         if trial.user_attrs[attrs.COSTS]["params"] > 5000:
             assert trial.state is TrialState.PRUNED and "infeasible" in trial.user_attrs[attrs.PRUNED_BECAUSE]
     by_hand = {
-        t.number for t in complete if not any(ranking.dominates(o.values, t.values, [False, False]) for o in complete)
+        t.number for t in complete if not any(ranking.dominates(o.values, t.values, [False] * 3) for o in complete)
     }
     frame = trials_frame(url, name)
     assert set(frame[frame["front"]]["number"]) == by_hand
@@ -202,6 +203,12 @@ def test_a_two_objective_study_stores_both_values_and_its_front_is_the_hand_comp
     assert {t.number for t in study.best_trials} == by_hand  # Optuna's own reading of the study agrees
     with pytest.raises(RuntimeError, match="several objectives.*best_trials"):
         _ = result.best_value
+    # what a resumed driver's front pruner starts from: each finished trial's stored curve and costs
+    finished = finished_progress(study, url)
+    assert set(finished) == {t.number for t in complete}
+    for trial in complete:
+        assert min(finished[trial.number].curve.values()) == pytest.approx(trial.values[0])
+        assert finished[trial.number].costs == trial.user_attrs[attrs.COSTS]
 
 
 def test_a_front_member_exported_by_best_for_retrains_with_tuner_train(two_objective_study, tmp_path):
@@ -209,12 +216,15 @@ def test_a_front_member_exported_by_best_for_retrains_with_tuner_train(two_objec
     tuner = [sys.executable, "-m", "tuner.cli"]
     trials = subprocess.run([*tuner, "trials", name, "--storage", url], capture_output=True, text=True, cwd=REPO)
     assert trials.returncode == 0 and "front (*)" in trials.stdout
+    status = subprocess.run([*tuner, "status", "--storage", url], capture_output=True, text=True, cwd=REPO)
+    header, row = status.stdout.splitlines()[1:3]
+    study = optuna.load_study(study_name=name, storage=url)
+    assert dict(zip(header.split(), row.split(), strict=True))["front"] == str(len(ranking.front_trials(study)))
     asked = subprocess.run([*tuner, "export", name, "--storage", url], capture_output=True, text=True, cwd=REPO)
     assert asked.returncode == 2 and "--best-for METRIC" in asked.stderr and "front:" in asked.stderr
     out = tmp_path / "smallest.yaml"
     export = [*tuner, "export", name, "--best-for", "params", "--out", str(out), "--storage", url]
     assert subprocess.run(export, capture_output=True, text=True, cwd=REPO).returncode == 0
-    study = optuna.load_study(study_name=name, storage=url)
     smallest = min(ranking.front_trials(study), key=lambda t: (t.values[1], t.values[0]))
     assert f"trial: {smallest.number}\n" in out.read_text()
     train = subprocess.run(
