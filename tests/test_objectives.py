@@ -17,6 +17,7 @@ from tuner import attrs
 from tuner.config.hyperparams import Hyperparameters
 from tuner.config.objectives import Constraint, Objective, Objectives
 from tuner.errors import BadInput
+from tuner.insight.export import pick_trial
 from tuner.insight.front import best_for
 from tuner.orchestration.front_pruning import FrontPruner, Progress, finished_progress
 from tuner.storage import ranking
@@ -155,6 +156,14 @@ def test_infeasible_trials_are_never_on_the_front_nor_picked_and_where_narrows_t
         best_for(study, "val_loss", ["params<=10"])
     with pytest.raises(BadInput, match="METRIC <=|<|>=|>|== NUMBER"):
         best_for(study, "val_loss", ["params at most 10"])
+    with pytest.raises(BadInput, match="an objective of the study: val_loss, params, found 'flops'"):
+        best_for(study, "flops")
+    one = optuna.create_study()
+    one.add_trial(create_trial(value=1.0))
+    with pytest.raises(BadInput, match="--best-for: expected a multi-objective study"):
+        pick_trial(one, None, "val_loss")
+    with pytest.raises(BadInput, match="--trial N or --best-for METRIC"):
+        pick_trial(study, None)
 
 
 @pytest.fixture(scope="module")
