@@ -271,7 +271,8 @@ class StudyBridge:
             return
         value = float(summary["best_objective"])
         if self.front is not None:
-            self._end_on_front(trial, record, ended | trained_attrs(summary), value, costs_in(summary))
+            if not self._end_on_front(trial, record, ended | trained_attrs(summary), value, costs_in(summary)):
+                return
         else:
             self._end(trial, TrialState.COMPLETE, ended | trained_attrs(summary), value)
         best = self.outcomes.best_value
@@ -280,10 +281,14 @@ class StudyBridge:
 
     def _end_on_front(
         self, trial: optuna.Trial, record: TrialRecord, ended: dict[str, Any], value: float, costs: dict[str, float]
-    ) -> None:
-        """A multi-objective trial ends COMPLETE with one value per objective; outside a constraint it is
-        recorded infeasible. Its curve and costs join the front pruner's reference."""
+    ) -> bool:
+        """A multi-objective trial ends COMPLETE with one value per objective (True); outside a constraint it
+        is recorded infeasible. Its curve and costs join the front pruner's reference. A trial that did not
+        measure every objective ends FAIL (False)."""
         measured = {self.objectives.validation.metric: value, **costs}
+        if missing := [m for m in self.objectives.metrics if m not in measured]:  # a trainable that measures less
+            self._end(trial, TrialState.FAIL, {**ended, attrs.ERROR: f"the trial measured no {', '.join(missing)}"})
+            return False
         self._set_constraints(trial, measured)
         broken = [
             f"{c.metric} {measured[c.metric]:g} outside {c.describe()}"
@@ -296,6 +301,7 @@ class StudyBridge:
         if record.progress is not None:
             record.progress.costs.update(costs)
             self.finished[trial.number] = record.progress
+        return True
 
     def _set_constraints(self, trial: optuna.Trial, measured: dict[str, float]) -> None:
         """Each constraint's value for Optuna (<= 0: kept), which its samplers read; a metric the trial did
