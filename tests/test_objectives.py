@@ -3,15 +3,12 @@ network's measured costs, the front in trials/export and the Python API, over a 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import optuna
 import pytest
 import torch
 from optuna.trial import TrialState, create_trial
 
-from tests.conftest import REPO, tiny_study, write_yaml
+from tests.conftest import tiny_study, write_yaml
 from tests.test_bad_input import assert_one_line_error, run_cli
 from tuner import attrs
 from tuner.config.hyperparams import Hyperparameters
@@ -220,26 +217,24 @@ def test_a_two_objective_study_stores_both_values_and_its_front_is_the_hand_comp
         assert finished[trial.number].costs == trial.user_attrs[attrs.COSTS]
 
 
-def test_a_front_member_exported_by_best_for_retrains_with_tuner_train(two_objective_study, tmp_path):
+def test_a_front_member_exported_by_best_for_retrains_with_tuner_train(two_objective_study, tmp_path, capsys):
+    """The commands a user types, through the CLI's own entry point (in this process: the same code)."""
+    from tuner.cli import main
+
     url, name, _ = two_objective_study
-    tuner = [sys.executable, "-m", "tuner.cli"]
-    trials = subprocess.run([*tuner, "trials", name, "--storage", url], capture_output=True, text=True, cwd=REPO)
-    assert trials.returncode == 0 and "front (*)" in trials.stdout
-    status = subprocess.run([*tuner, "status", "--storage", url], capture_output=True, text=True, cwd=REPO)
-    header, row = status.stdout.splitlines()[1:3]
+    assert main(["trials", name, "--storage", url]) == 0
+    assert "front (*)" in capsys.readouterr().out
+    assert main(["status", "--storage", url]) == 0
+    header, row = capsys.readouterr().out.splitlines()[1:3]
     study = optuna.load_study(study_name=name, storage=url)
     assert dict(zip(header.split(), row.split(), strict=True))["front"] == str(len(ranking.front_trials(study)))
-    asked = subprocess.run([*tuner, "export", name, "--storage", url], capture_output=True, text=True, cwd=REPO)
-    assert asked.returncode == 2 and "--best-for METRIC" in asked.stderr and "front:" in asked.stderr
+    code, err = run_cli(capsys, "export", name, "--storage", url)
+    assert_one_line_error(code, err, "--best-for METRIC", "front:")
     out = tmp_path / "smallest.yaml"
-    export = [*tuner, "export", name, "--best-for", "params", "--out", str(out), "--storage", url]
-    assert subprocess.run(export, capture_output=True, text=True, cwd=REPO).returncode == 0
+    assert main(["export", name, "--best-for", "params", "--out", str(out), "--storage", url]) == 0
     smallest = min(ranking.front_trials(study), key=lambda t: (t.values[1], t.values[0]))
     assert f"trial: {smallest.number}\n" in out.read_text()
-    train = subprocess.run(
-        [*tuner, "train", str(out), "--out", str(tmp_path / "m.pt")], capture_output=True, text=True, cwd=REPO
-    )
-    assert train.returncode == 0, train.stderr
+    assert main(["train", str(out), "--out", str(tmp_path / "m.pt")]) == 0
     assert (tmp_path / "m.pt").exists()
 
 
@@ -284,7 +279,9 @@ def test_narrow_warm_start_and_compare_take_a_front_in_place_of_the_top_k(two_ob
                 user_attrs={attrs.HYPERPARAMETERS: {**source.user_attrs[attrs.HYPERPARAMETERS], **params}},
             )
         )
-    assert "the 2 trials of its front, trials 0, 2" in narrow(copy_url, "known", 0.2)
+    assert "the 2 trials of its front, trials 0, 2" in narrow(copy_url, "known")
+    with pytest.raises(BadInput, match="no --top for a multi-objective study"):
+        narrow(copy_url, "known", 0.2)
     warm = best_configs(WarmStart(study="known", top_k=1), copy_url, "minimize", "study.yaml")
     assert [source_name for source_name, _, _ in warm] == ["known#0", "known#2"]  # the front, not the top 1
     table = compare_table(url, name, name)

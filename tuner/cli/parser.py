@@ -169,7 +169,11 @@ def _insight_commands(command: Command) -> None:
 
     narrow = command("narrow", "A search-space file narrowed to the region of a finished study's best trials.")
     narrow.add_argument("study", help="study name")
-    narrow.add_argument("--top", type=float, default=0.2, help="share of the COMPLETE trials to keep (default 0.2)")
+    narrow.add_argument(
+        "--top",
+        type=float,
+        help="share of the COMPLETE trials to keep (default 0.2; a multi-objective study keeps its front)",
+    )
     narrow.add_argument("--out", help="the space file to write (default: print it)")
 
     compare = command("compare", "Two studies side by side: best values, trials to reach a target, importances.")

@@ -63,9 +63,13 @@ def narrow_space(space: SearchSpace, top: list[dict[str, Any]]) -> SearchSpace:
     return SearchSpace(tuple(narrowed.values()))
 
 
-def narrow(storage_url: str, study_name: str, top: float) -> str:
-    """The narrowed space file's text, with a comment header saying where it came from."""
-    if not 0 < top <= 1:
+DEFAULT_TOP = 0.2
+
+
+def narrow(storage_url: str, study_name: str, top: float | None = None) -> str:
+    """The narrowed space file's text, with a comment header saying where it came from. ``top``: the share
+    of the best COMPLETE trials (default ``DEFAULT_TOP``); a multi-objective study keeps its front instead."""
+    if top is not None and not 0 < top <= 1:
         raise BadInput("--top", None, "a share of the COMPLETE trials in (0, 1]", top)
     check_study(storage_url, study_name)
     study = optuna.load_study(study_name=study_name, storage=optuna_storage(storage_url, create_tables=False))
@@ -80,6 +84,9 @@ def narrow(storage_url: str, study_name: str, top: float) -> str:
         )
     complete = ranking.ranked_trials(study)
     multi = len(study.directions) > 1
+    if multi and top is not None:  # a front has no top share
+        raise BadInput("--top", None, "no --top for a multi-objective study (its front is kept)", top)
+    top = DEFAULT_TOP if top is None else top
     # a multi-objective study has no top share: its front members are its best trials
     best = ranking.front_trials(study) if multi else complete[: max(2, math.ceil(top * len(complete)))]
     if len(best) < 2:
