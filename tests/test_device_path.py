@@ -157,15 +157,17 @@ def test_tuner_train_device_cuda_where_there_is_none_is_one_line(tmp_path, capsy
     assert "--device" in err and "CUDA device" in err and "Traceback" not in err
 
 
-@pytest.mark.slow
-def test_the_gpu_check_script_runs_every_part_on_the_cpu_so_it_is_ready_when_a_gpu_is():
+def test_the_gpu_check_script_runs_every_part_on_the_cpu_so_it_is_ready_when_a_gpu_is(ray_session):
     import json
+    import os
     import subprocess
 
     from tests.conftest import REPO
 
+    # its study joins the session's Ray (ray.init reads RAY_ADDRESS), as `tuner run` joins any running one
+    env = {**os.environ, "RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
     done = subprocess.run(
-        ["bash", "scripts/gpu_check.sh", "--dry-run"], capture_output=True, text=True, cwd=REPO, timeout=300
+        ["bash", "scripts/gpu_check.sh", "--dry-run"], capture_output=True, text=True, cwd=REPO, timeout=300, env=env
     )
     assert done.returncode == 0, done.stderr[-2000:]
     parts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
