@@ -36,7 +36,7 @@ from tuner.config.spaces import SearchSpace
 from tuner.config.studies import Resources
 from tuner.orchestration.front_pruning import FrontPruner, Progress
 from tuner.orchestration.trainable import EPOCH, SUMMARY
-from tuner.storage import queries
+from tuner.storage import queries, ranking
 from tuner.storage.trial_attrs import set_user_attrs, trial_id
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ class Outcomes:
     """Counts for the progress bar and the final summary."""
 
     by_state: collections.Counter = field(default_factory=collections.Counter)
-    best_value: float | None = None
+    best_value: float | None = None  # of the (validation) objective, among feasible trials
+    front: int | None = None  # members of a multi-objective study's front so far
 
 
 class StudyBridge:
@@ -272,7 +273,7 @@ class StudyBridge:
         value = float(summary["best_objective"])
         if self.front is not None:
             if not self._end_on_front(trial, record, ended | trained_attrs(summary), value, costs_in(summary)):
-                return
+                return  # FAIL, or infeasible: not the best of anything
         else:
             self._end(trial, TrialState.COMPLETE, ended | trained_attrs(summary), value)
         best = self.outcomes.best_value
@@ -282,9 +283,9 @@ class StudyBridge:
     def _end_on_front(
         self, trial: optuna.Trial, record: TrialRecord, ended: dict[str, Any], value: float, costs: dict[str, float]
     ) -> bool:
-        """A multi-objective trial ends COMPLETE with one value per objective (True); outside a constraint it
-        is recorded infeasible. Its curve and costs join the front pruner's reference. A trial that did not
-        measure every objective ends FAIL (False)."""
+        """A multi-objective trial ends COMPLETE with one value per objective; outside a constraint it is
+        recorded infeasible. Its curve and costs join the front pruner's reference. A trial that did not
+        measure every objective ends FAIL. True when it ended COMPLETE and feasible."""
         measured = {self.objectives.validation.metric: value, **costs}
         if missing := [m for m in self.objectives.metrics if m not in measured]:  # a trainable that measures less
             self._end(trial, TrialState.FAIL, {**ended, attrs.ERROR: f"the trial measured no {', '.join(missing)}"})
@@ -301,7 +302,8 @@ class StudyBridge:
         if record.progress is not None:
             record.progress.costs.update(costs)
             self.finished[trial.number] = record.progress
-        return True
+        self.outcomes.front = len(ranking.front_trials(self.study))
+        return not broken
 
     def _set_constraints(self, trial: optuna.Trial, measured: dict[str, float]) -> None:
         """Each constraint's value for Optuna (<= 0: kept), which its samplers read; a metric the trial did

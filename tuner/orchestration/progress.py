@@ -64,7 +64,12 @@ class ProgressBar(Callback):
         counts = self.bridge.outcomes.by_state
         best = self.bridge.outcomes.best_value
         best_text = f"{best:.4f}" if best is not None else "-"
-        return f"complete {counts['COMPLETE']}  pruned {counts['PRUNED']}  failed {counts['FAIL']}  best {best_text}"
+        front = self.bridge.outcomes.front
+        front_text = f"  front {front}" if front is not None else ""  # a multi-objective study
+        return (
+            f"complete {counts['COMPLETE']}  pruned {counts['PRUNED']}  failed {counts['FAIL']}  best {best_text}"
+            + front_text
+        )
 
     def _update(self) -> None:
         done = self.before + sum(self.bridge.outcomes.by_state.values())
