@@ -83,6 +83,23 @@ class Objectives:
         named = self.metrics + [c.metric for c in self.constraints]
         return [m for m in COST_METRICS if m in named]
 
+    def broken(self, measured: Mapping[str, float], running: bool = False) -> list[str]:
+        """The constraints ``measured`` breaks, each as text ("params 250000 outside params <= 200000");
+        ``running``: a trial still training, whose ``train_seconds`` so far can only break a ``max``."""
+        found = []
+        for constraint in self.constraints:
+            value = measured.get(constraint.metric)
+            if value is None:
+                continue
+            still_growing = running and constraint.metric == TRAIN_SECONDS
+            if (
+                (constraint.max is not None and value > constraint.max)
+                if still_growing
+                else constraint.violation(value) > 0
+            ):
+                found.append(f"{constraint.metric} {value:g} outside {constraint.describe()}")
+        return found
+
     def to_settings(self) -> dict[str, Any]:
         """Stored with the study (so a resumed one must match) and read by each worker."""
         return {

@@ -88,14 +88,15 @@ def compare_table(url: str, study_a: str, study_b: str, target: float | None = N
 def _compare_fronts(url: str, names: tuple[str, str], trials: dict[str, pd.DataFrame], rows: dict) -> None:
     """Two multi-objective studies of the same objectives: each front's size and hypervolume, against one
     reference point (per objective, the worst value among both studies' feasible COMPLETE trials)."""
-    objectives = [(queries.study_user_attr(url, n, attrs.SETTINGS) or {}).get("objectives") for n in names]
+    settings = [queries.study_user_attr(url, n, attrs.SETTINGS) or {} for n in names]
+    objectives = [s.get("objectives") for s in settings]
     if not any(objectives):
         return
     if objectives[0] != objectives[1]:
         raise BadInput("STUDY_B", None, f"a study of the same objectives as {names[0]}", names[1])
     metrics = [o["metric"] for o in objectives[0]]
     maximize = [o["direction"] == "maximize" for o in objectives[0]]
-    columns = ["value" if m == (queries.study_metric(url, names[0])) else m for m in metrics]
+    columns = ["value" if m == settings[0]["metric"] else m for m in metrics]  # the frame's validation column
     feasible = {
         n: trials[n][(trials[n]["state"] == "COMPLETE") & (trials[n]["infeasible"] == "")][columns].to_numpy().tolist()
         for n in names

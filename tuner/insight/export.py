@@ -30,9 +30,9 @@ def pick_trial(
     if best_metric is not None and number is not None:
         raise BadInput("--best-for", None, "either --trial or --best-for", f"--trial {number} and --best-for")
     if number is None:
-        if best_metric is not None and not front.is_multi_objective(study):
+        if best_metric is not None and not ranking.is_multi_objective(study):
             raise BadInput("--best-for", None, "a multi-objective study (this one has one objective)", best_metric)
-        if front.is_multi_objective(study):
+        if ranking.is_multi_objective(study):
             if best_metric is None:
                 raise front.ask_for_a_member(study)
             return front.best_for(study, best_metric, where)

@@ -45,12 +45,7 @@ class Condition:
 
 def metrics_of(study: optuna.Study) -> list[str]:
     """The study's objectives by name, in the order of a trial's values."""
-    settings = study.user_attrs.get(attrs.SETTINGS) or {}
-    return [o["metric"] for o in settings.get("objectives", [])] or [settings.get("metric", "value")]
-
-
-def is_multi_objective(study: optuna.Study) -> bool:
-    return len(study.directions) > 1
+    return ranking.objective_metrics(study.user_attrs.get(attrs.SETTINGS))
 
 
 def parse_where(texts: Sequence[str], metrics: Sequence[str]) -> list[Condition]:

@@ -82,13 +82,12 @@ def narrow(storage_url: str, study_name: str, top: float | None = None) -> str:
             study_name,
             "older studies kept only their distributions, not the space's conditions",
         )
-    complete = ranking.ranked_trials(study)
-    multi = len(study.directions) > 1
+    multi = ranking.is_multi_objective(study)
     if multi and top is not None:  # a front has no top share
         raise BadInput("--top", None, "no --top for a multi-objective study (its front is kept)", top)
     top = DEFAULT_TOP if top is None else top
-    # a multi-objective study has no top share: its front members are its best trials
-    best = ranking.front_trials(study) if multi else complete[: max(2, math.ceil(top * len(complete)))]
+    complete = ranking.ranked_trials(study)
+    best = ranking.best_trials(study, max(2, math.ceil(top * len(complete))))
     if len(best) < 2:
         found = f"{study_name} has {len(best)}"
         raise BadInput(
@@ -101,14 +100,14 @@ def narrow(storage_url: str, study_name: str, top: float | None = None) -> str:
         if multi
         else f"the best {len(best)} of its {len(complete)} COMPLETE trials (--top {top:g})"
     )
-    index = ranking.validation_index(study.user_attrs.get(attrs.SETTINGS))
-    ends = sorted(t.values[index] for t in best)
+    settings = study.user_attrs.get(attrs.SETTINGS, {})
+    values = [t.values[ranking.validation_index(settings)] for t in best]
+    worst, top_value = (min(values), max(values)) if ranking.maximizes(study) else (max(values), min(values))
+    direction = "maximize" if ranking.maximizes(study) else "minimize"
     header = (
         f"# Narrowed by tuner narrow from study {study_name} ({mask_url(storage_url)}):\n"
         f"# {chosen}, trials {numbers},\n"
-        f"# {study.directions[index].name.lower()} {study.user_attrs.get(attrs.SETTINGS, {}).get('metric', 'value')} "
-        f"from {ends[-1] if not ranking.maximizes(study) else ends[0]:.4g} "
-        f"to {ends[0] if not ranking.maximizes(study) else ends[-1]:.4g}.\n"
+        f"# {direction} {settings.get('metric', 'value')} from {worst:.4g} to {top_value:.4g}.\n"
     )
     body = {"description": f"narrowed from study {study_name}", **space.to_document()}
     return header + yaml.safe_dump(body, sort_keys=False, default_flow_style=None)

@@ -18,6 +18,7 @@ import yaml
 
 from tuner import attrs
 from tuner.config.export_file import FileFormat
+from tuner.config.objectives import COST_METRICS
 from tuner.errors import BadInput
 from tuner.insight import BOOTSTRAP, charts
 from tuner.insight.analysis import best_so_far, read_curves, with_gap
@@ -45,7 +46,7 @@ def _best_config(url: str, study: str) -> str:
 
 def _front_section(trials: pd.DataFrame, metric: str, figure: Figures) -> list[str]:
     """A multi-objective study's front: a chart per cost objective and the members' table."""
-    costs = [c for c in ("params", "latency_ms", "train_seconds") if c in trials]
+    costs = [c for c in COST_METRICS if c in trials]
     front = trials[trials["front"]].sort_values(costs[0])
     parts = [
         "<h2>Front</h2>",

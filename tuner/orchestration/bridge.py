@@ -291,11 +291,7 @@ class StudyBridge:
             self._end(trial, TrialState.FAIL, {**ended, attrs.ERROR: f"the trial measured no {', '.join(missing)}"})
             return False
         self._set_constraints(trial, measured)
-        broken = [
-            f"{c.metric} {measured[c.metric]:g} outside {c.describe()}"
-            for c in self.objectives.constraints
-            if c.metric in measured and c.violation(measured[c.metric]) > 0
-        ]
+        broken = self.objectives.broken(measured)
         ended = {**ended, attrs.COSTS: costs, **({attrs.INFEASIBLE: "; ".join(broken)} if broken else {})}
         values = [measured[m] for m in self.objectives.metrics]
         self._end(trial, TrialState.COMPLETE, ended, values, ranked_by=value)

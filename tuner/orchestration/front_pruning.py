@@ -32,7 +32,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState, create_trial
 
 from tuner import attrs
-from tuner.config.objectives import TRAIN_SECONDS, Objectives, from_settings
+from tuner.config.objectives import Objectives, from_settings
 from tuner.storage import queries
 
 
@@ -66,24 +66,12 @@ class FrontPruner:
         self.cost_metrics = [m for m in objectives.metrics if m != objectives.validation.metric]
         self._direction = StudyDirection.MAXIMIZE if objectives.validation.maximize else StudyDirection.MINIMIZE
 
-    def infeasible(self, judged: Progress) -> list[str]:
-        """The constraints that ``judged``'s known costs already break (``train_seconds`` only grows)."""
-        broken = []
-        for constraint in self.objectives.constraints:
-            value = judged.costs.get(constraint.metric)
-            if value is None:
-                continue
-            grows = constraint.metric == TRAIN_SECONDS
-            if constraint.max is not None and value > constraint.max or (not grows and constraint.violation(value) > 0):
-                broken.append(f"{constraint.metric} {value:g} outside {constraint.describe()}")
-        return broken
-
     def verdict(self, judged: Progress, finished: Iterable[Progress]) -> str | None:
         """Why to stop ``judged`` at its last epoch (one line), or None to let it go on."""
         if not judged.curve:
             return None
         epoch = max(judged.curve)
-        if broken := self.infeasible(judged):
+        if broken := self.objectives.broken(judged.costs, running=True):
             return f"at epoch {epoch}: infeasible ({'; '.join(broken)})"
         reference = [f for f in finished if f.curve and costs_no_more(f.costs, judged.costs, self.cost_metrics)]
         if not reference or self.kind == "none":
@@ -122,9 +110,11 @@ def finished_progress(study: optuna.Study, storage_url: str) -> dict[int, Progre
         return {}
     metric = from_settings(study.user_attrs[attrs.SETTINGS]).validation.metric
     epochs = queries.epochs_frame(storage_url, study.study_name, [t.number for t in complete])
-    finished = {}
-    for trial in complete:
-        rows = epochs[epochs["trial_number"] == trial.number]
-        curve = {int(e): float(v) for e, v in zip(rows["epoch"], rows[metric], strict=True)} if metric in rows else {}
-        finished[trial.number] = Progress(trial.number, curve, dict(trial.user_attrs.get(attrs.COSTS, {})))
-    return finished
+    curves = {
+        int(number): dict(zip(rows["epoch"].astype(int), rows[metric].astype(float), strict=True))
+        for number, rows in epochs.groupby("trial_number")
+    }
+    return {
+        t.number: Progress(t.number, curves.get(t.number, {}), dict(t.user_attrs.get(attrs.COSTS, {})))
+        for t in complete
+    }

@@ -102,11 +102,9 @@ def best_configs(source: WarmStart, storage_url: str, direction: str, where: str
             f"a study that {direction}s its metric, as this one does",
             f"{source.study} ({source_direction}s)",
         )
-    # a multi-objective source has no top K: its front's members are its best trials
-    best = ranking.front_trials(study) if len(study.directions) > 1 else ranking.ranked_trials(study)[: source.top_k]
     return [
         (f"{source.study}#{t.number}", {**t.user_attrs.get(attrs.HYPERPARAMETERS, {}), **t.params}, set(t.params))
-        for t in best
+        for t in ranking.best_trials(study, source.top_k)
     ]
 
 

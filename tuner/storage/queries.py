@@ -60,6 +60,9 @@ _SHOWN_ATTRS = (
     attrs.WARM_START_FROM,
     attrs.BEST_VAL_LOSS,
     attrs.CONFUSION,
+    attrs.COSTS,  # the rest: a multi-objective study's (``_with_objectives``)
+    attrs.INFEASIBLE,
+    attrs.PRUNED_BECAUSE,
 )
 
 
@@ -243,29 +246,20 @@ def _with_objectives(url: str, study_name: str, frame: pd.DataFrame) -> tuple[pd
     rows = _study_rows(url, sql, study_name)
     values = {(r[0], r[1]): _value(r[2], r[3]) for r in rows}
     metrics = [o["metric"] for o in objectives]
-    measured = _user_attr_values(url, study_name, attrs.COSTS)  # a pruned trial's costs too
+    measured = [c if isinstance(c, dict) else {} for c in frame[attrs.COSTS]]  # a pruned trial's costs too
     for index, metric in enumerate(metrics):
-        frame[metric] = [values.get((trial, index), measured.get(trial, {}).get(metric)) for trial in frame["trial_id"]]
+        frame[metric] = [
+            values.get((t, index), m.get(metric)) for t, m in zip(frame["trial_id"], measured, strict=True)
+        ]
     frame["value"] = frame[settings["metric"]].where(frame["state"] == "COMPLETE")
-    infeasible = _user_attr_values(url, study_name, attrs.INFEASIBLE)
-    frame["infeasible"] = [infeasible.get(trial, "") for trial in frame["trial_id"]]
+    frame["infeasible"] = frame[attrs.INFEASIBLE].fillna("").astype(str)
     candidates = frame[(frame["state"] == "COMPLETE") & (frame["infeasible"] == "")]
     maximize = [o["direction"] == "maximize" for o in objectives]
     on_front = candidates.index[ranking.front_of(candidates[metrics].to_numpy().tolist(), maximize)]
     frame["front"] = frame.index.isin(on_front)
-    pruned_because = _user_attr_values(url, study_name, attrs.PRUNED_BECAUSE)
-    frame[attrs.PRUNED_BECAUSE] = [pruned_because.get(trial, "") for trial in frame["trial_id"]]
+    frame[attrs.PRUNED_BECAUSE] = frame[attrs.PRUNED_BECAUSE].fillna("").astype(str)
     costs = [m for m in metrics if m != settings["metric"]]
     return frame, [*costs, "infeasible", "front", attrs.PRUNED_BECAUSE]
-
-
-def _user_attr_values(url: str, study_name: str, key: str) -> dict[int, Any]:
-    """trial_id -> one user attribute of the study's trials (those that have it)."""
-    sql = (
-        "SELECT a.trial_id, a.value_json FROM trial_user_attributes a JOIN trials t ON t.trial_id = a.trial_id "
-        "JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :study AND a.key = :key"
-    )
-    return {row[0]: json.loads(row[1]) for row in _study_rows(url, sql, study_name, key=key)}
 
 
 def readable_trials(frame: pd.DataFrame) -> pd.DataFrame:

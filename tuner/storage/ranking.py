@@ -7,7 +7,7 @@ the same way (``training.loop``), so the best epoch, the kept models, ``tuner tr
 the dashboard, ``export`` and ``narrow`` all agree on the same trial.
 
 A multi-objective study (``objectives:`` in its file) ranks the same way on its validation objective,
-among its feasible trials; its *front* (``front_numbers``) is the set of feasible COMPLETE trials
+among its feasible trials; its *front* (``front_trials``) is the set of feasible COMPLETE trials
 that no other feasible trial dominates (no worse on every objective, better on one), as Optuna's
 ``best_trials``.
 """
@@ -30,11 +30,21 @@ def rank_key(value: float, tie_loss: float | None, maximize: bool) -> tuple[floa
     return (-value if maximize else value, tie)
 
 
+def objective_metrics(settings: dict | None) -> list[str]:
+    """A study's objectives by name, in the order of a trial's values (from its stored settings)."""
+    settings = settings or {}
+    return [o["metric"] for o in settings.get("objectives", [])] or [settings.get("metric", "value")]
+
+
 def validation_index(settings: dict | None) -> int:
     """Which of a trial's values is the study's validation objective (its settings' ``metric``): the only
     one, or its place in a multi-objective study's ``objectives``."""
-    objectives = (settings or {}).get("objectives")
-    return [o["metric"] for o in objectives].index(settings["metric"]) if objectives else 0  # type: ignore[index]
+    metrics = objective_metrics(settings)
+    return metrics.index(settings["metric"]) if len(metrics) > 1 else 0  # type: ignore[index]
+
+
+def is_multi_objective(study: optuna.Study) -> bool:
+    return len(study.directions) > 1
 
 
 def feasible(trial: FrozenTrial) -> bool:
@@ -44,7 +54,7 @@ def feasible(trial: FrozenTrial) -> bool:
 
 def _validation_of(study: optuna.Study) -> tuple[int, bool]:
     """(index among a trial's values, maximize) of ``study``'s validation objective."""
-    index = validation_index(study.user_attrs.get(attrs.SETTINGS)) if len(study.directions) > 1 else 0
+    index = validation_index(study.user_attrs.get(attrs.SETTINGS)) if is_multi_objective(study) else 0
     return index, study.directions[index] is optuna.study.StudyDirection.MAXIMIZE
 
 
@@ -64,6 +74,12 @@ def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
     """The study's feasible COMPLETE trials, best first by its (validation) objective."""
     index, maximize = _validation_of(study)
     return ranked(study.get_trials(deepcopy=False), maximize, index)
+
+
+def best_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
+    """The study's best trials: its best ``k`` by the objective, or a multi-objective study's front (which
+    has no top K: every member is best at its own trade-off)."""
+    return front_trials(study) if is_multi_objective(study) else ranked_trials(study)[:k]
 
 
 def best_numbers(study: optuna.Study, k: int) -> list[int]:

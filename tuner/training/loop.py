@@ -127,8 +127,8 @@ EpochCallback = Callable[[EpochMetrics], None]
 BestCallback = Callable[[EpochMetrics, RecurrentNet | Ensemble], None]
 # called after every epoch with what training needs to go on from there (``resume``): plain tensors and values
 StateCallback = Callable[[dict], None]
-# called once before the first epoch with the network (or ensemble) and its data: to measure what does not
-# change with training, such as the network's latency
+# called once before the first epoch with one network (a cross-validated trial's first fold's) and its data:
+# to measure what does not change with training, such as the network's latency
 StartCallback = Callable[["RecurrentNet | Ensemble", "TaskData"], None]
 
 

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from tuner.config.objectives import COST_METRICS
 from tuner.dashboard.common import auto_refresh, load_epochs, load_trivial, page_context, trials_or_notice
 from tuner.insight import charts
 from tuner.insight.analysis import read_curves, with_gap
@@ -18,7 +19,7 @@ def body() -> None:
     if "front" not in trials:
         st.info(f"Study {context.study} has one objective ({context.metric}): its best trials are on the Trials page.")
         return
-    costs = [c for c in ("params", "latency_ms", "train_seconds") if c in trials]
+    costs = [c for c in COST_METRICS if c in trials]
     cost = st.selectbox("against", costs)
     st.plotly_chart(charts.front_figure(trials, context.metric, cost), width="stretch", key="front_chart")
     front = trials[trials["front"]].sort_values(cost)
