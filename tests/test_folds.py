@@ -177,6 +177,34 @@ def test_the_default_rule_cross_validates_a_small_classifier_and_says_why(tmp_pa
     assert held.task.folds() is None and "val_fraction in the study file" in held.task.selection
 
 
+def test_a_small_classifier_without_max_epochs_trains_on_as_many_sequences_as_ten_epochs_of_500(tmp_path):
+    """The default budget (config/budget.py): 40 sequences in 5 folds train each network on 32, so up to
+    ceil(5000 / 32) = 157 epochs with a patience of 15; a named max_epochs or patience is kept."""
+
+    def study(counts: dict[str, int], **changes: object) -> object:
+        document = classification_document(tmp_path, counts)
+        for key in ("max_epochs", "early_stopping"):
+            document.pop(key)
+        document.update(changes)
+        return load_study(write_yaml(tmp_path / "b.yaml", document))
+
+    small = study({"a": 20, "b": 20})
+    assert (small.max_epochs, small.early_stopping.patience) == (157, 15)
+    assert small.settings()["max_epochs"] == 157 and "trains on 32 sequences" in small.budget
+    assert study({"a": 20, "b": 20}, early_stopping={"patience": 4}).early_stopping.patience == 4
+    named = study({"a": 20, "b": 20}, max_epochs=7)
+    assert (named.max_epochs, named.early_stopping.patience, named.budget) == (7, 3, "")
+    tiny = study({"a": 5, "b": 5})  # 8 training sequences: capped at 200 epochs
+    assert tiny.max_epochs == 200 and tiny.early_stopping.patience == 20
+    large = study({"a": 400, "b": 300})  # a hold-out split of 0.2 leaves 560 to train on: the plain default
+    assert (large.max_epochs, large.early_stopping.patience, large.budget) == (10, 3, "")
+    text = tiny_study(tmp_path)
+    for key in ("max_epochs", "early_stopping"):
+        text.pop(key)
+    words = load_study(write_yaml(tmp_path / "t.yaml", text))  # a text keeps 10 epochs, whatever its length
+    assert (words.max_epochs, words.early_stopping.patience, words.budget) == (10, 3, "")
+
+
 def test_an_exported_hold_out_trial_is_not_cross_validated_by_the_default_rule(tmp_path):
     from tuner.config.export_file import read_train_file, train_document
 

@@ -219,6 +219,8 @@ def test_a_trial_given_a_gpu_that_torch_cannot_see_fails_as_no_gpu_instead_of_tr
 def test_a_driver_without_the_clusters_token_gets_one_line_saying_to_set_it(one_gpu_node, tmp_path):
     address, env = one_gpu_node
     without_token = {k: v for k, v in env.items() if not k.startswith("RAY_AUTH")}
+    # Ray retries a refused connection for about 20 s; its operator setting shortens that to 2 attempts
+    without_token["RAY_gcs_server_port_wait_time_s"] = "2"
     study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, trials=1))
     done = subprocess.run(
         [

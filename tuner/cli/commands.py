@@ -54,6 +54,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(note)
     if spec.task.selection:
         print(f"selection: {spec.task.selection}; final network: {describe_refit(spec.refit, spec.task.folds())}")
+    if spec.budget:
+        print(f"training budget: {spec.budget}")
     summary = run_spec(
         spec,
         trials=args.trials,

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from tuner.config.algorithms import build_pruner, build_sampler, check_multi_objective
+from tuner.config.budget import DEFAULT_PATIENCE, Budget, default_budget
 from tuner.config.early_stopping import EarlyStopping, parse_early_stopping
 from tuner.config.hyperparams import Hyperparameters, Precision
 from tuner.config.objectives import Objective, Objectives, parse_objectives
 from tuner.config.spaces import ParamType, SearchSpace, parse_space
 from tuner.config.task import BUILTIN_PREFIX, TaskSpec, parse_refit, parse_task
 from tuner.config.yaml_file import load_mapping
-from tuner.errors import BadInput, check_keys, did_you_mean, int_at_least, integer, is_number
+from tuner.errors import BadInput, check_keys, did_you_mean, int_at_least, integer, is_integer, is_number
 from tuner.storage import DEFAULT_STORAGE, is_uri
 
 _TOP_KEYS = {
@@ -121,6 +122,9 @@ class StudySpec:
     refit: str = "none"
     # every objective and constraint; one objective (``metric``, ``direction``) unless the file lists several
     objectives: Objectives | None = None
+    # the default training budget chosen for small data, and why (config/budget.py), for `tuner run` to say;
+    # empty when the file names max_epochs or the data is large enough for the plain default
+    budget: str = field(default="", compare=False)
     # the data file's bytes, read when the study is read: trials get them through Ray (shared_data)
     data_bytes: bytes | None = field(default=None, repr=False, compare=False)
 
@@ -161,7 +165,8 @@ def load_study(path: str | Path) -> StudySpec:
     )
     objectives = parse_objectives(raw, task.metrics(), task.name, where)
     metric, direction = objectives.validation.metric, objectives.validation.direction
-    max_epochs = int_at_least(raw, "max_epochs", 10, where)
+    budget = _budget(raw, task, where)
+    max_epochs = budget.max_epochs
     sampler = _mapping(raw, "sampler", {"type": "tpe"}, where)
     pruner = _mapping(raw, "pruner", {"type": "none"}, where)
     seed = integer(raw, "seed", 0, where)
@@ -192,7 +197,7 @@ def load_study(path: str | Path) -> StudySpec:
         pruner=pruner,
         trials=int_at_least(raw, "trials", 20, where),
         max_epochs=max_epochs,
-        early_stopping=parse_early_stopping(raw.get("early_stopping", {}), where),
+        early_stopping=parse_early_stopping(raw.get("early_stopping", {}), where, patience=budget.patience),
         resources=_parse_resources(raw.get("resources", {}), where),
         storage=storage,
         seed=seed,
@@ -205,7 +210,18 @@ def load_study(path: str | Path) -> StudySpec:
         refit=parse_refit(raw.get("refit"), where, "refit", task.folds()),
         objectives=objectives,
         data_bytes=_data_bytes(task),
+        budget=budget.describe() if budget.reason else "",
     )
+
+
+def _budget(raw: dict, task: TaskSpec, where: str) -> Budget:
+    """The file's ``max_epochs`` (and patience), else the default for the task's data (config/budget.py)."""
+    early = raw.get("early_stopping", {})
+    named = early.get("patience") if isinstance(early, dict) else None
+    named_patience = named if is_integer(named) else None  # a bad one is refused by parse_early_stopping
+    if "max_epochs" in raw:
+        return Budget(int_at_least(raw, "max_epochs", None, where), named_patience or DEFAULT_PATIENCE)
+    return default_budget(task.training_sequences, named_patience)
 
 
 def _parse_warm_start(raw: Any, where: str) -> tuple[WarmStart, ...]:

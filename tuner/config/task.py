@@ -97,6 +97,9 @@ class TaskSpec:
     test_data: str | None = None
     # how trials are judged (hold-out or K folds) and why, for `tuner run` to say; not stored
     selection: str = field(default="", compare=False)
+    # how many sequences one network learns from (a fold's training part, else the training split), where
+    # the study reads them when it is read (classifiers): the default budget follows it (config/budget.py)
+    training_sequences: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # no test_data key when there is none: studies stored before it existed compare equal
@@ -193,13 +196,15 @@ def parse_task(raw: Any, where: str, base_dir: Path, key_path: str = "task", def
             "either folds (cross-validation) or val_fraction (a hold-out split), not both",
             options["folds"],
         )
-    selection = ""
+    selection, training_sequences = "", None
     if data is not None and info.data in ("table", "text"):
-        options, selection = _check_data(name, data, options, info, where, f"{key_path}.options", default_folds)
+        options, selection, training_sequences = _check_data(
+            name, data, options, info, where, f"{key_path}.options", default_folds
+        )
         if test_data is not None:
             _check_test_data(info, data, test_data, where, f"{key_path}.test_data")
             _check_test_rows(name, data, test_data, info.options(**options), where, f"{key_path}.test_data")
-    return TaskSpec(name, data, options, test_data, selection)
+    return TaskSpec(name, data, options, test_data, selection, training_sequences)
 
 
 def _check_regression_options(options: RegressionOptions, where: str, key_path: str) -> None:
@@ -280,9 +285,10 @@ def _resolve_data(data: Any, info: TaskInfo, where: str, base_dir: Path, key_pat
 
 def _check_data(
     name: str, data: str, options: dict[str, Any], info: TaskInfo, where: str, key_path: str, default_folds: bool
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], str, int | None]:
     """Read the data as the task will, so a bad file is refused before anything is written; returns the
-    options with the fold count the default rule chose (``data/folds.py``) and how trials are judged."""
+    options with the fold count the default rule chose (``data/folds.py``), how trials are judged, and
+    how many sequences one network trains on (classifiers; None for the other tasks)."""
     import numpy as np
 
     from tuner.data import folds, tabular  # pandas: only for the tasks that read tables
@@ -291,7 +297,7 @@ def _check_data(
     parsed = info.options(**options)
     if name == "char_lm":
         read_text(data_path(data), parsed)
-        return options, ""  # one chronological split of a text: nothing to choose
+        return options, "", None  # one chronological split of a text: nothing to choose
     if name == "sequence_classification":
         table = tabular.read_long_sequences(data_path(data), parsed)
         split = tabular.split_indices(len(table.ids), parsed.val_fraction, parsed.split_seed, parsed.test_fraction)
@@ -302,20 +308,29 @@ def _check_data(
                 "val_fraction and test_fraction that leave sequences for training, validation and test",
                 f"{len(split.train)}, {len(split.val)} and {len(split.test)} of {len(table.ids)} sequences",
             )
+        selectable = table.labels[np.sort(np.r_[split.train, split.val])]
         if default_folds and parsed.folds is None and "val_fraction" not in options:
-            chosen = folds.default_selection(table.labels[np.sort(np.r_[split.train, split.val])], parsed.val_fraction)
+            chosen = folds.default_selection(selectable, parsed.val_fraction)
             options = {**options, **({"folds": chosen.folds} if chosen.folds else {})}
-            return options, chosen.describe()
+            return options, chosen.describe(), _fold_training(len(selectable), chosen.folds, len(split.train))
         if parsed.folds is not None:
-            _check_class_folds(table.labels[np.sort(np.r_[split.train, split.val])], parsed.folds, where, key_path)
-            return options, folds.Selection(parsed.folds, "folds in the study file").describe()
-    elif name == "regression":
+            _check_class_folds(selectable, parsed.folds, where, key_path)
+            described = folds.Selection(parsed.folds, "folds in the study file").describe()
+            return options, described, _fold_training(len(selectable), parsed.folds, len(split.train))
+        reason = "val_fraction in the study file" if "val_fraction" in options else "the task's default split"
+        return options, folds.Selection(None, reason).describe(), len(split.train)
+    if name == "regression":
         series = tabular.read_series(data_path(data), parsed)
         if parsed.folds is not None:
             _check_series_folds(series, parsed, where, key_path)
-            return options, folds.Selection(parsed.folds, "folds in the study file, in time order").describe()
+            return options, folds.Selection(parsed.folds, "folds in the study file, in time order").describe(), None
     reason = "val_fraction in the study file" if "val_fraction" in options else "the task's default split"
-    return options, folds.Selection(None, reason).describe()
+    return options, folds.Selection(None, reason).describe(), None
+
+
+def _fold_training(selectable: int, fold_count: int | None, hold_out_training: int) -> int:
+    """Sequences one network trains on: all but a fold's share under K folds, else the training split."""
+    return selectable - selectable // fold_count if fold_count else hold_out_training
 
 
 def _check_class_folds(labels: Any, count: int, where: str, key_path: str) -> None:
