@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 
 import nbformat
 import pytest
@@ -14,7 +13,7 @@ from tests.conftest import REPO
 
 
 @pytest.mark.slow
-def test_the_quickstart_notebook_runs_a_study_plots_exports_trains_and_evaluates(tmp_path, monkeypatch):
+def test_the_quickstart_notebook_runs_a_study_plots_exports_trains_and_evaluates(ray_session, tmp_path, monkeypatch):
     # the notebook as shipped, run beside a copy of the files it names; its storage and Ray's files in tmp
     folder = tmp_path / "examples"
     folder.mkdir()
@@ -28,16 +27,11 @@ def test_the_quickstart_notebook_runs_a_study_plots_exports_trains_and_evaluates
     document["max_epochs"] = 2
     study.write_text(yaml.safe_dump(document, sort_keys=False))
     monkeypatch.setenv("TUNER_STORAGE", f"sqlite:///{tmp_path / 'notebook.db'}")
-    ray_files = tempfile.mkdtemp(prefix="nb-", dir="/tmp")  # short: Ray's socket paths have a length limit
-    monkeypatch.setenv("RAY_TMPDIR", ray_files)
+    # the kernel's study joins the session's Ray (ray.init reads RAY_ADDRESS), as tuner.run joins any running one
+    monkeypatch.setenv("RAY_ADDRESS", ray_session.get_runtime_context().gcs_address)
     notebook = nbformat.read(REPO / "examples/quickstart.ipynb", as_version=4)
-    try:
-        client = NotebookClient(
-            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-        )
-        client.execute()
-    finally:
-        shutil.rmtree(ray_files, ignore_errors=True)
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+    client.execute()
     outputs = [cell.get("outputs", []) for cell in notebook.cells if cell.cell_type == "code"]
     assert not [o for cell in outputs for o in cell if o.get("output_type") == "error"]
     figure = outputs[2][0]["data"]
