@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import optuna
 
     from tuner.api import run_spec
-    from tuner.config.algorithms import independent_sampling_note
+    from tuner.config.algorithms import independent_sampling_note, startup_only_note
     from tuner.storage.engine import mask_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what matters
@@ -52,6 +52,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     storage = storage_url(args, spec, must_exist=False)
     if note := independent_sampling_note(spec.sampler, spec.space):
         print(note)
+    if not spec.warm_start and (note := startup_only_note(spec.sampler, args.trials or spec.trials)):
+        print(note)  # a warm start's trials take the start-up draws' place
     if spec.task.selection:
         print(f"selection: {spec.task.selection}; final network: {describe_refit(spec.refit, spec.task.folds())}")
     if spec.budget:

@@ -182,6 +182,24 @@ def independent_sampling_note(config: Mapping[str, Any], space: SearchSpace) -> 
     )
 
 
+def startup_only_note(config: Mapping[str, Any], trials: int) -> str:
+    """One line for `tuner run` when every trial of the study is a random start-up draw of its sampler
+    (TPE and GP draw their first ``n_startup_trials``, 10 by default, at random): then no trial is
+    chosen from what the others scored, and on small data four random draws over a wide space are
+    mostly networks far too large for it (docs/own-data.md). '' otherwise."""
+    kind = config.get("type")
+    if kind not in ("tpe", "gp"):
+        return ""
+    startup = config.get("n_startup_trials", inspect.signature(SAMPLERS[kind]).parameters["n_startup_trials"].default)
+    if trials > startup:
+        return ""
+    return (
+        f"note: all {trials} trials are the {kind} sampler's random start-up draws (n_startup_trials {startup}):"
+        " none is chosen from what the others scored; give the study more trials than that, or a smaller"
+        " sampler.n_startup_trials"
+    )
+
+
 def build_pruner(
     config: Mapping[str, Any],
     where: str,
