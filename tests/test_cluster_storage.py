@@ -82,7 +82,8 @@ def _client_options(env: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def cluster_without_shared_disk(s3_server):
-    """A head node with no CPU and a 2-CPU worker node whose /tmp is its own; both know the S3 server."""
+    """A head node with no CPU and a 2-CPU worker node whose /tmp is its own; both know the S3 server.
+    Yields the address, the environment its clients need, and the worker node's id."""
     if reason := namespaces_allowed():  # the worker node's private disk is the point: fail, never skip
         pytest.fail(f"the no-shared-disk cluster needs a private mount namespace for its worker node; {reason}")
     os.environ.update(s3_server)  # the driver's environment too, as a user's shell would have it
@@ -90,7 +91,7 @@ def cluster_without_shared_disk(s3_server):
         with ray_cluster(
             ["--num-cpus", "0", "--num-gpus", "0"], ["--num-cpus", "2", "--num-gpus", "0"], private_tmp={1}
         ) as (address, env):
-            yield address, env
+            yield address, env, worker_node(address, env)
     finally:
         for name in s3_server:
             os.environ.pop(name, None)
@@ -135,8 +136,7 @@ def test_a_study_on_a_cluster_without_a_shared_disk_trains_resumes_and_exports_o
 ):
     from tuner.storage.queries import epochs_frame
 
-    address, env = cluster_without_shared_disk
-    node = worker_node(address, env)
+    address, env, node = cluster_without_shared_disk
     prefix = f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}"
     checkpoints = {"path": prefix} if where == "bucket" else None
     name = "served" if checkpoints is None else "bucket"
@@ -202,7 +202,7 @@ def test_a_location_the_worker_node_cannot_see_is_one_line_before_the_study_is_w
     cluster_without_shared_disk, tmp_path
 ):
     # a file:// URI says "every node writes here itself": the driver can, the worker node (own /tmp) cannot
-    address, env = cluster_without_shared_disk
+    address, env, _ = cluster_without_shared_disk
     path = study_file(tmp_path, "unseen", {"path": f"file://{tmp_path / 'models'}"})
     driver = tuner_run(path, f"sqlite:///{tmp_path / 'u.db'}", address, env=env)
     _, err = driver.communicate(timeout=300)
