@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tuner.config.early_stopping import EarlyStopping
+
 DEFAULT_EPOCHS = 10
-DEFAULT_PATIENCE = 3
+DEFAULT_PATIENCE = EarlyStopping.patience  # early stopping's own default
 SEQUENCES_PER_DEFAULT_EPOCH = 500  # a data set this large or larger keeps the 10 epochs
 MAX_DEFAULT_EPOCHS = 200
 
@@ -39,10 +41,10 @@ class Budget:
         return f"up to {self.max_epochs} epochs, patience {self.patience} ({self.reason})"
 
 
-def default_budget(training_sequences: int | None, patience_named: int | None) -> Budget:
-    """The default rule (module docstring); ``patience_named``: the study file's patience, if any."""
-    if training_sequences is None or training_sequences >= SEQUENCES_PER_DEFAULT_EPOCH:
-        return Budget(DEFAULT_EPOCHS, patience_named or DEFAULT_PATIENCE)
+def study_budget(max_epochs_named: int | None, patience_named: int | None, training_sequences: int | None) -> Budget:
+    """What the study file names, else the default rule (module docstring) for ``training_sequences``."""
+    if max_epochs_named is not None or training_sequences is None or training_sequences >= SEQUENCES_PER_DEFAULT_EPOCH:
+        return Budget(max_epochs_named or DEFAULT_EPOCHS, patience_named or DEFAULT_PATIENCE)
     wanted = DEFAULT_EPOCHS * SEQUENCES_PER_DEFAULT_EPOCH
     epochs = min(MAX_DEFAULT_EPOCHS, max(DEFAULT_EPOCHS, math.ceil(wanted / max(1, training_sequences))))
     patience = patience_named or max(DEFAULT_PATIENCE, epochs // 10)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.config.algorithms import build_pruner, build_sampler, check_multi_objective
-from tuner.config.budget import DEFAULT_PATIENCE, Budget, default_budget
+from tuner.config.budget import Budget, study_budget
 from tuner.config.early_stopping import EarlyStopping, parse_early_stopping
 from tuner.config.hyperparams import Hyperparameters, Precision
 from tuner.config.objectives import Objective, Objectives, parse_objectives
@@ -219,9 +219,8 @@ def _budget(raw: dict, task: TaskSpec, where: str) -> Budget:
     early = raw.get("early_stopping", {})
     named = early.get("patience") if isinstance(early, dict) else None
     named_patience = named if is_integer(named) else None  # a bad one is refused by parse_early_stopping
-    if "max_epochs" in raw:
-        return Budget(int_at_least(raw, "max_epochs", None, where), named_patience or DEFAULT_PATIENCE)
-    return default_budget(task.training_sequences, named_patience)
+    named_epochs = int_at_least(raw, "max_epochs", None, where) if "max_epochs" in raw else None
+    return study_budget(named_epochs, named_patience, task.training_sequences)
 
 
 def _parse_warm_start(raw: Any, where: str) -> tuple[WarmStart, ...]:

@@ -295,6 +295,7 @@ def _check_data(
     from tuner.data.text import read_text
 
     parsed = info.options(**options)
+    training: int | None = None  # sequences one network trains on: known here for classifiers only
     if name == "char_lm":
         read_text(data_path(data), parsed)
         return options, "", None  # one chronological split of a text: nothing to choose
@@ -317,15 +318,14 @@ def _check_data(
             _check_class_folds(selectable, parsed.folds, where, key_path)
             described = folds.Selection(parsed.folds, "folds in the study file").describe()
             return options, described, _fold_training(len(selectable), parsed.folds, len(split.train))
-        reason = "val_fraction in the study file" if "val_fraction" in options else "the task's default split"
-        return options, folds.Selection(None, reason).describe(), len(split.train)
-    if name == "regression":
+        training = len(split.train)
+    elif name == "regression":
         series = tabular.read_series(data_path(data), parsed)
         if parsed.folds is not None:
             _check_series_folds(series, parsed, where, key_path)
             return options, folds.Selection(parsed.folds, "folds in the study file, in time order").describe(), None
     reason = "val_fraction in the study file" if "val_fraction" in options else "the task's default split"
-    return options, folds.Selection(None, reason).describe(), None
+    return options, folds.Selection(None, reason).describe(), training
 
 
 def _fold_training(selectable: int, fold_count: int | None, hold_out_training: int) -> int:
