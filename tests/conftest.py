@@ -111,6 +111,25 @@ def downloaded(storages: list, button: object) -> bytes:
     return storages[-1].get_file(button.proto.url.rsplit("/", 1)[1]).content
 
 
+class _StopBeforeRay(Exception):
+    """Raised by a fake run_spec: what `tuner run` prints before it runs is all a test reads."""
+
+
+def lines_before_a_fake_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> str:
+    """What `tuner run ARGS` prints before it runs a study, with a fake run_spec that stops it there."""
+    import tuner.api
+    from tuner.cli import main
+
+    def fake_run_spec(*_: object, **__: object) -> None:
+        raise _StopBeforeRay
+
+    monkeypatch.setattr(tuner.api, "run_spec", fake_run_spec)
+    capsys.readouterr()
+    with pytest.raises(_StopBeforeRay):
+        main(["run", *map(str, args)])
+    return capsys.readouterr().out
+
+
 def wait_for(predicate, timeout: float = 180.0) -> None:
     """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
     import time

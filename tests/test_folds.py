@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.conftest import sqlite_dump, tiny_study, write_yaml
+from tests.conftest import lines_before_a_fake_run, sqlite_dump, tiny_study, write_yaml
 from tests.test_bad_input import assert_one_line_error, run_cli
 from tuner.cli import main
 from tuner.config.hyperparams import Hyperparameters
@@ -203,6 +203,42 @@ def test_a_small_classifier_without_max_epochs_trains_on_as_many_sequences_as_te
         text.pop(key)
     words = load_study(write_yaml(tmp_path / "t.yaml", text))  # a text keeps 10 epochs, whatever its length
     assert (words.max_epochs, words.early_stopping.patience, words.budget) == (10, 3, "")
+
+
+def test_a_small_classifier_without_a_space_searches_the_compact_one_and_a_large_or_a_text_the_whole_one(
+    tmp_path, monkeypatch, capsys
+):
+    """The default space (config/studies.py default_space): one layer of 16-64 units below 500 training
+    sequences; a named space is always the one searched."""
+
+    def study(counts: dict[str, int] | None, **changes: object) -> object:
+        document = classification_document(tmp_path, counts) if counts else tiny_study(tmp_path)
+        for key in ("space", "max_epochs", "early_stopping"):
+            document.pop(key)
+        document.update(changes)
+        return load_study(write_yaml(tmp_path / "b.yaml", document))
+
+    def searched(spec: object) -> dict[str, object]:
+        return {
+            p.name: (p.value if p.value is not None else p.high)
+            for p in spec.space.params
+            if p.name in {"depth", "hidden_size"}
+        }
+
+    small = study({"a": 20, "b": 20})  # 32 training sequences a fold
+    assert searched(small) == {"depth": 1, "hidden_size": 64}
+    assert small.space_note.startswith("builtin:rnn_small") and "32 sequences" in small.space_note
+    large = study({"a": 400, "b": 300})  # 560 training sequences
+    assert searched(large) == {"depth": 4, "hidden_size": 512} and large.space_note == "builtin:rnn (no space named)"
+    assert searched(study(None)) == {"depth": 4, "hidden_size": 512}  # a text
+    named = study({"a": 20, "b": 20}, space={"path": "builtin:rnn"})
+    assert searched(named) == {"depth": 4, "hidden_size": 512} and named.space_note == ""
+    # `tuner run` says which space and budget it chose, and why, before it runs (a fake run stops it there)
+    study({"a": 20, "b": 20})
+    said = lines_before_a_fake_run(
+        monkeypatch, capsys, tmp_path / "b.yaml", "--storage", f"sqlite:///{tmp_path / 'b.db'}"
+    )
+    assert f"search space: {small.space_note}\n" in said and "training budget: up to 157 epochs, patience 15" in said
 
 
 def test_an_exported_hold_out_trial_is_not_cross_validated_by_the_default_rule(tmp_path):

@@ -12,7 +12,7 @@ import optuna
 import pytest
 import yaml
 
-from tests.conftest import REPO, tiny_study, write_yaml
+from tests.conftest import REPO, lines_before_a_fake_run, tiny_study, write_yaml
 from tuner.config.algorithms import build_pruner, build_sampler, independent_sampling_note, startup_only_note
 from tuner.config.pruners import GroupedPruner
 from tuner.config.spaces import SearchSpace, parse_space
@@ -181,25 +181,12 @@ def test_a_study_whose_every_trial_is_a_random_start_up_draw_gets_one_note():
     assert startup_only_note({"type": "random"}, 4) == startup_only_note({"type": "nsgaii"}, 4) == ""
 
 
-class _StopBeforeRay(Exception):
-    """Raised by the fake run_spec: the lines `tuner run` prints before running are all this test reads."""
-
-
-def test_tuner_run_prints_the_start_up_note_before_it_runs_with_a_fake_run(tmp_path, capsys, monkeypatch):
-    import tuner.api
-    from tuner.cli import main
-
-    def fake_run_spec(*args: object, **kwargs: object) -> None:
-        raise _StopBeforeRay
-
-    monkeypatch.setattr(tuner.api, "run_spec", fake_run_spec)
+def test_tuner_run_prints_the_start_up_note_before_it_runs_with_a_fake_run(tmp_path, monkeypatch, capsys):
     study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, sampler={"type": "tpe", "seed": 1}))
-    with pytest.raises(_StopBeforeRay):
-        main(["run", str(study_file), "--storage", f"sqlite:///{tmp_path / 's.db'}"])
-    assert "note: all 4 trials are the tpe sampler's random start-up draws" in capsys.readouterr().out
-    with pytest.raises(_StopBeforeRay):
-        main(["run", str(study_file), "--storage", f"sqlite:///{tmp_path / 's.db'}", "--trials", "12"])
-    assert "start-up draws" not in capsys.readouterr().out
+    storage = ["--storage", f"sqlite:///{tmp_path / 's.db'}"]
+    said = lines_before_a_fake_run(monkeypatch, capsys, study_file, *storage)
+    assert "note: all 4 trials are the tpe sampler's random start-up draws" in said
+    assert "start-up draws" not in lines_before_a_fake_run(monkeypatch, capsys, study_file, *storage, "--trials", "12")
 
 
 def test_optunas_experimental_warning_is_one_line_once_not_a_source_line_per_build(tmp_path):

@@ -56,6 +56,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(note)  # a warm start's trials take the start-up draws' place
     if spec.task.selection:
         print(f"selection: {spec.task.selection}; final network: {describe_refit(spec.refit, spec.task.folds())}")
+    if spec.space_note:
+        print(f"search space: {spec.space_note}")
     if spec.budget:
         print(f"training budget: {spec.budget}")
     summary = run_spec(

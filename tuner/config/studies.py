@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.config.algorithms import build_pruner, build_sampler, check_multi_objective
-from tuner.config.budget import Budget, study_budget
+from tuner.config.budget import SEQUENCES_PER_DEFAULT_EPOCH, Budget, study_budget
 from tuner.config.early_stopping import EarlyStopping, parse_early_stopping
 from tuner.config.hyperparams import Hyperparameters, Precision
 from tuner.config.objectives import Objective, Objectives, parse_objectives
@@ -45,8 +45,10 @@ _TOP_KEYS = {
     "refit",
 }
 
-# a study file that names no space searches the shipped one (search_spaces/rnn.yaml)
+# a study file that names no space searches the shipped one (search_spaces/rnn.yaml), or on a small
+# classification set the compact one (search_spaces/rnn_small.yaml): default_space
 DEFAULT_SPACE = {"path": BUILTIN_PREFIX + "rnn"}
+SMALL_DATA_SPACE = {"path": BUILTIN_PREFIX + "rnn_small"}
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class StudySpec:
     # the default training budget chosen for small data, and why (config/budget.py), for `tuner run` to say;
     # empty when the file names max_epochs or the data is large enough for the plain default
     budget: str = field(default="", compare=False)
+    # the space chosen for a file that names none, and why (default_space), for `tuner run` to say
+    space_note: str = field(default="", compare=False)
     # the data file's bytes, read when the study is read: trials get them through Ray (shared_data)
     data_bytes: bytes | None = field(default=None, repr=False, compare=False)
 
@@ -160,9 +164,8 @@ def load_study(path: str | Path) -> StudySpec:
     if not isinstance(name, str) or not name.strip():
         raise BadInput(where, "name", "a non-empty study name", name)
     task = parse_task(raw.get("task", {}), where, path.parent)
-    space = _causal_for(
-        task, _readout_for(task, _parse_space_entry(raw.get("space", DEFAULT_SPACE), where, path.parent), where), where
-    )
+    space_entry, space_note = (raw["space"], "") if "space" in raw else default_space(task.training_sequences)
+    space = _causal_for(task, _readout_for(task, _parse_space_entry(space_entry, where, path.parent), where), where)
     objectives = parse_objectives(raw, task.metrics(), task.name, where)
     metric, direction = objectives.validation.metric, objectives.validation.direction
     budget = _budget(raw, task, where)
@@ -211,7 +214,25 @@ def load_study(path: str | Path) -> StudySpec:
         objectives=objectives,
         data_bytes=_data_bytes(task),
         budget=budget.describe() if budget.reason else "",
+        space_note=space_note,
     )
+
+
+def default_space(training_sequences: int | None) -> tuple[dict[str, str], str]:
+    """The space a study file without ``space`` searches, and why in words.
+
+    A classifier whose networks learn from fewer sequences than ``SEQUENCES_PER_DEFAULT_EPOCH`` (the
+    small-data threshold of the training budget, config/budget.py) searches ``rnn_small``: one layer of
+    16 to 64 units. ``rnn.yaml``'s draws, up to 4 layers of 512 units, outnumber a few dozen sequences
+    by thousands of weights to one, and four of them took a 4-trial study 6 to 7 minutes on 2 cores
+    (docs/own-data.md). Other tasks and larger sets search ``rnn``.
+    """
+    if training_sequences is not None and training_sequences < SEQUENCES_PER_DEFAULT_EPOCH:
+        return SMALL_DATA_SPACE, (
+            f"{SMALL_DATA_SPACE['path']} (no space named, and a network trains on {training_sequences} sequences, "
+            f"fewer than {SEQUENCES_PER_DEFAULT_EPOCH}: one LSTM or GRU layer of 16 to 64 units; name a space to choose)"
+        )
+    return DEFAULT_SPACE, f"{DEFAULT_SPACE['path']} (no space named)"
 
 
 def _budget(raw: dict, task: TaskSpec, where: str) -> Budget:
