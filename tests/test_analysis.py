@@ -134,6 +134,17 @@ def test_bootstrap_intervals_hold_the_estimate_and_narrow_as_trials_are_added():
     assert widths[1] < widths[0]
 
 
+def test_a_lone_knob_has_importance_one_without_resampling():
+    import optuna
+
+    from tuner.insight.importance import bootstrap_importances
+
+    trials = _synthetic_trials(20)[["state", "value", "param_x"]]
+    result = bootstrap_importances(trials, {"x": optuna.distributions.FloatDistribution(0, 1)}, "minimize")
+    assert result.values.to_dict("records") == [{"parameter": "x", "importance": 1.0, "low": 1.0, "high": 1.0}]
+    assert result.resamples == 0 and result.trials == 20
+
+
 @pytest.mark.parametrize(
     ("metric", "minimize", "validation", "test", "optimism"),
     [

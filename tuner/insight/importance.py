@@ -115,6 +115,9 @@ def bootstrap_importances(
     empty = pd.DataFrame(columns=["parameter", "importance", "low", "high"])
     if point.values.empty:
         return Intervals(empty, point.trials, 0)
+    if len(point.values) == 1:
+        # importances sum to 1: a lone knob's is 1 on any resampling, so there is nothing to draw
+        return Intervals(point.values.assign(low=1.0, high=1.0), point.trials, 0)
     complete = trials[trials["state"] == "COMPLETE"].reset_index(drop=True)
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {name: [] for name in point.values["parameter"]}

@@ -112,7 +112,11 @@ def _importance_section(url: str, study: str, trials: pd.DataFrame, direction: s
         *parts,
         f"<p class='note'>from {result.trials} COMPLETE trials"
         + ("" if result.trials >= RELIABLE_TRIALS else f"; fewer than {RELIABLE_TRIALS}: a rough guide")
-        + f"; bars: 90% intervals over {result.resamples} bootstrap resamplings of the trials"
+        + (
+            f"; bars: 90% intervals over {result.resamples} bootstrap resamplings of the trials"
+            if result.resamples
+            else "; one knob searched: its importance is 1 by definition"
+        )
         + ("; the top two overlap: their order is not settled" if overlap else "")
         + "</p>",
         figure(charts.importance_figure(result.values)),
