@@ -140,6 +140,24 @@ def wait_for(predicate, timeout: float = 180.0) -> None:
         time.sleep(0.5)
 
 
+def freeze_driver_when(driver: subprocess.Popen, holds) -> None:  # noqa: ANN001 (a () -> bool)
+    """Wait until ``holds()`` is true of the database while ``driver`` (a ``tuner_run``) is frozen by SIGSTOP,
+    and leave it frozen. The driver writes every trial's state and epochs: frozen, what the test saw is still
+    the state when it then kills or interrupts it (running, a trial could finish between the look and the kill).
+    Trials go on training in Ray's workers meanwhile; only their results wait."""
+
+    def frozen_and_holds() -> bool:
+        if driver.poll() is not None:  # it ended before the test could stop it: say why
+            raise AssertionError(f"the driver exited with {driver.returncode}: {driver.communicate()[1][-2000:]}")
+        os.killpg(driver.pid, signal.SIGSTOP)
+        if holds():
+            return True
+        os.killpg(driver.pid, signal.SIGCONT)
+        return False
+
+    wait_for(frozen_and_holds)
+
+
 def sqlite_dump(url: str) -> list[str]:
     """Every row of a SQLite database as SQL text: to show that something wrote nothing."""
     with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:

@@ -20,7 +20,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, downloaded, tiny_study, tuner_run, wait_for, write_yaml
+from tests.conftest import REPO, downloaded, freeze_driver_when, tiny_study, tuner_run, write_yaml
 from tests.test_dashboard import open_page
 from tests.test_ray_cluster import free_port, ray_cluster
 from tuner.cli import main
@@ -148,13 +148,7 @@ def test_a_study_on_a_cluster_without_a_shared_disk_trains_resumes_and_exports_o
         return bool(running) and (rows["trial_number"].isin(running)).sum() >= 2
 
     driver = tuner_run(path, url, address, "--workers", "2", env=env)
-
-    def trained_two_epochs() -> bool:
-        if driver.poll() is not None:  # it ended before the kill: say why
-            raise AssertionError(f"the driver exited with {driver.returncode}: {driver.communicate()[1]}")
-        return epochs_of_running()
-
-    wait_for(trained_two_epochs)
+    freeze_driver_when(driver, epochs_of_running)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver dies: the same command must resume its trials
     driver.wait()
     again = tuner_run(path, url, address, "--workers", "2", env=env)

@@ -19,7 +19,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tests.arithmetic import arithmetic_trial, dying_trial
-from tests.conftest import tiny_study, tuner_run, wait_for, write_yaml
+from tests.conftest import freeze_driver_when, tiny_study, tuner_run, wait_for, write_yaml
 from tuner import attrs
 from tuner.config.pruners import GroupedPruner, OverfittingPruner
 from tuner.config.studies import load_study
@@ -361,7 +361,7 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
         rows = epochs_frame(url, "resume")
         return bool((rows[rows["trial_number"].isin(running)].groupby("trial_number").size() >= 2).any())
 
-    wait_for(one_finished_and_one_two_epochs_in)
+    freeze_driver_when(driver, one_finished_and_one_two_epochs_in)
     finished_before = {
         t.number: t.value
         for t in optuna.load_study(study_name="resume", storage=url).trials
@@ -372,6 +372,7 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
         driver.wait()
     else:
         driver.send_signal(signal.SIGINT)
+        os.killpg(driver.pid, signal.SIGCONT)  # it handles the Ctrl-C once it runs again
         _, err = driver.communicate(timeout=60)
         assert driver.returncode == 130 and "run the same command again to resume" in err
         # a clean stop leaves nothing RUNNING
