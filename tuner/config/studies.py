@@ -224,7 +224,8 @@ def default_space(training_sequences: int | None) -> tuple[dict[str, str], str]:
     A classifier whose networks learn from fewer sequences than ``SEQUENCES_PER_DEFAULT_EPOCH`` (the
     small-data threshold of the training budget, config/budget.py) searches ``rnn_small``: one layer of
     16 to 64 units. ``rnn.yaml``'s draws, up to 4 layers of 512 units, outnumber a few dozen sequences
-    by thousands of weights to one, and four of them took a 4-trial study 6 to 7 minutes on 2 cores
+    by thousands of weights to one, and four of them took a 4-trial study 6 to 7 minutes on 2 cores.
+    With ``rnn_small``, 10-trial studies beat 1-NN Euclidean on four public sets, on both seeds tried
     (docs/own-data.md). Other tasks and larger sets search ``rnn``.
     """
     if training_sequences is not None and training_sequences < SEQUENCES_PER_DEFAULT_EPOCH:
