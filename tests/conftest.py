@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,7 @@ def wait_for(predicate, timeout: float = 180.0) -> None:
         time.sleep(0.5)
 
 
-def freeze_driver_when(driver: subprocess.Popen, holds) -> None:  # noqa: ANN001 (a () -> bool)
+def freeze_driver_when(driver: subprocess.Popen, holds: Callable[[], bool]) -> None:
     """Wait until ``holds()`` is true of the database while ``driver`` (a ``tuner_run``) is frozen by SIGSTOP,
     and leave it frozen. The driver writes every trial's state and epochs: frozen, what the test saw is still
     the state when it then kills or interrupts it (running, a trial could finish between the look and the kill).

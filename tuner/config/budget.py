@@ -41,9 +41,15 @@ class Budget:
         return f"up to {self.max_epochs} epochs, patience {self.patience} ({self.reason})"
 
 
+def is_small_data(training_sequences: int | None) -> bool:
+    """Whether a classifier's networks learn from fewer sequences than ten default epochs suit; the
+    default budget and the default space (config/studies.py ``default_space``) both follow it."""
+    return training_sequences is not None and training_sequences < SEQUENCES_PER_DEFAULT_EPOCH
+
+
 def study_budget(max_epochs_named: int | None, patience_named: int | None, training_sequences: int | None) -> Budget:
     """What the study file names, else the default rule (module docstring) for ``training_sequences``."""
-    if max_epochs_named is not None or training_sequences is None or training_sequences >= SEQUENCES_PER_DEFAULT_EPOCH:
+    if max_epochs_named is not None or not is_small_data(training_sequences):
         return Budget(max_epochs_named or DEFAULT_EPOCHS, patience_named or DEFAULT_PATIENCE)
     wanted = DEFAULT_EPOCHS * SEQUENCES_PER_DEFAULT_EPOCH
     epochs = min(MAX_DEFAULT_EPOCHS, max(DEFAULT_EPOCHS, math.ceil(wanted / max(1, training_sequences))))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.config.algorithms import build_pruner, build_sampler, check_multi_objective
-from tuner.config.budget import SEQUENCES_PER_DEFAULT_EPOCH, Budget, study_budget
+from tuner.config.budget import SEQUENCES_PER_DEFAULT_EPOCH, Budget, is_small_data, study_budget
 from tuner.config.early_stopping import EarlyStopping, parse_early_stopping
 from tuner.config.hyperparams import Hyperparameters, Precision
 from tuner.config.objectives import Objective, Objectives, parse_objectives
@@ -221,14 +221,14 @@ def load_study(path: str | Path) -> StudySpec:
 def default_space(training_sequences: int | None) -> tuple[dict[str, str], str]:
     """The space a study file without ``space`` searches, and why in words.
 
-    A classifier whose networks learn from fewer sequences than ``SEQUENCES_PER_DEFAULT_EPOCH`` (the
-    small-data threshold of the training budget, config/budget.py) searches ``rnn_small``: one layer of
+    A classifier on small data (``budget.is_small_data``: its networks learn from fewer than
+    ``SEQUENCES_PER_DEFAULT_EPOCH`` sequences, the training budget's threshold) searches ``rnn_small``: one layer of
     16 to 64 units. ``rnn.yaml``'s draws, up to 4 layers of 512 units, outnumber a few dozen sequences
     by thousands of weights to one, and four of them took a 4-trial study 6 to 7 minutes on 2 cores.
     With ``rnn_small``, 10-trial studies beat 1-NN Euclidean on four public sets, on both seeds tried
     (docs/own-data.md). Other tasks and larger sets search ``rnn``.
     """
-    if training_sequences is not None and training_sequences < SEQUENCES_PER_DEFAULT_EPOCH:
+    if is_small_data(training_sequences):
         return SMALL_DATA_SPACE, (
             f"{SMALL_DATA_SPACE['path']} (no space named, and a network trains on {training_sequences} sequences, "
             f"fewer than {SEQUENCES_PER_DEFAULT_EPOCH}: one LSTM or GRU layer of 16 to 64 units; name a space to choose)"
