@@ -172,6 +172,11 @@ def test_the_default_rule_cross_validates_a_small_classifier_and_says_why(tmp_pa
     large = load_study(write_yaml(tmp_path / "l.yaml", classification_document(tmp_path, many)))
     assert large.task.folds() is None and large.refit == "none"
     assert "hold-out" in large.task.selection and "50 sequences" in large.task.selection
+    # with a test part, the hold-out's share is of every sequence: 300 make a validation split of 60, not
+    # 0.2 of the 240 left after the test's 60 (48, below 50, which would have cross-validated)
+    tested = classification_document(tmp_path, {"a": 150, "b": 150}, test_fraction=0.2)
+    held_out = load_study(write_yaml(tmp_path / "t.yaml", tested))
+    assert held_out.task.folds() is None and "holds 60 sequences" in held_out.task.selection
     asked = classification_document(tmp_path, {"a": 20, "b": 20}, val_fraction=0.3)
     held = load_study(write_yaml(tmp_path / "v.yaml", asked))
     assert held.task.folds() is None and "val_fraction in the study file" in held.task.selection

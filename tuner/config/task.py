@@ -311,7 +311,7 @@ def _check_data(
             )
         selectable = table.labels[np.sort(np.r_[split.train, split.val])]
         if default_folds and parsed.folds is None and "val_fraction" not in options:
-            chosen = folds.default_selection(selectable, parsed.val_fraction)
+            chosen = folds.default_selection(selectable, len(split.val), parsed.val_fraction)
             options = {**options, **({"folds": chosen.folds} if chosen.folds else {})}
             return options, chosen.describe(), _fold_training(len(selectable), chosen.folds, len(split.train))
         if parsed.folds is not None:

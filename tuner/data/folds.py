@@ -57,9 +57,10 @@ class Selection:
         return f"{how} ({self.reason})"
 
 
-def default_selection(labels: np.ndarray, val_fraction: float) -> Selection:
-    """The default rule (module docstring) for a classifier's sequences left for selection (``labels``)."""
-    validation = max(1, round(len(labels) * val_fraction))
+def default_selection(labels: np.ndarray, validation: int, val_fraction: float) -> Selection:
+    """The default rule (module docstring) for a classifier's sequences left for selection (``labels``),
+    whose hold-out split of ``val_fraction`` would validate on ``validation`` of them (the split's own
+    count: its share is of every sequence, the test part included)."""
     if validation >= FEW_VALIDATION_SEQUENCES:
         return Selection(None, f"its validation split holds {validation} sequences")
     smallest = int(np.unique(labels, return_counts=True)[1].min())
