@@ -215,8 +215,9 @@ def study(gpu: str, chars: int) -> None:
         path.write_text(yaml.safe_dump(document))
         url = f"sqlite:///{folder}/gpu.db"
         started = time.perf_counter()
+        workers = trials if share else 1  # a dry run: one CPU trial at a time
         done = subprocess.run(
-            [sys.executable, "-m", "tuner.cli", "run", str(path), "--storage", url, "--workers", str(trials)],
+            [sys.executable, "-m", "tuner.cli", "run", str(path), "--storage", url, "--workers", str(workers)],
             capture_output=True,
             text=True,
             cwd=folder,

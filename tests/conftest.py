@@ -55,7 +55,9 @@ def _fixed_seeds() -> None:
 
 @pytest.fixture(scope="session")
 def ray_session(tmp_path_factory: pytest.TempPathFactory):
-    """One local Ray for the whole session: 2 CPUs, no dashboard, temp files under pytest's tmp."""
+    """One local Ray for the test process's whole session: 2 CPUs, no dashboard, temp files under pytest's
+    tmp. Each of pytest-xdist's two processes has its own; tests run one trial at a time unless several at
+    once is what they test, so that the two together keep a 2-core machine's cores busy, not oversubscribed."""
     import ray
 
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
@@ -80,6 +82,8 @@ def tuner_run(study_file, url: str, address: str, *extra: str, env: dict | None 
             "--address",
             address,
             "--quiet",
+            "--workers",  # one trial at a time unless the test says otherwise (a later --workers wins)
+            "1",
             *extra,
         ],
         stdout=subprocess.PIPE,
@@ -198,17 +202,33 @@ def tiny_study(tmp_path: Path, **overrides: object) -> dict:
     return document
 
 
+def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary folder every test process of this run sees (pytest-xdist's processes each have their own
+    below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
-def small_study(ray_session, tmp_path_factory) -> tuple[str, str]:
-    """A real small study (4 trials x 3 epochs through Ray Tune) in its own SQLite file: (url, name)."""
+def small_study(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A real small study (4 trials x 3 epochs through Ray Tune) in its own SQLite file: (url, name).
+    Run once per test run: the first test process to need it runs it, the other reads the same file.
+    Its study file is ``study.yaml`` beside the database."""
+    from filelock import FileLock
+
     from tuner.config.studies import load_study
     from tuner.orchestration.runner import run_study
 
-    folder = tmp_path_factory.mktemp("small-study")
-    document = tiny_study(folder, name="small", trials=4, max_epochs=3, early_stopping={"patience": 3})
-    spec = load_study(write_yaml(folder / "study.yaml", document))
+    folder = shared_folder(tmp_path_factory) / "small-study"
     url = f"sqlite:///{folder / 'small.db'}"
-    run_study(spec, url, trials=4, workers=2, show_progress=False)
+    with FileLock(str(folder.parent / "small-study.lock")):
+        if not (folder / "finished").exists():
+            request.getfixturevalue("ray_session")
+            folder.mkdir(exist_ok=True)
+            document = tiny_study(folder, name="small", trials=4, max_epochs=3, early_stopping={"patience": 3})
+            spec = load_study(write_yaml(folder / "study.yaml", document))
+            run_study(spec, url, trials=4, workers=1, show_progress=False)
+            (folder / "finished").touch()
     return url, "small"
 
 

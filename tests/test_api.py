@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -10,25 +13,28 @@ from tests.conftest import tiny_study, write_yaml
 from tuner.cli import main
 
 
-def test_run_returns_the_best_trial_and_the_tables_the_commands_show(ray_session, tmp_path, capsys):
-    study_file = write_yaml(tmp_path / "api.yaml", tiny_study(tmp_path, name="api", trials=3, max_epochs=1))
+def test_run_returns_the_best_trial_and_the_tables_the_commands_show(small_study, tmp_path, capsys):
+    # the shared small study, copied: running its file again (its budget spent) returns the study's result
+    url, _ = small_study
+    folder = Path(url.removeprefix("sqlite:///")).parent
+    shutil.copy(folder / "small.db", tmp_path / "api.db")
     url = f"sqlite:///{tmp_path / 'api.db'}"
-    result = tuner.run(study_file, workers=2, storage=url)
-    assert result.name == "api" and result.storage == url
+    result = tuner.run(folder / "study.yaml", storage=url)
+    assert result.name == "small" and result.storage == url
     frame = result.trials
     complete = frame[frame["state"] == "COMPLETE"]
-    assert len(frame) == 3 and result.best_value == complete["value"].min()
+    assert len(frame) == 4 and result.best_value == complete["value"].min()
     assert result.best_trial.number == int(complete.loc[complete["value"].idxmin(), "number"])
     assert set(result.best_params) == set(result.best_trial.params)
     # the same frames as the module functions, and the curves of every trial and epoch
-    pd.testing.assert_frame_equal(frame, tuner.trials("api", storage=url))
+    pd.testing.assert_frame_equal(frame, tuner.trials("small", storage=url))
     assert set(result.epochs["trial_number"]) == set(frame["number"])
-    assert list(tuner.epochs("api", trials=[0], storage=url)["epoch"]) == [1]
-    assert "api" in set(tuner.status(storage=url)["study"])
+    assert list(tuner.epochs("small", trials=[0], storage=url)["epoch"]) == [1, 2, 3]
+    assert "small" in set(tuner.status(storage=url)["study"])
     # export is the document `tuner export` writes
-    document = tuner.export("api", storage=url)
+    document = tuner.export("small", storage=url)
     assert document["trial"] == result.best_trial.number
-    main(["export", "api", "--storage", url, "--format", "json"])
+    main(["export", "small", "--storage", url, "--format", "json"])
     import json
 
     assert json.loads(capsys.readouterr().out) == document
@@ -37,7 +43,7 @@ def test_run_returns_the_best_trial_and_the_tables_the_commands_show(ray_session
     assert model.scores["validation"]["loss"] == pytest.approx(result.best_value, abs=1e-9)
     assert model.scores["metric"] == "loss" and "val_loss" not in model.scores["validation"]
     assert tuner.load_model(tmp_path / "m.pt").scores == model.scores
-    assert isinstance(tuner.importance("api", storage=url), pd.DataFrame)
+    assert isinstance(tuner.importance("small", storage=url), pd.DataFrame)
 
 
 @pytest.mark.parametrize(

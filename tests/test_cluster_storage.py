@@ -147,11 +147,11 @@ def test_a_study_on_a_cluster_without_a_shared_disk_trains_resumes_and_exports_o
         rows = epochs_frame(url, name) if running else None
         return bool(running) and (rows["trial_number"].isin(running)).sum() >= 2
 
-    driver = tuner_run(path, url, address, "--workers", "2", env=env)
+    driver = tuner_run(path, url, address, "--workers", "1", env=env)
     freeze_driver_when(driver, epochs_of_running)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver dies: the same command must resume its trials
     driver.wait()
-    again = tuner_run(path, url, address, "--workers", "2", env=env)
+    again = tuner_run(path, url, address, "--workers", "1", env=env)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
 

@@ -25,10 +25,15 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 @pytest.fixture(scope="module")
 def quickstart(ray_session, tmp_path_factory):
-    """Runs studies/quickstart.yaml once for this module; yields its storage URL."""
+    """Runs studies/quickstart.yaml once for this module, on its first 30,000 characters (a third of the
+    time; the rest of the file as shipped); yields its storage URL and folder."""
     folder = tmp_path_factory.mktemp("quickstart")
+    document = yaml.safe_load((REPO / "studies/quickstart.yaml").read_text())
+    document["space"]["path"] = str(REPO / "search_spaces/rnn.yaml")
+    document["task"]["options"]["max_chars"] = 30_000
     url = f"sqlite:///{folder / 'tuner.db'}"
-    assert main(["run", str(REPO / "studies/quickstart.yaml"), "--workers", "2", "--storage", url, "--quiet"]) == 0
+    study = write_yaml(folder / "quickstart.yaml", document)
+    assert main(["run", str(study), "--workers", "2", "--storage", url, "--quiet"]) == 0
     return url, folder
 
 
@@ -183,7 +188,7 @@ def test_a_failing_trial_is_stored_fail_with_its_error_and_the_study_goes_on(ray
     )
     url = f"sqlite:///{tmp_path / 'f.db'}"
     # a run whose every trial failed is no success: exit 1, the usual reason on its last line
-    assert main(["run", str(study_file), "--storage", url, "--workers", "2", "--quiet"]) == 1
+    assert main(["run", str(study_file), "--storage", url, "--workers", "1", "--quiet"]) == 1
     out = capsys.readouterr().out.rstrip().splitlines()
     assert "failed 3" in "\n".join(out)
     assert out[-1].startswith("every trial of this run failed; the most common reason (3 of 3): ")
@@ -230,18 +235,30 @@ def test_run_names_the_last_failure_with_a_fake_runner_over_a_stored_study_of_fa
     assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
 
 
-def test_running_again_continues_the_study_up_to_the_new_total(ray_session, tmp_path, capsys):
+def test_running_again_continues_up_to_the_new_total_and_a_changed_space_needs_force(ray_session, tmp_path, capsys):
     study_file = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, name="grow", trials=2, max_epochs=1))
     url = f"sqlite:///{tmp_path / 'g.db'}"
-    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
+    assert main(["run", str(study_file), "--storage", url, "--workers", "1", "--quiet"]) == 0
     capsys.readouterr()
     assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0  # the budget is spent: says so
     out = capsys.readouterr().out
     assert "ran 0 trials" in out and "budget of 2 trials was already spent" in out and "--trials N" in out
-    assert main(["run", str(study_file), "--storage", url, "--trials", "3", "--quiet"]) == 0
+    assert main(["run", str(study_file), "--storage", url, "--trials", "3", "--workers", "1", "--quiet"]) == 0
     trials = optuna.load_study(study_name="grow", storage=url).trials
     assert [t.number for t in trials] == [0, 1, 2]
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 3  # the resumed sampler did not replay
+    # the same study with another space is refused, untouched; --force starts a new study beside it
+    document = tiny_study(tmp_path, name="grow", trials=2, max_epochs=1)
+    document["space"]["parameters"]["hidden_size"] = {"type": "int", "low": 8, "high": 24, "step": 8}
+    changed = write_yaml(tmp_path / "s2.yaml", document)
+    capsys.readouterr()
+    assert main(["run", str(changed), "--storage", url, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "s2.yaml: space" in err and "a changed search space" in err and "--force" in err
+    assert len(optuna.load_study(study_name="grow", storage=url).trials) == 3  # untouched
+    assert main(["run", str(changed), "--storage", url, "--trials", "1", "--workers", "1", "--quiet", "--force"]) == 0
+    assert "this run is study grow-2" in capsys.readouterr().out
+    assert len(optuna.load_study(study_name="grow-2", storage=url).trials) == 1
 
 
 def test_baseline_config_runs_as_the_first_trial_and_is_never_pruned(ray_session, tmp_path, capsys):
@@ -253,7 +270,7 @@ def test_baseline_config_runs_as_the_first_trial_and_is_never_pruned(ray_session
         tiny_study(tmp_path, name="base", trials=3, max_epochs=2, baseline=baseline, pruner=prune_all),
     )
     url = f"sqlite:///{tmp_path / 'b.db'}"
-    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
+    assert main(["run", str(study_file), "--storage", url, "--workers", "1", "--quiet"]) == 0
     first, *others = optuna.load_study(study_name="base", storage=url).trials
     assert first.params == baseline
     assert first.user_attrs["hyperparameters"]["hidden_size"] == 16
@@ -285,30 +302,13 @@ def test_a_diverging_trial_is_stored_fail_with_reason_diverged_and_the_study_goe
     document = tiny_study(
         tmp_path, name="wild", trials=2, max_epochs=2, space=space, task=task, sampler={"type": "grid"}
     )
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    assert main(["run", str(write_yaml(tmp_path / "s.yaml", document)), "--storage", url, "--quiet"]) == 0
+    url, study_file = f"sqlite:///{tmp_path / 'w.db'}", write_yaml(tmp_path / "s.yaml", document)
+    assert main(["run", str(study_file), "--storage", url, "--workers", "1", "--quiet"]) == 0
     trials = {t.params["learning_rate"]: t for t in optuna.load_study(study_name="wild", storage=url).trials}
     wild, tame = trials[1.0e6], trials[0.01]
     assert wild.state is TrialState.FAIL and wild.user_attrs["stop_reason"] == "diverged"
     assert "inf" in wild.user_attrs["error"] or "nan" in wild.user_attrs["error"]
     assert tame.state is TrialState.COMPLETE
-
-
-def test_a_changed_space_is_refused_and_force_starts_a_new_study(ray_session, tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'c.db'}"
-    first = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="evolving", trials=1, max_epochs=1))
-    assert main(["run", str(first), "--storage", url, "--quiet"]) == 0
-    document = tiny_study(tmp_path, name="evolving", trials=1, max_epochs=1)
-    document["space"]["parameters"]["hidden_size"] = {"type": "int", "low": 8, "high": 24, "step": 8}
-    changed = write_yaml(tmp_path / "s2.yaml", document)
-    capsys.readouterr()
-    assert main(["run", str(changed), "--storage", url, "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert "s2.yaml: space" in err and "a changed search space" in err and "--force" in err
-    assert len(optuna.load_study(study_name="evolving", storage=url).trials) == 1  # untouched
-    assert main(["run", str(changed), "--storage", url, "--quiet", "--force"]) == 0
-    assert "this run is study evolving-2" in capsys.readouterr().out
-    assert len(optuna.load_study(study_name="evolving-2", storage=url).trials) == 1
 
 
 def test_ctrl_c_during_train_says_interrupted_and_writes_no_checkpoint(quickstart):

@@ -88,6 +88,6 @@ def test_run_study_of_a_fake_arithmetic_trainer_starts_a_fake_build_of_the_fused
     monkeypatch.setattr(fused_build, "BUILD_COMMAND", fake_build_command(0.5))
     space = {"parameters": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1.0, "log": True}, "cell": "gru"}}
     spec = load_study(write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, space=space, trials=2)))
-    run_study(spec, f"sqlite:///{tmp_path / 'b.db'}", trials=2, workers=2, trainable=arithmetic_trial)
+    run_study(spec, f"sqlite:///{tmp_path / 'b.db'}", trials=2, workers=1, trainable=arithmetic_trial)
     assert "building the fused recurrent cells for this CPU" in capsys.readouterr().out
     assert fused_build.is_built()

@@ -23,7 +23,7 @@ def test_the_quickstart_notebook_runs_a_study_plots_exports_trains_and_evaluates
     # characters and epochs) is enough to run every cell of the notebook
     study = tmp_path / "studies/quickstart.yaml"
     document = yaml.safe_load(study.read_text())
-    document["task"]["options"]["max_chars"] = 20_000
+    document["task"]["options"]["max_chars"] = 5_000
     document["max_epochs"] = 2
     study.write_text(yaml.safe_dump(document, sort_keys=False))
     monkeypatch.setenv("TUNER_STORAGE", f"sqlite:///{tmp_path / 'notebook.db'}")

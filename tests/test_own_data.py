@@ -315,9 +315,9 @@ def maximize_study(ray_session, tmp_path_factory) -> dict:
     spec = load_study(write_yaml(folder / "study.yaml", document))
     shutil.move(folder / "test.csv", folder / "kept.csv")  # the search never reads it
     url = f"sqlite:///{folder / 'own.db'}"
-    without_test_file = run_study(spec, url, trials=4, workers=2, show_progress=False)
+    without_test_file = run_study(spec, url, trials=4, workers=1, show_progress=False)
     shutil.move(folder / "kept.csv", folder / "test.csv")
-    with_test_file = run_study(spec, url, trials=5, workers=2, show_progress=False)
+    with_test_file = run_study(spec, url, trials=5, workers=1, show_progress=False)
     return {"folder": folder, "url": url, "summary": without_test_file, "scored": with_test_file}
 
 
@@ -563,7 +563,7 @@ def test_a_refit_study_scores_the_network_trained_on_training_and_validation_on_
     document = classification_study(tmp_path, test_data="test.csv")
     document.update(refit="train_val", trials=2, max_epochs=2)
     spec = load_study(write_yaml(tmp_path / "study.yaml", document))
-    summary = run_study(spec, f"sqlite:///{tmp_path / 'r.db'}", trials=2, workers=2, show_progress=False)
+    summary = run_study(spec, f"sqlite:///{tmp_path / 'r.db'}", trials=2, workers=1, show_progress=False)
     result = summary.test_result
     assert result["from"] == "refit on training + validation" and result["fit_on"] == "train+val"
     assert result["trial"] == summary.best.number

@@ -16,7 +16,10 @@ from tuner.storage import queries
 def pg_study(ray_session, postgres_url, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pg-study")
     study_file = write_yaml(folder / "study.yaml", tiny_study(folder, name="on-postgres", trials=3, max_epochs=2))
-    assert main(["run", str(study_file), "--storage", postgres_url, "--quiet"]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # a server storage keeps models in ./tuner-models: here, not in the checkout
+        assert main(["run", str(study_file), "--storage", postgres_url, "--workers", "1", "--quiet"]) == 0
+    assert (folder / "tuner-models").is_dir()
     return postgres_url, folder
 
 

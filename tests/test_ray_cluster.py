@@ -195,7 +195,7 @@ from tuner.config.studies import load_study
 
 address, study_file, url = sys.argv[1:]
 ray.init(address=address, log_to_driver=False)
-run_study(load_study(study_file), url, trials=2, workers=2, show_progress=False)
+run_study(load_study(study_file), url, trials=2, workers=1, show_progress=False)
 """
 
 

@@ -106,7 +106,7 @@ def test_a_warm_started_study_runs_the_sources_best_first_and_marks_them(small_s
     warm = {"study": source, "storage": source_url, "top_k": 2}
     study_file = write_yaml(tmp_path / "s.yaml", tiny_study(tmp_path, name="warmed", trials=3, warm_start=warm))
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
+    assert main(["run", str(study_file), "--storage", url, "--workers", "1", "--quiet"]) == 0
     assert "warm start: 2 configurations from small run first" in capsys.readouterr().out
     trials = optuna.load_study(study_name="warmed", storage=url).trials
     assert [t.user_attrs.get(attrs.WARM_START_FROM) for t in trials] == [f"small#{b.number}" for b in best] + [None]
