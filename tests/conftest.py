@@ -163,6 +163,17 @@ def freeze_driver_when(driver: subprocess.Popen, holds: Callable[[], bool]) -> N
     wait_for(frozen_and_holds)
 
 
+def resume_states(study_file: Path, url: str) -> Callable[[int], bool]:
+    """Whether the driver already holds the state a trial resumes from, by trial number: where the study
+    keeps it (its checkpoints location for this storage, as KeptModels names it)."""
+    from tuner.config.studies import load_study
+    from tuner.orchestration.kept_models import KeptModels
+    from tuner.storage.locations import Location
+
+    location = Location(load_study(study_file).checkpoints.location(url))
+    return lambda number: location.exists(KeptModels.state_name(number))
+
+
 def sqlite_dump(url: str) -> list[str]:
     """Every row of a SQLite database as SQL text: to show that something wrote nothing."""
     with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:

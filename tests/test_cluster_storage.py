@@ -20,7 +20,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, downloaded, freeze_driver_when, tiny_study, tuner_run, write_yaml
+from tests.conftest import REPO, downloaded, freeze_driver_when, resume_states, tiny_study, tuner_run, write_yaml
 from tests.test_dashboard import open_page
 from tests.test_ray_cluster import free_port, ray_cluster
 from tuner.cli import main
@@ -142,16 +142,17 @@ def test_a_study_on_a_cluster_without_a_shared_disk_trains_resumes_and_exports_o
     name = "served" if checkpoints is None else "bucket"
     path, url = study_file(tmp_path, name, checkpoints), f"sqlite:///{tmp_path / 'c.db'}"
 
-    def epochs_of_running() -> bool:  # a trial has trained (and checkpointed) two epochs, and runs on
+    def epochs_of_running() -> bool:  # a trial has trained two epochs, its state is with the driver, it runs on
         running = [t.number for t in trials_of(url, name) if t.state is TrialState.RUNNING]
         rows = epochs_frame(url, name) if running else None
-        return bool(running) and (rows["trial_number"].isin(running)).sum() >= 2
+        return bool(running) and (rows["trial_number"].isin(running)).sum() >= 2 and any(map(kept, running))
 
-    driver = tuner_run(path, url, address, "--workers", "1", env=env)
+    driver = tuner_run(path, url, address, env=env)
+    kept = resume_states(path, url)
     freeze_driver_when(driver, epochs_of_running)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver dies: the same command must resume its trials
     driver.wait()
-    again = tuner_run(path, url, address, "--workers", "1", env=env)
+    again = tuner_run(path, url, address, env=env)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
 

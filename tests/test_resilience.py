@@ -19,7 +19,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tests.arithmetic import arithmetic_trial, dying_trial
-from tests.conftest import freeze_driver_when, tiny_study, tuner_run, wait_for, write_yaml
+from tests.conftest import freeze_driver_when, resume_states, tiny_study, tuner_run, wait_for, write_yaml
 from tuner import attrs
 from tuner.config.pruners import GroupedPruner, OverfittingPruner
 from tuner.config.studies import load_study
@@ -350,6 +350,7 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
     address = ray_session.get_runtime_context().gcs_address
     study_file, url = slow_study(tmp_path, "resume", trials=3), f"sqlite:///{tmp_path / 'r.db'}"
     driver = tuner_run(study_file, url, address)
+    kept = resume_states(study_file, url)
 
     def one_finished_and_one_two_epochs_in() -> bool:
         try:
@@ -361,8 +362,8 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
             return False
         rows = epochs_frame(url, "resume")
         epochs = rows[rows["trial_number"].isin(running)].groupby("trial_number").size()
-        # two epochs in, and the state it resumes from already with the driver (beside the database)
-        return any(n >= 2 and (tmp_path / "r-models" / f"trial-{t}-resume.pt").exists() for t, n in epochs.items())
+        # two epochs in, and the state it resumes from already with the driver
+        return any(n >= 2 and kept(number) for number, n in epochs.items())
 
     freeze_driver_when(driver, one_finished_and_one_two_epochs_in)
     finished_before = {
@@ -421,9 +422,9 @@ def test_an_interrupted_driver_loses_no_finished_trial_and_the_same_command_resu
 def test_two_drivers_share_one_budget(ray_session, tmp_path):
     address = ray_session.get_runtime_context().gcs_address
     study_file, url = slow_study(tmp_path, "shared", trials=4, chars=6000), f"sqlite:///{tmp_path / 's.db'}"
-    first = tuner_run(study_file, url, address, "--workers", "1")
+    first = tuner_run(study_file, url, address)  # one trial at a time each
     wait_for(lambda: bool(states(url, "shared")))  # let the first create the study
-    second = tuner_run(study_file, url, address, "--workers", "1")
+    second = tuner_run(study_file, url, address)
     for driver in (first, second):
         _, err = driver.communicate(timeout=240)
         assert driver.returncode == 0, err
