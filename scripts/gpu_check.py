@@ -145,20 +145,23 @@ def syncs(gpu: str, data: TaskData) -> None:
     report("syncs", many <= few + 2 and many <= 10, per_epoch=counts)
 
 
-def val_loss_after(hp: Hyperparameters, data: TaskData, device: str, precision: Precision, epochs: int) -> float:
+def val_loss_after(
+    hp: Hyperparameters, data: TaskData, device: str, precision: Precision, epochs: int, threads: int
+) -> float:
     settings = TrainSettings(
-        max_epochs=epochs, patience=epochs, seed=7, device=device, precision=precision, num_threads=4
+        max_epochs=epochs, patience=epochs, seed=7, device=device, precision=precision, num_threads=threads
     )
     return train(hp, data, settings).epochs[-1].val_loss
 
 
 def agreement(gpu: str, data: TaskData, epochs: int) -> None:
+    threads = 4 if gpu == "cuda" else 1  # a dry run shares a small machine; one thread repeats itself as well
     for activation in (Activation.TANH, Activation.SOFTSIGN):
         hp = Hyperparameters(hidden_size=64, depth=2, activation=activation, tbptt_length=50)
-        cpu = val_loss_after(hp, data, "cpu", Precision.FP32, epochs)
+        cpu = val_loss_after(hp, data, "cpu", Precision.FP32, epochs, threads)
         precisions = [Precision.FP32, Precision.BF16] if activation is Activation.TANH else [Precision.FP32]
         for precision in precisions:
-            on_gpu = val_loss_after(hp, data, gpu, precision, epochs)
+            on_gpu = val_loss_after(hp, data, gpu, precision, epochs, threads)
             drift = abs(on_gpu - cpu) / cpu
             # a dry run compares the CPU with itself: the same seed and threads must give the same loss
             tolerance = TOLERANCE[precision] if gpu == "cuda" else 0.0
@@ -176,8 +179,9 @@ def epoch_time(gpu: str, data: TaskData) -> None:
     hp = Hyperparameters()  # the DL4J baseline: 2 x 200 LSTM, batch 32, TBPTT 50
     arms = [("cpu", Precision.FP32), (gpu, Precision.FP32), (gpu, Precision.BF16)]
     figures = {}
+    threads = torch.get_num_threads() if gpu == "cuda" else 1  # a dry run times nothing worth a second thread
     for device, precision in arms:
-        settings = TrainSettings(max_epochs=1, device=device, precision=precision, num_threads=torch.get_num_threads())
+        settings = TrainSettings(max_epochs=1, device=device, precision=precision, num_threads=threads)
         epoch = train(hp, data, settings).epochs[0]
         figures[f"{device} {precision}"] = {
             "seconds": round(epoch.seconds, 2),
@@ -189,9 +193,9 @@ def epoch_time(gpu: str, data: TaskData) -> None:
 
 def study(gpu: str, chars: int) -> None:
     """A real study whose trials share one GPU (a quarter each); a dry run's is the smallest that runs
-    the same code: two trials of one epoch on the CPU."""
+    the same code: one trial of one epoch on the CPU."""
     share = 0.25 if gpu == "cuda" else 0
-    trials = 4 if share else 2
+    trials = 4 if share else 1
     document = {
         "name": "gpu-check",
         "task": {
@@ -215,7 +219,7 @@ def study(gpu: str, chars: int) -> None:
         path.write_text(yaml.safe_dump(document))
         url = f"sqlite:///{folder}/gpu.db"
         started = time.perf_counter()
-        workers = trials if share else 1  # a dry run: one CPU trial at a time
+        workers = trials
         done = subprocess.run(
             [sys.executable, "-m", "tuner.cli", "run", str(path), "--storage", url, "--workers", str(workers)],
             capture_output=True,

@@ -108,13 +108,13 @@ def worker_node(address: str, env: dict) -> str:
 
 
 def study_file(tmp_path, name: str, checkpoints: dict | None = None):
-    """Two char_lm trials of a few seconds each over a file of the driver's (no node can read it)."""
+    """One char_lm trial of a few seconds over a file of the driver's (no node can read it)."""
     text = (REPO / "tuner/data/tinyshakespeare.txt").read_text()[:20000]
     (tmp_path / "mine.txt").write_text(text)
     document = tiny_study(
         tmp_path,
         name=name,
-        trials=2,
+        trials=1,
         max_epochs=4,
         early_stopping={"patience": 4},
         task={"name": "char_lm", "data": "mine.txt", "options": {"seq_length": 100, "test_fraction": 0.1}},
@@ -159,7 +159,7 @@ def test_a_study_on_a_cluster_without_a_shared_disk_trains_resumes_and_exports_o
     trials = trials_of(url, name)
     finished = [t for t in trials if t.state is TrialState.COMPLETE]
     interrupted = [t for t in trials if t.user_attrs.get("stop_reason") == "interrupted"]
-    assert len(finished) == 2 and interrupted, [(t.state, t.user_attrs.get("error")) for t in trials]
+    assert len(finished) == 1 and interrupted, [(t.state, t.user_attrs.get("error")) for t in trials]
     assert {t.user_attrs["node"]["node"] for t in finished} == {node}  # every trial trained on the worker node
     # a trial the kill interrupted went on from the state its first run left (its early epochs replayed as
     # they were, their very timings), on the worker node: the state came back through the driver or bucket
@@ -189,7 +189,7 @@ def test_a_study_on_a_cluster_without_a_shared_disk_trains_resumes_and_exports_o
             )["Contents"]
             if not o["Key"].endswith("/")
         ]
-        assert len([k for k in keys if "/artifacts/" in k]) == 2, keys
+        assert len([k for k in keys if "/artifacts/" in k]) == 1, keys  # the finished trial's model
         assert not [k for k in keys if "/tune-runs/" in k], keys
 
 

@@ -67,8 +67,9 @@ def served_dashboard(request, small_study, tmp_path):
     server.wait(timeout=20)
 
 
-@pytest.fixture()
-def browser(tmp_path):
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """One headless Chromium for both ways of serving the dashboard."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
@@ -81,7 +82,7 @@ def browser(tmp_path):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
         "--window-size=1400,1400",
     ):
         options.add_argument(flag)

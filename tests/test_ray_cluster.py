@@ -195,7 +195,7 @@ from tuner.config.studies import load_study
 
 address, study_file, url = sys.argv[1:]
 ray.init(address=address, log_to_driver=False)
-run_study(load_study(study_file), url, trials=2, workers=1, show_progress=False)
+run_study(load_study(study_file), url, trials=1, workers=1, show_progress=False)
 """
 
 
@@ -205,15 +205,15 @@ def test_a_trial_given_a_gpu_that_torch_cannot_see_fails_as_no_gpu_instead_of_tr
     # Ray counts the node's GPU (declared with --num-gpus), but this machine has no CUDA device
     address, env = one_gpu_node
     document = tiny_study(
-        tmp_path, name="nogpu", trials=2, max_epochs=1, resources={"cpu": 1, "gpu": 0.5}, max_retries=0
+        tmp_path, name="nogpu", trials=1, max_epochs=1, resources={"cpu": 1, "gpu": 0.5}, max_retries=0
     )
     run_driver(
         TRAINING_DRIVER, address, write_yaml(tmp_path / "s.yaml", document), f"sqlite:///{tmp_path / 'n.db'}", env
     )
     trials = optuna.load_study(study_name="nogpu", storage=f"sqlite:///{tmp_path / 'n.db'}").trials
-    assert [t.state for t in trials] == [TrialState.FAIL] * 2
-    assert {t.user_attrs["stop_reason"] for t in trials} == {"no_gpu"}
-    assert all("torch sees no CUDA device" in t.user_attrs["error"] for t in trials)
+    assert [t.state for t in trials] == [TrialState.FAIL]
+    assert trials[0].user_attrs["stop_reason"] == "no_gpu"
+    assert "torch sees no CUDA device" in trials[0].user_attrs["error"]
 
 
 def test_a_driver_without_the_clusters_token_gets_one_line_saying_to_set_it(one_gpu_node, tmp_path):

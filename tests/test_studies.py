@@ -297,13 +297,13 @@ def test_the_gp_sampler_models_a_short_study_over_the_conditional_rnn_space():
         values = space.suggest(trial)
         return abs(math.log10(values["learning_rate"]) + 2.5) + 0.1 * values["depth"]
 
-    study.optimize(objective, n_trials=8)
-    assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 8
+    study.optimize(objective, n_trials=6)
+    assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 6
     assert {"learning_rate", "cell", "updater"} <= set(study.trials[-1].params)
     assert type(study.sampler) is optuna.samplers.GPSampler
     # past the start-up, the proposals are the GP's own, not what a random sampler of the same seed draws
     randomly = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    randomly.optimize(objective, n_trials=8)
+    randomly.optimize(objective, n_trials=6)
     drawn = [t.params["learning_rate"] for t in randomly.trials[3:]]
     assert [t.params["learning_rate"] for t in study.trials[3:]] != drawn
     note = independent_sampling_note({"type": "gp"}, space)
