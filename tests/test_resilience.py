@@ -162,7 +162,7 @@ def test_study_pruners_stop_ray_trials_of_a_fake_arithmetic_trainer_and_store_th
         sampler={"type": "random", "seed": 0},
     )
     url = f"sqlite:///{tmp_path / 'p.db'}"
-    summary = run_study(spec, url, trials=8, workers=2, show_progress=False, trainable=arithmetic_trial)
+    summary = run_study(spec, url, trials=8, workers=1, show_progress=False, trainable=arithmetic_trial)
     trials = optuna.load_study(study_name="tiny", storage=url).trials
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     assert pruned, "no trial was pruned"
