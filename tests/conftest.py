@@ -243,6 +243,20 @@ def small_study(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return url, "small"
 
 
+def copy_of_small_study(small_study: tuple[str, str], folder: Path, stem: str) -> tuple[str, Path]:
+    """A copy of the shared small study in ``folder`` as ``STEM.db`` (SQLite's backup API: the WAL's pages
+    too), with its kept models: (its URL, the small study's file)."""
+    import shutil
+
+    shared = Path(small_study[0].removeprefix("sqlite:///"))
+    copy = folder / f"{stem}.db"
+    with sqlite3.connect(shared) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    if (models := shared.with_name(f"{shared.stem}-models")).exists():
+        shutil.copytree(models, folder / f"{stem}-models")
+    return f"sqlite:///{copy}", shared.with_name("study.yaml")
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A real PostgreSQL server in a temporary folder on 127.0.0.1, for the session: a psycopg URL.

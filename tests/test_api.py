@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 import tuner
-from tests.conftest import tiny_study, write_yaml
+from tests.conftest import copy_of_small_study, tiny_study, write_yaml
 from tuner.cli import main
 
 
 def test_run_returns_the_best_trial_and_the_tables_the_commands_show(small_study, tmp_path, capsys):
     # the shared small study, copied: running its file again (its budget spent) returns the study's result
-    url, _ = small_study
-    folder = Path(url.removeprefix("sqlite:///")).parent
-    shutil.copy(folder / "small.db", tmp_path / "api.db")
-    url = f"sqlite:///{tmp_path / 'api.db'}"
-    result = tuner.run(folder / "study.yaml", storage=url)
-    assert result.name == "small" and result.storage == url
+    url, study_file = copy_of_small_study(small_study, tmp_path, "api")
+    result = tuner.run(study_file, storage=url)
+    assert result.name == "small" and result.storage == url and result.summary.ran == 0
     frame = result.trials
     complete = frame[frame["state"] == "COMPLETE"]
     assert len(frame) == 4 and result.best_value == complete["value"].min()

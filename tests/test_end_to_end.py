@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import yaml
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, tiny_study, write_yaml
+from tests.conftest import REPO, copy_of_small_study, tiny_study, write_yaml
 from tuner.cli import main
 from tuner.storage.queries import epochs_frame
 from tuner.storage.trial_attrs import trial_id
@@ -235,30 +235,31 @@ def test_run_names_the_last_failure_with_a_fake_runner_over_a_stored_study_of_fa
     assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0
 
 
-def test_running_again_continues_up_to_the_new_total_and_a_changed_space_needs_force(ray_session, tmp_path, capsys):
-    study_file = write_yaml(tmp_path / "study.yaml", tiny_study(tmp_path, name="grow", trials=2, max_epochs=1))
-    url = f"sqlite:///{tmp_path / 'g.db'}"
-    assert main(["run", str(study_file), "--storage", url, "--workers", "1", "--quiet"]) == 0
+def test_running_again_continues_up_to_the_new_total_and_a_changed_space_needs_force(
+    small_study, ray_session, tmp_path, capsys
+):
+    # the shared small study (4 trials, its budget spent), copied with its kept models
+    url, study_file = copy_of_small_study(small_study, tmp_path, "grow")
     capsys.readouterr()
     assert main(["run", str(study_file), "--storage", url, "--quiet"]) == 0  # the budget is spent: says so
     out = capsys.readouterr().out
-    assert "ran 0 trials" in out and "budget of 2 trials was already spent" in out and "--trials N" in out
-    assert main(["run", str(study_file), "--storage", url, "--trials", "3", "--workers", "1", "--quiet"]) == 0
-    trials = optuna.load_study(study_name="grow", storage=url).trials
-    assert [t.number for t in trials] == [0, 1, 2]
-    assert len({tuple(sorted(t.params.items())) for t in trials}) == 3  # the resumed sampler did not replay
+    assert "ran 0 trials" in out and "budget of 4 trials was already spent" in out and "--trials N" in out
+    assert main(["run", str(study_file), "--storage", url, "--trials", "5", "--workers", "1", "--quiet"]) == 0
+    trials = optuna.load_study(study_name="small", storage=url).trials
+    assert [t.number for t in trials] == [0, 1, 2, 3, 4]
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 5  # the resumed sampler did not replay
     # the same study with another space is refused, untouched; --force starts a new study beside it
-    document = tiny_study(tmp_path, name="grow", trials=2, max_epochs=1)
+    document = yaml.safe_load(study_file.read_text())
     document["space"]["parameters"]["hidden_size"] = {"type": "int", "low": 8, "high": 24, "step": 8}
     changed = write_yaml(tmp_path / "s2.yaml", document)
     capsys.readouterr()
     assert main(["run", str(changed), "--storage", url, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "s2.yaml: space" in err and "a changed search space" in err and "--force" in err
-    assert len(optuna.load_study(study_name="grow", storage=url).trials) == 3  # untouched
+    assert len(optuna.load_study(study_name="small", storage=url).trials) == 5  # untouched
     assert main(["run", str(changed), "--storage", url, "--trials", "1", "--workers", "1", "--quiet", "--force"]) == 0
-    assert "this run is study grow-2" in capsys.readouterr().out
-    assert len(optuna.load_study(study_name="grow-2", storage=url).trials) == 1
+    assert "this run is study small-2" in capsys.readouterr().out
+    assert len(optuna.load_study(study_name="small-2", storage=url).trials) == 1
 
 
 def test_baseline_config_runs_as_the_first_trial_and_is_never_pruned(ray_session, tmp_path, capsys):
