@@ -176,11 +176,11 @@ def agreement(gpu: str, data: TaskData, epochs: int) -> None:
 
 
 def epoch_time(gpu: str, data: TaskData) -> None:
-    # the DL4J baseline: 2 x 200 LSTM, batch 32, TBPTT 50 (a dry run times nothing: two layers of 16)
+    # the DL4J baseline: 2 x 200 LSTM, batch 32, TBPTT 50; a dry run times nothing, so two layers of 16 on a thread
     hp = Hyperparameters() if gpu == "cuda" else Hyperparameters(hidden_size=16)
     arms = [("cpu", Precision.FP32), (gpu, Precision.FP32), (gpu, Precision.BF16)]
     figures = {}
-    threads = torch.get_num_threads() if gpu == "cuda" else 1  # nor is a second thread worth it there
+    threads = torch.get_num_threads() if gpu == "cuda" else 1
     for device, precision in arms:
         settings = TrainSettings(max_epochs=1, device=device, precision=precision, num_threads=threads)
         epoch = train(hp, data, settings).epochs[0]
@@ -220,9 +220,8 @@ def study(gpu: str, chars: int) -> None:
         path.write_text(yaml.safe_dump(document))
         url = f"sqlite:///{folder}/gpu.db"
         started = time.perf_counter()
-        workers = trials
         done = subprocess.run(
-            [sys.executable, "-m", "tuner.cli", "run", str(path), "--storage", url, "--workers", str(workers)],
+            [sys.executable, "-m", "tuner.cli", "run", str(path), "--storage", url, "--workers", str(trials)],
             capture_output=True,
             text=True,
             cwd=folder,

@@ -68,24 +68,23 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory):
     ray.shutdown()
 
 
+def run_args(study_file, url: str, address: str, *extra: str) -> list[str]:
+    """`run STUDY --storage URL --address ADDRESS --quiet --workers 1`: one trial at a time unless the test
+    says otherwise (a later --workers in ``extra`` wins)."""
+    return ["run", str(study_file), "--storage", url, "--address", address, "--quiet", "--workers", "1", *extra]
+
+
+def tuner_run_here(study_file, url: str, address: str, *extra: str) -> int:
+    """``run_args`` run in the test's own process (it joins the same Ray): the exit code."""
+    from tuner.cli import main
+
+    return main(run_args(study_file, url, address, *extra))
+
+
 def tuner_run(study_file, url: str, address: str, *extra: str, env: dict | None = None) -> subprocess.Popen:
-    """`tuner run STUDY --address ADDRESS --quiet` in a process of its own session (so a test can kill it)."""
+    """``run_args`` as a `tuner` process of its own session (so a test can kill it)."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tuner.cli",
-            "run",
-            str(study_file),
-            "--storage",
-            url,
-            "--address",
-            address,
-            "--quiet",
-            "--workers",  # one trial at a time unless the test says otherwise (a later --workers wins)
-            "1",
-            *extra,
-        ],
+        [sys.executable, "-m", "tuner.cli", *run_args(study_file, url, address, *extra)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -172,6 +171,16 @@ def resume_states(study_file: Path, url: str) -> Callable[[int], bool]:
 
     location = Location(load_study(study_file).checkpoints.location(url))
     return lambda number: location.exists(KeptModels.state_name(number))
+
+
+def trials_of(url: str, name: str) -> list:
+    """The trials of study ``name`` (FrozenTrial), none while the study does not exist yet."""
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=name, storage=url).trials
+    except KeyError:
+        return []
 
 
 def sqlite_dump(url: str) -> list[str]:

@@ -20,7 +20,16 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, downloaded, freeze_driver_when, resume_states, tiny_study, tuner_run, write_yaml
+from tests.conftest import (
+    REPO,
+    downloaded,
+    freeze_driver_when,
+    resume_states,
+    tiny_study,
+    trials_of,
+    tuner_run,
+    write_yaml,
+)
 from tests.test_dashboard import open_page
 from tests.test_ray_cluster import free_port, ray_cluster
 from tuner.cli import main
@@ -121,13 +130,6 @@ def study_file(tmp_path, name: str, checkpoints: dict | None = None):
         **({"checkpoints": checkpoints} if checkpoints else {}),
     )
     return write_yaml(tmp_path / f"{name}.yaml", document)
-
-
-def trials_of(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
-    try:
-        return optuna.load_study(study_name=name, storage=url).trials
-    except KeyError:
-        return []
 
 
 @pytest.mark.parametrize("where", ["served by the driver", "bucket"])

@@ -19,7 +19,16 @@ import pytest
 from optuna.trial import TrialState
 
 from tests.arithmetic import arithmetic_trial, dying_trial
-from tests.conftest import freeze_driver_when, resume_states, tiny_study, tuner_run, wait_for, write_yaml
+from tests.conftest import (
+    freeze_driver_when,
+    resume_states,
+    tiny_study,
+    trials_of,
+    tuner_run,
+    tuner_run_here,
+    wait_for,
+    write_yaml,
+)
 from tuner import attrs
 from tuner.config.pruners import GroupedPruner, OverfittingPruner
 from tuner.config.studies import load_study
@@ -281,13 +290,6 @@ def slow_study(tmp_path, name: str, trials: int, chars: int = 20000):
     return write_yaml(tmp_path / f"{name}.yaml", document)
 
 
-def states(url: str, name: str) -> list[TrialState]:
-    try:
-        return [t.state for t in optuna.load_study(study_name=name, storage=url).trials]
-    except KeyError:
-        return []
-
-
 def test_an_error_in_the_driver_leaves_no_fake_arithmetic_trial_running_and_the_next_run_resumes(
     ray_session, tmp_path, monkeypatch
 ):
@@ -354,10 +356,7 @@ def test_a_killed_then_interrupted_driver_loses_no_finished_trial_and_the_same_c
     kept = resume_states(study_file, url)
 
     def trials() -> list[optuna.trial.FrozenTrial]:
-        try:
-            return optuna.load_study(study_name="resume", storage=url).trials
-        except KeyError:
-            return []
+        return trials_of(url, "resume")
 
     def finished() -> dict[int, float]:
         return {t.number: t.value for t in trials() if t.state is TrialState.COMPLETE}
@@ -396,7 +395,7 @@ def test_a_killed_then_interrupted_driver_loses_no_finished_trial_and_the_same_c
     assert driver.returncode == 130 and "run the same command again to resume" in err
     assert TrialState.RUNNING not in [t.state for t in trials()]  # a clean stop leaves nothing RUNNING
     # and the same command once more, in this process (it joins the same Ray), finishes the budget
-    assert main(["run", str(study_file), "--storage", url, "--address", address, "--workers", "1", "--quiet"]) == 0
+    assert tuner_run_here(study_file, url, address) == 0
     final = trials()
     assert {n: final[n].value for n in finished_before} == finished_before  # no COMPLETE trial lost or changed
     interrupted = [t for t in final if t.user_attrs.get("stop_reason") == "interrupted"]
@@ -434,14 +433,13 @@ def test_a_killed_then_interrupted_driver_loses_no_finished_trial_and_the_same_c
 
 
 def test_two_drivers_share_one_budget(ray_session, tmp_path):
-    from tuner.cli import main
 
     address = ray_session.get_runtime_context().gcs_address
     study_file, url = slow_study(tmp_path, "shared", trials=4, chars=6000), f"sqlite:///{tmp_path / 's.db'}"
     first = tuner_run(study_file, url, address)  # one trial at a time each
-    wait_for(lambda: bool(states(url, "shared")))  # let the first create the study
+    wait_for(lambda: bool(trials_of(url, "shared")))  # let the first create the study
     # the second driver: the same command in this test's process, joining the same Ray, while the first runs
-    assert main(["run", str(study_file), "--storage", url, "--address", address, "--workers", "1", "--quiet"]) == 0
+    assert tuner_run_here(study_file, url, address) == 0
     _, err = first.communicate(timeout=240)
     assert first.returncode == 0, err
     trials = optuna.load_study(study_name="shared", storage=url).trials
